@@ -1,0 +1,23 @@
+"""gluon_ssd: SSD and SSDLite detectors on the MXNet Gluon model_zoo backbones."""
+from setuptools import find_packages, setup
+
+setup(
+    name="gluon_ssd",
+    version="0.1.0",
+    description="SSD and SSDLite object detectors on MXNet Gluon model_zoo backbones",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["gluon_ssd", "gluon_ssd.*"]),
+    python_requires=">=3.8,<3.12",
+    install_requires=[
+        "mxnet==1.9.1",
+        # mxnet 1.9.1 uses np.bool, removed in numpy 1.24: it does not import on newer numpy.
+        "numpy<1.24",
+        "gluoncv==0.10.5.post0",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        "test": ["pytest", "pytest-timeout"],
+    },
+)
