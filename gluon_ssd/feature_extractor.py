@@ -146,7 +146,8 @@ class FeatureExtractor(HybridBlock):
     strides : sequence of int, optional
         Output strides to tap; each gives the END of the backbone at that stride.
     names : sequence of str, optional
-        Trunk point names to tap (see :func:`trunk_specs`). Give ``strides`` or ``names``, not both;
+        Trunk point names to tap (see :func:`trunk_specs`); a name ending in ``_fwd`` (the output
+        of a layer) may be given without it, e.g. ``'relu4_3'``. Give ``strides`` or ``names``, not both;
         with neither, every stride's end is tapped.
     pretrained : bool, default False
         With a name: load the model_zoo's ImageNet weights (see :func:`get_backbone`).
@@ -216,6 +217,9 @@ class FeatureExtractor(HybridBlock):
                 taps.append(ends[s])
         else:
             index = {p.name: i for i, p in enumerate(points)}
+            for i, p in enumerate(points):  # 'relu4_3' for 'relu4_3_fwd': a layer's own name
+                if p.name.endswith("_fwd"):
+                    index.setdefault(p.name[:-len("_fwd")], i)
             for name in wanted:
                 if name not in index:
                     raise ValueError(

@@ -134,6 +134,12 @@ def test_mobilenetv2_stride16_tap_is_the_ssdlite_expansion_of_layer_15():
     _assert_close(by_name(x)[0], tap)
 
 
+def test_layer_outputs_are_selectable_without_fwd_suffix():
+    fe = FeatureExtractor("mobilenet1.0", names=["relu22", "relu26_fwd"])
+    assert [s.name for s in fe.specs] == ["relu22_fwd", "relu26_fwd"]
+    assert [s.stride for s in fe.specs] == [16, 32]
+
+
 def _stride_ends_from_layer_attributes(features):
     """Index of the last layer before each stride-2 layer, from the layers' own `stride` kwargs."""
     ends, stride = {}, 1

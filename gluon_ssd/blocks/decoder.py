@@ -1,0 +1,106 @@
+"""SSD inference head: decode boxes, score classes, per-class NMS (GluonCV's ``SSD`` inference).
+
+The maths is GluonCV's own blocks, imported, composed as ``gluoncv.model_zoo.ssd.SSD.hybrid_forward``
+does it, so a converted GluonCV checkpoint gives the same detections.
+"""
+from numbers import Integral, Real
+
+from gluoncv.nn.coder import MultiPerClassDecoder, NormalizedBoxCenterDecoder
+from mxnet.gluon import HybridBlock
+
+__all__ = ["SSDDecoder"]
+
+
+def _check_nms(nms_thresh, nms_topk, post_nms):
+    if not isinstance(nms_thresh, Real) or not 0 < nms_thresh <= 1:
+        raise ValueError(f"nms_thresh must be in (0, 1], got {nms_thresh!r}")
+    for name, value in (("nms_topk", nms_topk), ("post_nms", post_nms)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not (value > 0 or value == -1):
+            raise ValueError(f"{name} must be a positive int, or -1 for no limit; got {value!r}")
+
+
+class SSDDecoder(HybridBlock):
+    """Turn SSD head outputs into detections, exactly as GluonCV's SSD does at inference.
+
+    Boxes: ``NormalizedBoxCenterDecoder`` (SSD paper encoding, variances ``stds``). Scores: softmax over
+    ``num_classes + 1`` logits, background dropped, then ``MultiPerClassDecoder``: every anchor yields
+    one candidate per foreground class, scores ``<= score_thresh`` get id -1. NMS:
+    ``contrib.box_nms`` per class (``id_index=0``, ``force_suppress=True``), sorted by score.
+
+    Parameters
+    ----------
+    num_classes : int
+        Foreground classes (>= 1); background is not counted.
+    nms_thresh : float, default 0.45
+        IoU above which a same-class box with a lower score is suppressed, in (0, 1]. At 1 nothing is
+        suppressed but results are still sorted, thresholded and cut to ``post_nms`` (GluonCV skips
+        ``box_nms`` and ``post_nms`` entirely unless ``0 < nms_thresh < 1``).
+    nms_topk : int, default 400
+        Only the ``nms_topk`` best candidates per image enter NMS; -1 for all.
+    post_nms : int, default 100
+        Detections kept per image; -1 keeps all ``N * num_classes`` rows.
+    score_thresh : float, default 0.01
+        Candidates scoring ``<= score_thresh`` are dropped (GluonCV hard-codes 0.01).
+    stds : tuple of 4 float, default (0.1, 0.1, 0.2, 0.2)
+        Variances of the box encoding.
+    minimal_opset : bool, default False
+        Decode boxes with elementwise ops instead of ``contrib.box_decode``. Results differ in the last
+        float bits; GluonCV's ``get_model(..., pretrained=True)`` sets it True, so match that for
+        bit-exact parity with a pretrained GluonCV model.
+
+    Notes
+    -----
+    Forward: ``cls_preds`` (B, N, num_classes + 1) raw logits, index 0 background; ``box_preds``
+    (B, N, 4) encoded offsets (dx, dy, dw, dh); ``anchors`` (1, N, 4) as (cx, cy, w, h) in input
+    pixels. Returns ``ids`` (B, K, 1) float class index in ``[0, num_classes)``, ``scores`` (B, K, 1)
+    and ``bboxes`` (B, K, 4) as (x1, y1, x2, y2) in input pixels, sorted by descending score; empty
+    rows are -1 in all three. ``K = min(post_nms, N * num_classes)`` (GluonCV raises when
+    ``N * num_classes < post_nms``); ``K = N * num_classes`` when ``post_nms == -1``.
+    """
+
+    def __init__(self, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01,
+                 stds=(0.1, 0.1, 0.2, 0.2), minimal_opset=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
+            raise ValueError(f"num_classes must be an int >= 1 (background excluded), got {num_classes!r}")
+        if not isinstance(score_thresh, Real) or not 0 <= score_thresh < 1:
+            raise ValueError(f"score_thresh must be in [0, 1), got {score_thresh!r}")
+        if len(stds) != 4:
+            raise ValueError(f"stds needs 4 values (x, y, w, h), got {stds!r}")
+        _check_nms(nms_thresh, nms_topk, post_nms)
+        self.num_classes = int(num_classes)
+        self.score_thresh = float(score_thresh)
+        self.nms_thresh, self.nms_topk, self.post_nms = float(nms_thresh), int(nms_topk), int(post_nms)
+        with self.name_scope():
+            self.bbox_decoder = NormalizedBoxCenterDecoder(tuple(stds), minimal_opset=minimal_opset)
+            self.cls_decoder = MultiPerClassDecoder(self.num_classes + 1, thresh=self.score_thresh)
+
+    def set_nms(self, nms_thresh=0.45, nms_topk=400, post_nms=100):
+        """Change the NMS settings for later forwards (same meaning and checks as in ``__init__``).
+
+        This block's cached graph is cleared, so a hybridized decoder rebuilds it on its next call.
+        A hybridized PARENT block keeps its own cached graph, with the old values baked in: call the
+        parent's ``hybridize()`` again (or its ``_clear_cached_op()``) after this.
+        """
+        _check_nms(nms_thresh, nms_topk, post_nms)
+        self.nms_thresh, self.nms_topk, self.post_nms = float(nms_thresh), int(nms_topk), int(post_nms)
+        self._clear_cached_op()
+
+    def hybrid_forward(self, F, cls_preds, box_preds, anchors):  # pylint: disable=arguments-differ
+        bboxes = self.bbox_decoder(box_preds, anchors)  # (B, N, 4) corners
+        cls_ids, scores = self.cls_decoder(F.softmax(cls_preds, axis=-1))  # (B, N, C) each
+        # Class-major rows (all anchors of class 0, then class 1, ...): GluonCV's layout, so that
+        # box_nms sees the same candidates in the same order. (B, N, C) -> (B, C * N, 1).
+        cls_ids = F.transpose(cls_ids, (0, 2, 1)).reshape((0, -1, 1))
+        scores = F.transpose(scores, (0, 2, 1)).reshape((0, -1, 1))
+        bboxes = F.broadcast_axis(bboxes.expand_dims(1), axis=1, size=self.num_classes)
+        result = F.concat(cls_ids, scores, bboxes.reshape((0, -1, 4)), dim=-1)  # (B, C * N, 6)
+        result = F.contrib.box_nms(
+            result, overlap_thresh=self.nms_thresh, topk=self.nms_topk,
+            valid_thresh=self.score_thresh, id_index=0, score_index=1, coord_start=2,
+            force_suppress=True)
+        if self.post_nms > 0:  # F.slice clips `end` to the axis length; slice_axis would raise
+            result = F.slice(result, begin=(None, 0, None), end=(None, self.post_nms, None))
+        return (F.slice_axis(result, axis=2, begin=0, end=1),
+                F.slice_axis(result, axis=2, begin=1, end=2),
+                F.slice_axis(result, axis=2, begin=2, end=6))

@@ -1,0 +1,75 @@
+"""Where trained gluon_ssd weights live: a model store like MXNet's model_zoo.
+
+Files sit in a root folder (default ``$MXNET_HOME/models``) named ``{name}-{sha1[:8]}.params`` and are
+checked against the published sha1 before loading. No gluon_ssd weights are published yet, so the
+table is empty and asking for pretrained weights is a clear error, never a randomly initialised
+model; :func:`register` adds an entry (for weights you trained or converted with
+:func:`gluon_ssd.convert.from_gluoncv` and want to load by name).
+"""
+import hashlib
+import os
+
+import mxnet as mx
+
+__all__ = ["get_model_file", "register", "published", "sha1_of", "default_root"]
+
+# name -> sha1 of the published .params file. Empty: no weights have been published.
+_MODEL_SHA1 = {}
+
+
+def default_root():
+    """str: ``$MXNET_HOME/models``, MXNet's own model store folder."""
+    return os.path.join(mx.base.data_dir(), "models")
+
+
+def sha1_of(path, chunk=1 << 20):
+    """Hex sha1 of a file, read in chunks."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def published():
+    """sorted list of str: model names that have weights in the store's table."""
+    return sorted(_MODEL_SHA1)
+
+
+def register(name, sha1):
+    """Record the sha1 of the weights file for ``name`` (file ``{name}-{sha1[:8]}.params``)."""
+    if len(sha1) != 40 or any(c not in "0123456789abcdef" for c in sha1.lower()):
+        raise ValueError(f"sha1 must be 40 hex digits, got {sha1!r}")
+    _MODEL_SHA1[name] = sha1.lower()
+
+
+def get_model_file(name, root=None):
+    """Path of the verified weights file of model ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Model name, e.g. ``'ssd_300_vgg16_atrous_voc'``.
+    root : str, optional
+        Store folder; default :func:`default_root`.
+
+    Raises
+    ------
+    ValueError
+        No weights are published for ``name``, the file is missing, or its sha1 does not match
+        (a truncated or altered file is never loaded).
+    """
+    if name not in _MODEL_SHA1:
+        raise ValueError(
+            f"no published weights for {name!r} (models with weights: {published() or 'none'}). "
+            f"Use pretrained=False and train it, or convert GluonCV weights with "
+            f"gluon_ssd.convert.from_gluoncv")
+    sha1 = _MODEL_SHA1[name]
+    root = os.path.expanduser(root if root is not None else default_root())
+    path = os.path.join(root, f"{name}-{sha1[:8]}.params")
+    if not os.path.exists(path):
+        raise ValueError(f"weights for {name!r} not found: expected {path}")
+    actual = sha1_of(path)
+    if actual != sha1:
+        raise ValueError(f"{path} is corrupt or altered: sha1 {actual}, expected {sha1}")
+    return path

@@ -1,0 +1,103 @@
+"""The SSD detector block, assembled from ready-made parts (it holds no preset numbers)."""
+from mxnet import autograd
+from mxnet.gluon import HybridBlock, nn
+
+__all__ = ["SSD"]
+
+
+class SSD(HybridBlock):
+    """Single Shot MultiBox Detector (Liu et al. 2016) / SSDLite (Sandler et al. 2018).
+
+    Parameters
+    ----------
+    features : HybridBlock
+        Backbone taps: returns a list of ``(B, C_k, H_k, W_k)`` maps (a
+        :class:`gluon_ssd.FeatureExtractor`).
+    extras : list of HybridBlock
+        Extra layers, each applied to the previous prediction layer's map.
+    norms : dict of int to HybridBlock
+        Normalizations applied to the maps of some prediction layers (VGG's conv4_3 L2Norm).
+    heads : list of HybridBlock
+        One per prediction layer: map -> ``(cls (B, N_k, C+1), box (B, N_k, 4))``.
+    anchor_generators : list of HybridBlock
+        One per prediction layer: map -> ``(1, N_k, 4)`` anchors; ``num_anchors`` must equal the
+        head's.
+    decoder : HybridBlock
+        ``(cls_preds, box_preds, anchors) -> (ids, scores, bboxes)``, with ``set_nms``.
+    classes : sequence of str
+        Class names (background excluded).
+
+    Outputs
+    -------
+    In training mode (``autograd.record()`` / ``train_mode``): ``cls_preds (B, N, C+1)`` logits,
+    ``box_preds (B, N, 4)`` encoded offsets and ``anchors (1, N, 4)`` as ``(cx, cy, w, h)`` in input
+    pixels. Otherwise ``ids (B, K, 1)``, ``scores (B, K, 1)`` and ``bboxes (B, K, 4)`` as
+    ``(x1, y1, x2, y2)`` in input pixels, padded with -1.
+    """
+
+    def __init__(self, features, extras, norms, heads, anchor_generators, decoder, classes,
+                 **kwargs):
+        super().__init__(**kwargs)
+        num_layers = len(features.specs) + len(extras)
+        if len(heads) != num_layers or len(anchor_generators) != num_layers:
+            raise ValueError(f"{num_layers} prediction layers need as many heads and anchor "
+                             f"generators, got {len(heads)} and {len(anchor_generators)}")
+        for k, (head, gen) in enumerate(zip(heads, anchor_generators)):
+            if head.num_anchors != gen.num_anchors:
+                raise ValueError(f"layer {k}: head predicts {head.num_anchors} anchors per "
+                                 f"location, anchor generator makes {gen.num_anchors}")
+            if head.num_classes != len(classes):
+                raise ValueError(f"layer {k}: head predicts {head.num_classes} classes, "
+                                 f"{len(classes)} class names given")
+        self.classes = tuple(classes)
+        self._norm_layers = tuple(sorted(norms))
+        self._traced_training = None
+        with self.name_scope():
+            self.features = features
+            self.extras = nn.HybridSequential(prefix="extras_")
+            self.norms = nn.HybridSequential(prefix="norms_")
+            self.heads = nn.HybridSequential(prefix="heads_")
+            self.anchor_generators = nn.HybridSequential(prefix="anchors_")
+            self.extras.add(*extras)
+            self.norms.add(*[norms[k] for k in self._norm_layers])
+            self.heads.add(*heads)
+            self.anchor_generators.add(*anchor_generators)
+            self.decoder = decoder
+
+    @property
+    def num_classes(self):
+        """int: number of object classes (background excluded)."""
+        return len(self.classes)
+
+    def set_nms(self, nms_thresh=0.45, nms_topk=400, post_nms=100):
+        """Set the inference NMS (per class): IoU threshold, candidates kept before and after."""
+        self.decoder.set_nms(nms_thresh=nms_thresh, nms_topk=nms_topk, post_nms=post_nms)
+        self._clear_cached_op()
+
+    def forward(self, x, *args):
+        # A hybridized graph is traced for one mode; GluonCV keeps serving the training graph to
+        # inference after a train-mode pass. Re-trace whenever the mode changes.
+        training = autograd.is_training()
+        if self._traced_training is not None and self._traced_training != training:
+            self._clear_cached_op()
+        self._traced_training = training
+        return super().forward(x, *args)
+
+    def hybrid_forward(self, F, x):
+        maps = list(self.features(x))
+        for extra in self.extras:
+            maps.append(extra(maps[-1]))
+        for k, norm in zip(self._norm_layers, self.norms):
+            maps[k] = norm(maps[k])
+        cls_preds, box_preds, anchors = [], [], []
+        for feat, head, gen in zip(maps, self.heads, self.anchor_generators):
+            cls, box = head(feat)
+            cls_preds.append(cls)
+            box_preds.append(box)
+            anchors.append(gen(feat))
+        cls_preds = F.concat(*cls_preds, dim=1)
+        box_preds = F.concat(*box_preds, dim=1)
+        anchors = F.concat(*anchors, dim=1)
+        if autograd.is_training():
+            return cls_preds, box_preds, anchors
+        return self.decoder(cls_preds, box_preds, anchors)

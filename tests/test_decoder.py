@@ -1,0 +1,169 @@
+"""Tests for gluon_ssd.blocks.decoder: SSD inference decoding, by hand and against GluonCV's SSD."""
+import math
+
+import gluoncv
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet.gluon import HybridBlock
+
+from gluon_ssd.blocks.decoder import SSDDecoder
+
+
+def _nd(a):
+    return mx.nd.array(np.asarray(a, dtype=np.float32))
+
+
+def _out(decoder, cls_preds, box_preds, anchors):
+    return [o.asnumpy() for o in decoder(_nd(cls_preds), _nd(box_preds), _nd(anchors))]
+
+
+def _logits(*probs):
+    """Logits whose softmax is exactly `probs` (each row sums to 1): log(p)."""
+    return np.log(np.asarray(probs, dtype=np.float64))[None]
+
+
+def test_decodes_one_anchor_by_hand():
+    anchors = [[[50, 60, 20, 40]]]  # cx, cy, w, h
+    # cx' = 50 + 1 * 0.1 * 20 = 52;  cy' = 60 + (-2) * 0.1 * 40 = 52
+    # w' = 20 * exp(5 ln2 * 0.2) = 20 * 2 = 40;  h' = 40 * exp(0) = 40  -> corners 52 -+ 20
+    offsets = [[[1, -2, 5 * math.log(2), 0]]]
+    # softmax(0, ln 2, ln 3) = (1, 2, 3) / 6: background 1/6, class 0 1/3, class 1 1/2
+    ids, scores, bboxes = _out(SSDDecoder(2), [[[0, math.log(2), math.log(3)]]], offsets, anchors)
+    # One box, two classes: both candidates survive per-class NMS, best first. K = N * C = 2 < 100.
+    assert ids.shape == (1, 2, 1) and scores.shape == (1, 2, 1) and bboxes.shape == (1, 2, 4)
+    np.testing.assert_array_equal(ids[0, :, 0], [1, 0])
+    np.testing.assert_allclose(scores[0, :, 0], [1 / 2, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(bboxes[0], [[32, 32, 72, 72]] * 2, rtol=1e-6)
+
+
+# Five anchors, zero offsets (box = anchor), 2 classes. IoU(A, B) = IoU(A, C) = (19*20) / 420 = 0.905.
+_ANCHORS = [[[50, 50, 20, 20], [51, 50, 20, 20], [51, 50, 20, 20], [150, 150, 20, 20],
+             [250, 250, 20, 20]]]
+_CORNERS = {"A": [40, 40, 60, 60], "B": [41, 40, 61, 60], "C": [41, 40, 61, 60], "E": [240, 240, 260, 260]}
+# (background, class 0, class 1); 0.005 <= score_thresh 0.01 is dropped
+_PROBS = _logits([0.195, 0.8, 0.005],   # A: class 0, 0.8
+                 [0.295, 0.7, 0.005],   # B: class 0, 0.7 -> suppressed by A (same class)
+                 [0.395, 0.005, 0.6],   # C: class 1, 0.6 -> kept although it overlaps A
+                 [0.99, 0.005, 0.005],  # D: everything below score_thresh
+                 [0.695, 0.3, 0.005])   # E: class 0, 0.3, alone
+_ZERO = np.zeros((1, 5, 4))
+
+
+def test_per_class_nms_threshold_and_order():
+    ids, scores, bboxes = _out(SSDDecoder(2), _PROBS, _ZERO, _ANCHORS)
+    assert ids.shape == (1, 10, 1)  # K = min(post_nms 100, N 5 * C 2)
+    np.testing.assert_array_equal(ids[0, :, 0], [0, 1, 0] + [-1] * 7)
+    np.testing.assert_allclose(scores[0, :3, 0], [0.8, 0.6, 0.3], rtol=1e-5)
+    np.testing.assert_allclose(bboxes[0, :3], [_CORNERS[k] for k in "ACE"], rtol=1e-6)
+    np.testing.assert_array_equal(scores[0, 3:], -1)  # padding is -1 everywhere, like GluonCV
+    np.testing.assert_array_equal(bboxes[0, 3:], -1)
+
+
+def test_set_nms_takes_effect_after_hybridize():
+    decoder = SSDDecoder(2)
+    decoder.hybridize()
+    assert (_out(decoder, _PROBS, _ZERO, _ANCHORS)[0] != -1).sum() == 3
+    decoder.set_nms(nms_thresh=0.95)  # IoU(A, B) = 0.905 < 0.95: B survives now
+    ids, scores, _ = _out(decoder, _PROBS, _ZERO, _ANCHORS)
+    np.testing.assert_array_equal(ids[0, :4, 0], [0, 0, 1, 0])
+    np.testing.assert_allclose(scores[0, :4, 0], [0.8, 0.7, 0.6, 0.3], rtol=1e-5)
+    decoder.set_nms(nms_thresh=0.45, post_nms=2)
+    ids, _, bboxes = _out(decoder, _PROBS, _ZERO, _ANCHORS)
+    assert ids.shape == (1, 2, 1) and bboxes.shape == (1, 2, 4)
+    np.testing.assert_array_equal(ids[0, :, 0], [0, 1])
+    decoder.set_nms(post_nms=-1, nms_topk=1)  # only the best candidate enters NMS; keep all rows
+    ids = _out(decoder, _PROBS, _ZERO, _ANCHORS)[0]
+    np.testing.assert_array_equal(ids[0, :, 0], [0] + [-1] * 9)
+
+
+def test_a_hybridized_parent_keeps_its_graph_until_rehybridized():
+    """set_nms clears the decoder's cache only; a parent's cached graph has the old values baked in."""
+
+    class Parent(HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.decoder = SSDDecoder(2)
+
+        def hybrid_forward(self, F, c, b, a):
+            return self.decoder(c, b, a)
+
+    parent = Parent()
+    parent.hybridize()
+    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 10, 1)
+    parent.decoder.set_nms(post_nms=2)
+    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 10, 1)  # stale
+    parent.hybridize()
+    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 2, 1)
+
+
+def test_hybridized_equals_imperative():
+    rng = np.random.RandomState(0)
+    cls_preds, box_preds = rng.normal(0, 2, (2, 300, 5)), rng.normal(0, 1, (2, 300, 4))
+    anchors = np.concatenate([rng.uniform(0, 300, (1, 300, 2)), rng.uniform(10, 100, (1, 300, 2))], -1)
+    decoder = SSDDecoder(4, post_nms=50)
+    imperative = _out(decoder, cls_preds, box_preds, anchors)
+    decoder.hybridize()
+    hybridized = _out(decoder, cls_preds, box_preds, anchors)
+    assert (imperative[0] != -1).sum() > 50  # detections in both images
+    for a, b in zip(imperative, hybridized):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(num_classes=0), dict(num_classes=2.0), dict(num_classes=True), dict(nms_thresh=0),
+    dict(nms_thresh=1.5), dict(nms_thresh=-1), dict(nms_topk=0), dict(nms_topk=-2),
+    dict(post_nms=0), dict(post_nms=10.0), dict(score_thresh=1), dict(stds=(0.1, 0.2))])
+def test_bad_arguments_raise(kwargs):
+    with pytest.raises(ValueError):
+        SSDDecoder(**{"num_classes": 2, **kwargs})
+
+
+def test_set_nms_validates():
+    decoder = SSDDecoder(2)
+    with pytest.raises(ValueError, match="post_nms"):
+        decoder.set_nms(post_nms=0)
+    assert decoder.post_nms == 100  # unchanged after a refused call
+
+
+def test_matches_gluoncv_ssd_inference(tmp_path, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("the model must be built without downloading anything")
+
+    monkeypatch.setattr(gluoncv.model_zoo.model_store, "download", no_download)
+    monkeypatch.setattr(mx.gluon.model_zoo.model_store, "download", no_download)
+    mx.random.seed(0)
+    net = gluoncv.model_zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained=False,
+                                      pretrained_base=False, root=str(tmp_path))
+    net.initialize()
+    x = mx.nd.random.uniform(0, 1, shape=(2, 3, 128, 128))
+    net(x)  # finish deferred initialisation
+    assert not any(tmp_path.iterdir())
+    # The default Uniform init gives the un-normalised mobilenet activations of 1e-21 and boxes of
+    # 1e17; He-normal weights and identity BatchNorm give boxes within ~300 px and real NMS work.
+    rng = np.random.RandomState(0)
+    for name, p in net.collect_params(".*(gamma|beta|running|moving|weight|bias)").items():
+        if name.endswith(("gamma", "var")):
+            p.set_data(mx.nd.ones(p.shape))
+        elif name.endswith(("beta", "mean", "bias")):
+            p.set_data(mx.nd.zeros(p.shape))
+        else:
+            p.set_data(_nd(rng.normal(0, np.sqrt(2 / np.prod(p.shape[1:])), p.shape)))
+    for p in net.class_predictors.collect_params(".*weight").values():
+        p.set_data(p.data() * 10)  # spread the scores: about a quarter end up <= 0.01
+    # nms_topk=60 < 2268 anchors * 20 classes: NMS removes some of 60 and the rest is -1 padding.
+    net.set_nms(nms_thresh=0.45, nms_topk=60, post_nms=100)
+    expected = [o.asnumpy() for o in net(x)]
+    # GluonCV's own forward returns its raw (cls_preds, box_preds, anchors) when it believes it is
+    # training; faking only that Python check keeps BatchNorm on its running statistics.
+    with monkeypatch.context() as m:
+        m.setattr(mx.autograd, "is_training", lambda: True)
+        cls_preds, box_preds, anchors = net(x)
+    assert cls_preds.shape[-1] == 21 and anchors.shape[0] == 1
+    decoder = SSDDecoder(20, nms_thresh=0.45, nms_topk=60, post_nms=100)
+    got = [o.asnumpy() for o in decoder(cls_preds, box_preds, anchors)]
+    valid = (expected[0] != -1).sum(axis=1).ravel()
+    assert np.all(valid > 20) and np.all(valid < 60)  # real detections, some suppressed, padding
+    assert expected[1].max() > 0.3  # scores spread well above the 1/21 of uniform logits
+    for a, b in zip(expected, got):
+        np.testing.assert_array_equal(a, b)
