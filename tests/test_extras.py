@@ -93,6 +93,7 @@ def _randomize(params):
         p.set_data(mx.nd.random.uniform(low, high, shape=p.shape))
 
 
+@pytest.mark.filterwarnings("ignore:Cannot decide type")  # GluonCV SymbolBlock internals
 @pytest.mark.parametrize("kwargs", [
     dict(),                                         # GluonCV defaults: widths 128, 128
     dict(reduce_ratio=0.5, min_depth=8),            # mobilenet-lite style: 16, 8

@@ -25,7 +25,7 @@ class SSDDecoder(HybridBlock):
     Boxes: ``NormalizedBoxCenterDecoder`` (SSD paper encoding, variances ``stds``). Scores: softmax over
     ``num_classes + 1`` logits, background dropped, then ``MultiPerClassDecoder``: every anchor yields
     one candidate per foreground class, scores ``<= score_thresh`` get id -1. NMS:
-    ``contrib.box_nms`` per class (``id_index=0``, ``force_suppress=True``), sorted by score.
+    ``contrib.box_nms`` per class (``id_index=0``, ``force_suppress=False``), sorted by score.
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ class SSDDecoder(HybridBlock):
         result = F.contrib.box_nms(
             result, overlap_thresh=self.nms_thresh, topk=self.nms_topk,
             valid_thresh=self.score_thresh, id_index=0, score_index=1, coord_start=2,
-            force_suppress=True)
+            force_suppress=False)
         if self.post_nms > 0:  # F.slice clips `end` to the axis length; slice_axis would raise
             result = F.slice(result, begin=(None, 0, None), end=(None, self.post_nms, None))
         return (F.slice_axis(result, axis=2, begin=0, end=1),

@@ -1,0 +1,110 @@
+"""Tests for gluon_ssd.zoo: every registered model builds, trains, hybridizes and infers."""
+import hashlib
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd
+
+from gluon_ssd import model_store, zoo
+
+ALL_MODELS = zoo.list_models()
+
+
+def test_zoo_has_the_named_models():
+    assert len(ALL_MODELS) >= 60
+    for name in ("ssd_300_vgg16_atrous_voc", "ssd_512_vgg16_atrous_coco", "ssd_512_resnet50_v1_voc",
+                 "ssd_300_mobilenet0.25_voc", "ssd_512_mobilenet1.0_voc", "ssd_300_resnet101_voc",
+                 "ssdlite_320_mobilenetv2_0.25_coco"):
+        assert name in ALL_MODELS
+    assert zoo.list_models("ssdlite_*_voc") == [
+        f"ssdlite_320_mobilenetv2_{w}_voc" for w in ("0.25", "0.5", "0.75", "1.0")]
+    # ssd_300_resnet101_voc is model_zoo's resnet101_v1 (see presets.ALIASES)
+    assert zoo.get_config("ssd_300_resnet101_voc") == zoo.get_config("ssd_300_resnet101_v1_voc")
+
+
+def _input_side(name):
+    config, _ = zoo.get_config(name)
+    # VGG's valid 3x3 / 4x4 extras need the base size; the others reach 1x1 maps from 128 px.
+    return config.base_size if config.backbone == "vgg16_atrous" else 128
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_every_model_builds_trains_hybridizes_and_infers(name):
+    net = zoo.get_model(name, pretrained_base=False)
+    mx.random.seed(0)
+    net.initialize(mx.init.Xavier())
+    side = _input_side(name)
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, side, side))
+    num_classes = net.num_classes
+
+    with autograd.record():
+        cls_preds, box_preds, anchors = net(x)
+        n = anchors.shape[1]
+        assert cls_preds.shape == (2, n, num_classes + 1)
+        assert box_preds.shape == (2, n, 4) and anchors.shape == (1, n, 4)
+        weights = mx.nd.random.uniform(shape=cls_preds.shape)
+        loss = (cls_preds * weights).sum() + (box_preds * box_preds).sum()
+    loss.backward()
+    # The unregistered-layer bug: a layer outside the parameter tree gets no gradient.
+    dead = [p.name for p in net.collect_params().values()
+            if p.grad_req != "null" and not np.any(p.grad().asnumpy())]
+    assert not dead, f"parameters with zero gradient: {dead}"
+
+    ids, scores, bboxes = net(x)
+    k = ids.shape[1]
+    assert ids.shape == (2, k, 1) and scores.shape == (2, k, 1) and bboxes.shape == (2, k, 4)
+    net.hybridize()
+    hybrid = net(x)
+    for a, b in zip((ids, scores, bboxes), hybrid):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-4, atol=1e-4)
+    with autograd.train_mode():  # a train-mode pass on the hybridized net...
+        assert net(x)[0].shape == cls_preds.shape
+    again = net(x)               # ...must not leave inference with the training graph
+    assert again[0].shape == (2, k, 1)
+    np.testing.assert_allclose(again[1].asnumpy(), scores.asnumpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_model_names_close_matches():
+    with pytest.raises(ValueError, match="ssd_300_vgg16_atrous_voc"):
+        zoo.get_model("ssd_300_vgg16_atrus_voc")
+
+
+def test_pretrained_without_published_weights_is_an_error():
+    with pytest.raises(ValueError, match="no published weights"):
+        zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained=True)
+
+
+def test_pretrained_loads_verified_weights_from_the_store(tmp_path, monkeypatch):
+    name = "ssd_300_mobilenet0.25_voc"
+    src = zoo.get_model(name, pretrained_base=False)
+    src.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(shape=(1, 3, 128, 128))
+    expected = src(x)
+    tmp = tmp_path / "w.params"
+    src.save_parameters(str(tmp))
+    sha1 = hashlib.sha1(tmp.read_bytes()).hexdigest()
+    path = tmp_path / f"{name}-{sha1[:8]}.params"
+    tmp.rename(path)
+    monkeypatch.setitem(model_store._MODEL_SHA1, name, sha1)
+    loaded = zoo.get_model(name, pretrained=True, root=str(tmp_path))
+    for a, b in zip(expected, loaded(x)):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-5)
+    # A truncated file is refused by its hash, never loaded.
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt or altered"):
+        zoo.get_model(name, pretrained=True, root=str(tmp_path))
+
+
+def test_custom_classes():
+    net = zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False,
+                        classes=["circle", "square"])
+    net.initialize()
+    with autograd.train_mode():
+        cls_preds, _, _ = net(mx.nd.zeros((1, 3, 128, 128)))
+    assert cls_preds.shape[2] == 3  # background + 2
+    with pytest.raises(ValueError, match="duplicate"):
+        zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False, classes=["a", "a"])
+    with pytest.raises(TypeError, match="sequence"):
+        zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False, classes="ab")
