@@ -34,7 +34,8 @@ class SSDConfig:
     ``backbone`` is a name of :data:`gluon_ssd.SUPPORTED_BACKBONES` or ``'vgg16_atrous'``;
     ``base_size`` is the input side the sizes and steps are designed for (300, 320, 512);
     ``lite`` selects SSDLite extras and heads (depthwise separable); ``extra_bn`` puts BatchNorm in
-    SSD-style extras; ``mean``/``std`` are the input normalization (RGB in [0, 1]).
+    SSD-style extras, whose 1x1 convs have ``max(128, num_filters * extra_reduce_ratio)`` channels
+    (GluonCV's FeatureExpander rule); ``mean``/``std`` are the input normalization (RGB in [0, 1]).
     """
 
     backbone: str
@@ -50,6 +51,7 @@ class SSDConfig:
     steps: Optional[Tuple[float, ...]] = None
     lite: bool = False
     extra_bn: bool = True
+    extra_reduce_ratio: float = 1.0
     mean: Tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet statistics (model_zoo)
     std: Tuple[float, float, float] = (0.229, 0.224, 0.225)
     notes: str = field(default="", compare=False)
@@ -128,5 +130,7 @@ class SSDConfig:
                 raise ValueError(f"layer {k}: backbone taps must come before extra layers")
         if self.steps is not None and any(s <= 0 for s in self.steps):
             raise ValueError(f"steps must be > 0, got {list(self.steps)}")
+        if not 0 < self.extra_reduce_ratio <= 1:
+            raise ValueError(f"extra_reduce_ratio must be in (0, 1], got {self.extra_reduce_ratio}")
         if self.base_size < 1:
             raise ValueError(f"base_size must be >= 1, got {self.base_size}")

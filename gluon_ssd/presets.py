@@ -45,7 +45,9 @@ def _vgg16_atrous(size, dataset):
             # Paper steps: valid convs keep the real stride at 64, so the 3x3 and 1x1 grids are
             # spread over the 300 px input instead (3 * 100, 1 * 300).
             steps=(8, 16, 32, 64, 100, 300),
-            extra_bn=False)  # the paper's extras have no BatchNorm
+            # The paper's extras have no BatchNorm, and their 1x1 convs (conv8_1 .. conv11_1: 256,
+            # 128, 128, 128) have half the 3x3's width.
+            extra_bn=False, extra_reduce_ratio=0.5)
     return SSDConfig(
         backbone="vgg16_atrous", base_size=512,
         from_layers=("relu4_3", "relu7", "", "", "", "", ""),
@@ -54,7 +56,7 @@ def _vgg16_atrous(size, dataset):
         kernels=(-1, -1, 3, 3, 3, 3, 4),  # conv12_2 is 4x4 (2x2 -> 1x1), as Caffe's SSD512
         sizes=_VGG512_SIZES[dataset], ratios=_RATIOS_7,
         normalizations=(20, -1, -1, -1, -1, -1, -1),
-        steps=(8, 16, 32, 64, 128, 256, 512), extra_bn=False)
+        steps=(8, 16, 32, 64, 128, 256, 512), extra_bn=False, extra_reduce_ratio=0.5)
 
 
 def _ssd(backbone, size, dataset):

@@ -100,7 +100,8 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
             extra = SSDLiteExtraLayer(prev_c, config.num_filters[k], stride=stride, pad=pad)
         else:
             extra = SSDExtraLayer(prev_c, config.num_filters[k], stride=stride, pad=pad,
-                                  use_bn=config.extra_bn, kernel_size=kernel)
+                                  use_bn=config.extra_bn, kernel_size=kernel,
+                                  reduce_ratio=config.extra_reduce_ratio)
         side = extra.output_size(prev_h)
         if side < 1:
             raise ValueError(
