@@ -155,6 +155,8 @@ class FeatureExtractor(HybridBlock):
         Model store folder for ``pretrained``.
     ctx : mxnet.Context, optional
         Context for ``pretrained`` weights.
+    backbone_name : str, optional
+        Name shown in messages for a network object (default: its class name).
 
     Inputs
     ------
@@ -167,7 +169,7 @@ class FeatureExtractor(HybridBlock):
     """
 
     def __init__(self, network, strides=None, names=None, pretrained=False, root=None, ctx=None,
-                 **kwargs):
+                 backbone_name=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(network, str):
             self.backbone_name = network
@@ -176,7 +178,7 @@ class FeatureExtractor(HybridBlock):
             if pretrained:
                 raise ValueError("pretrained=True needs a backbone name; a network object keeps "
                                  "the weights it has")
-            self.backbone_name = type(network).__name__
+            self.backbone_name = backbone_name or type(network).__name__
         else:
             raise TypeError(f"network must be a backbone name or a HybridBlock, "
                             f"got {type(network).__name__}")

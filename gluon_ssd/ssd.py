@@ -1,6 +1,9 @@
 """The SSD detector block, assembled from ready-made parts (it holds no preset numbers)."""
+import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import HybridBlock, nn
+
+from .trunk import count_params, infer_shapes
 
 __all__ = ["SSD"]
 
@@ -68,6 +71,47 @@ class SSD(HybridBlock):
     def num_classes(self):
         """int: number of object classes (background excluded)."""
         return len(self.classes)
+
+    def describe(self, height, width=None):
+        """A table of the prediction layers for a ``height x width`` input (shape inference).
+
+        Per layer: source (backbone tap or extra), real stride, channels, map size, anchors per
+        location and in total; then trainable parameters per part (backbone used of its total,
+        extras, norms, heads).
+        """
+        width = height if width is None else width
+        shape = (1, 3, height, width)
+        data = mx.sym.var("data")
+        maps = list(self.features(data))
+        strides = [s.stride for s in self.features.specs]
+        sources = [s.name for s in self.features.specs]
+        for extra in self.extras:
+            maps.append(extra(maps[-1]))
+            strides.append(strides[-1] * extra.stride)
+            sources.append(f"extra {type(extra).__name__}")
+        _, map_shapes, _ = infer_shapes(mx.sym.Group(maps), shape)
+        rows = [("layer", "source", "stride", "channels", "size", "anchors/loc", "anchors")]
+        total = 0
+        for k, (src, stride, (_, c, h, w), gen) in enumerate(
+                zip(sources, strides, map_shapes, self.anchor_generators)):
+            total += h * w * gen.num_anchors
+            rows.append((str(k), src, str(stride), str(c), f"{h}x{w}", str(gen.num_anchors),
+                         str(h * w * gen.num_anchors)))
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        lines = [f"SSD({self.features.backbone_name}, {self.num_classes} classes) at "
+                 f"{height}x{width} input"]
+        lines += ["  " + "  ".join(v.ljust(n) for v, n in zip(r, widths)) for r in rows]
+        graph = self(data)
+        graph = mx.sym.Group(list(graph)) if isinstance(graph, (list, tuple)) else graph
+        parts = [(name, count_params(graph, block.collect_params(), shape))
+                 for name, block in (("extras", self.extras), ("norms", self.norms),
+                                     ("heads", self.heads))]
+        used, whole = self.features.num_params, self.features.backbone_params
+        lines.append(f"  {total} anchors; trainable parameters: backbone {used / 1e6:.2f}M used "
+                     f"of {whole / 1e6:.2f}M, "
+                     + ", ".join(f"{name} {n / 1e6:.2f}M" for name, n in parts)
+                     + f"; total {(used + sum(n for _, n in parts)) / 1e6:.2f}M")
+        return "\n".join(lines)
 
     def set_nms(self, nms_thresh=0.45, nms_topk=400, post_nms=100):
         """Set the inference NMS (per class): IoU threshold, candidates kept before and after."""

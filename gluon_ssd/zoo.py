@@ -53,9 +53,9 @@ def _features(config, pretrained_base, root, ctx):
         network = get_backbone(config.backbone, pretrained=pretrained_base, root=root, ctx=ctx)
     taps = [t for t in config.from_layers if not config.is_extra(t)]
     if all(isinstance(t, int) for t in taps):
-        return FeatureExtractor(network, strides=taps)
+        return FeatureExtractor(network, strides=taps, backbone_name=config.backbone)
     if all(isinstance(t, str) for t in taps):
-        return FeatureExtractor(network, names=taps)
+        return FeatureExtractor(network, names=taps, backbone_name=config.backbone)
     raise ValueError(f"from_layers mixes strides and names: {taps}; use one kind")
 
 

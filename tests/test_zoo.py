@@ -108,3 +108,19 @@ def test_custom_classes():
         zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False, classes=["a", "a"])
     with pytest.raises(TypeError, match="sequence"):
         zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False, classes="ab")
+
+
+@pytest.mark.parametrize("name, side, anchors, params", [
+    # REFERENCE.md (GluonCV 0.10 and the MobileNetV2 paper): anchors and trainable parameters.
+    ("ssd_300_vgg16_atrous_voc", 300, 8732, 26.3e6),
+    ("ssd_512_resnet50_v1_voc", 512, 6132, 36.5e6),
+    ("ssd_300_mobilenet0.25_voc", 300, 2268, 3.25e6),
+    ("ssdlite_320_mobilenetv2_1.0_coco", 320, None, 4.3e6),  # SSDLite: 4.3M parameters on COCO
+])
+def test_describe_counts_anchors_and_parameters(name, side, anchors, params):
+    text = zoo.get_model(name, pretrained_base=False).describe(side)
+    summary = text.splitlines()[-1]
+    if anchors is not None:
+        assert summary.startswith(f"  {anchors} anchors")
+    total = float(summary.rsplit("total ", 1)[1].rstrip("M")) * 1e6
+    assert abs(total - params) / params < 0.02, summary
