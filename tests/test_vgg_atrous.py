@@ -12,27 +12,38 @@ from gluon_ssd import FeatureExtractor, trunk_specs
 from gluon_ssd.blocks.vgg_atrous import VGGAtrous, load_vgg_weights, vgg16_atrous
 
 
-def _zoo_vgg(name, side, seed=0):
-    """A model_zoo VGG whose every parameter holds distinct random values.
+class _NumpyUniform(mx.init.Initializer):
+    """Distinct random values for every parameter, drawn by numpy into the allocated array.
 
-    model_zoo's layers carry their own initializers (zero biases, Gaussian Dense weights that MXNet's
-    CPU sampler needs ~6 s to draw for VGG16's 120M fc scalars), so they are allocated as zeros and
-    filled by numpy: uniform, scaled by 1/sqrt(fan-in) so 13 convolutions neither explode nor vanish.
-    The Dense layers size from a ``side x side`` input: in_units = 512 * (side / 32) ** 2.
+    It replaces model_zoo's per-layer initializers: zero biases would make the bias checks vacuous,
+    and MXNet's CPU Gaussian sampler needs ~6 s for VGG16's 120M fc scalars. Uniform in
+    [-0.5, 0.5) / sqrt(fan-in), so 13 convolutions neither explode nor vanish; variances in [0.5, 1.5).
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self._rng = np.random.default_rng(seed)
+
+    def _init_weight(self, name, arr):  # every parameter comes here (its own init is this one)
+        value = self._rng.random(arr.shape, dtype=np.float32) - 0.5
+        if name.endswith("running_var"):
+            value += 1.0
+        elif len(arr.shape) > 1:
+            value /= np.sqrt(np.prod(arr.shape[1:]))
+        arr[:] = value
+
+
+def _zoo_vgg(name, side, seed=0):
+    """A model_zoo VGG, every parameter random; its Dense layers sized for a ``side`` input.
+
+    Shapes come from symbolic inference (no forward pass): fc6 in_units = 512 * (side / 32) ** 2.
     """
     net = vision.get_model(name)
+    net.infer_shape(mx.nd.zeros((1, 3, side, side)))
+    init = _NumpyUniform(seed)
     for param in net.collect_params().values():
-        param.init = mx.init.Zero()
+        param.init = init
     net.initialize()
-    net(mx.nd.zeros((1, 3, side, side)))
-    rng = np.random.default_rng(seed)
-    for param in net.collect_params().values():
-        value = rng.random(param.shape, dtype=np.float32) - 0.5
-        if param.name.endswith("running_var"):
-            value += 1.0  # a variance must be positive
-        elif len(param.shape) > 1:
-            value /= np.sqrt(np.prod(param.shape[1:]))
-        param.set_data(mx.nd.array(value))
     return net
 
 

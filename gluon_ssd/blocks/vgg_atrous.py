@@ -161,7 +161,8 @@ def load_vgg_weights(net, params_file, ctx=None):
         raise mismatch(f"it has {len(convs)} conv, {len(norms)} BatchNorm and {len(dense)} Dense "
                        f"layers, not {len(ours)}, {len(our_norms)} and at least 2")
     fc6, fc7 = dense[:2]
-    fc6_shape, fc7_shape = (_ZOO_FC, _ZOO_POOL5[0] * 7 * 7), (_ZOO_FC, _ZOO_FC)
+    fc6_shape = (_ZOO_FC, _ZOO_POOL5[0] * _ZOO_POOL5[1] * _ZOO_POOL5[2])  # (4096, 25088)
+    fc7_shape = (_ZOO_FC, _ZOO_FC)
     if fc6["weight"].shape != fc6_shape or fc7["weight"].shape != fc7_shape:
         raise mismatch(f"Dense weights {fc6['weight'].shape}, {fc7['weight'].shape}, "
                        f"not {fc6_shape}, {fc7_shape}")
