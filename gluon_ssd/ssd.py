@@ -113,6 +113,64 @@ class SSD(HybridBlock):
                      + f"; total {(used + sum(n for _, n in parts)) / 1e6:.2f}M")
         return "\n".join(lines)
 
+    def reset_class(self, classes, reuse_weights=None):
+        """Change the classes: new class predictors, box predictors and everything else kept.
+
+        Parameters
+        ----------
+        classes : sequence of str
+            The new class names.
+        reuse_weights : dict of str to str, or sequence of str, optional
+            New class name -> old class name whose predictor weights it starts from; a sequence
+            means names found in both lists. Background weights are always kept; other new
+            classes get freshly initialised (Xavier) weights.
+        """
+        from .blocks.decoder import SSDDecoder
+        from .blocks.heads import SSDHead
+        classes = tuple(classes)
+        if not classes or len(set(classes)) != len(classes):
+            raise ValueError(f"classes must be non-empty and unique, got {classes}")
+        if reuse_weights is None:
+            reuse_weights = {}
+        elif not isinstance(reuse_weights, dict):
+            reuse_weights = {name: name for name in reuse_weights}
+        for new, old in reuse_weights.items():
+            if new not in classes or old not in self.classes:
+                raise ValueError(f"reuse_weights maps {new!r} -> {old!r}: {new!r} must be a new "
+                                 f"class {classes} and {old!r} an old one {self.classes}")
+        # Row of (anchor a, class c) in a class predictor's output channels: a * (C + 1) + c.
+        rows = [(1 + classes.index(new), 1 + self.classes.index(old))
+                for new, old in reuse_weights.items()] + [(0, 0)]
+        old_c, new_c = len(self.classes) + 1, len(classes) + 1
+        heads = []
+        for k, head in enumerate(self.heads):
+            fresh = SSDHead(head.in_channels, head.num_anchors, len(classes), lite=head.lite,
+                            kernel_size=head.kernel_size, prefix=head.prefix)
+            old_params = head.cls_pred.collect_params()
+            ctx = next(iter(old_params.values())).list_ctx()
+            fresh.cls_pred.initialize(mx.init.Xavier(), ctx=ctx)
+            for (_, old_p), (_, new_p) in zip(sorted(old_params.items()),
+                                              sorted(fresh.cls_pred.collect_params().items())):
+                old_v, new_v = old_p.data(), new_p.data()
+                if old_v.shape == new_v.shape:  # depthwise/BN of a lite head: class-independent
+                    new_p.set_data(old_v)
+                    continue
+                for a in range(head.num_anchors):
+                    for dst, src in rows:
+                        new_v[a * new_c + dst] = old_v[a * old_c + src]
+                new_p.set_data(new_v)
+            fresh.box_pred = head.box_pred
+            heads.append(fresh)
+        decoder = self.decoder
+        with self.name_scope():
+            self.heads = nn.HybridSequential(prefix="heads_")
+            self.heads.add(*heads)
+            self.decoder = SSDDecoder(len(classes), nms_thresh=decoder.nms_thresh,
+                                      nms_topk=decoder.nms_topk, post_nms=decoder.post_nms,
+                                      score_thresh=decoder.score_thresh)
+        self.classes = classes
+        self._clear_cached_op()
+
     def set_nms(self, nms_thresh=0.45, nms_topk=400, post_nms=100):
         """Set the inference NMS (per class): IoU threshold, candidates kept before and after."""
         self.decoder.set_nms(nms_thresh=nms_thresh, nms_topk=nms_topk, post_nms=post_nms)
