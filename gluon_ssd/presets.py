@@ -22,7 +22,7 @@ _SIZES = {
     (300, "voc"): (30, 60, 111, 162, 213, 264, 315),  # SSD paper / REFERENCE.md
     (300, "coco"): (21, 45, 99, 153, 207, 261, 315),
     # ResNet/MobileNet SSD512 in GluonCV: 6 layers (strides 16..512).
-    (512, "voc"): (51.2, 102.4, 189.4, 276.4, 363.52, 450.56, 492),
+    (512, "voc"): (51.2, 102.4, 189.4, 276.4, 363.52, 450.6, 492),
     (512, "coco"): (51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72),
 }
 _VGG512_SIZES = {  # 7 layers, conv4_3 at stride 8 (GluonCV ssd_512_vgg16_atrous_{voc,coco})

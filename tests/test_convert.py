@@ -1,0 +1,117 @@
+"""GluonCV checkpoint -> gluon_ssd: both nets must compute the same outputs on the same input.
+
+Each GluonCV SSD is built without any download (pretrained=False, pretrained_base=False), every
+parameter (BatchNorm statistics, gamma and beta, L2 scales, VGG's input scale included) is set to
+random values of a sensible scale, so no default value can make the test pass, and the file written
+by ``save_parameters`` is converted.
+
+Raw outputs are compared in training mode (``autograd.train_mode``): there, BatchNorm uses the
+batch statistics in both nets alike. Inference outputs (ids, scores, bboxes) are compared too; they
+go through BatchNorm's running statistics, so the converted statistics are checked as well.
+"""
+import numpy as np
+import pytest
+import mxnet as mx
+from mxnet import autograd
+
+gluoncv = pytest.importorskip("gluoncv")
+
+from gluon_ssd.convert import from_gluoncv  # noqa: E402
+
+NAMES = ["ssd_300_vgg16_atrous_voc", "ssd_512_vgg16_atrous_voc", "ssd_512_resnet50_v1_voc",
+         "ssd_512_mobilenet1.0_voc"]
+RTOL = ATOL = 1e-4
+
+
+def _randomize(net, seed):
+    """Random values of a sensible scale for every parameter except the anchor constants."""
+    rng = np.random.RandomState(seed)
+    for name, param in net._collect_params_with_prefix().items():
+        shape = param.shape
+        if name.startswith("anchor_generators."):
+            continue
+        if name.endswith(("running_var", "moving_var", "gamma")):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith(("running_mean", "moving_mean", "beta", "bias")):
+            value = rng.uniform(-0.2, 0.2, shape)
+        elif name.endswith("init_scale"):  # VGG base input scale: GluonCV's is ImageNet std * 255
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("scale"):  # conv4_3 L2 normalization, 20 in GluonCV
+            value = rng.uniform(5, 20, shape)
+        else:  # conv weights, He-scaled so activations neither vanish nor explode
+            value = rng.normal(0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
+        param.set_data(mx.nd.array(value, dtype=param.dtype))
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def pair(request, tmp_path_factory):
+    """(name, GluonCV net, its params file, converted net, input)."""
+    name = request.param
+    size = 300 if "_300_" in name else 512
+    theirs = gluoncv.model_zoo.get_model(name, pretrained=False, pretrained_base=False)
+    theirs.initialize()
+    x = mx.nd.array(np.random.RandomState(1).uniform(-2, 2, (1, 3, size, size)))
+    with autograd.train_mode():
+        theirs(x)  # finishes deferred initialization
+    _randomize(theirs, seed=0)
+    path = str(tmp_path_factory.mktemp("gluoncv") / f"{name}.params")
+    theirs.save_parameters(path)
+    return name, theirs, path, from_gluoncv(name, path), x
+
+
+def _close(ours, theirs, what):
+    ours, theirs = ours.asnumpy(), theirs.asnumpy()
+    assert ours.shape == theirs.shape, what
+    scale = max(1.0, float(np.abs(theirs).max()))
+    np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL * scale, err_msg=what)
+
+
+def test_train_mode_outputs_match(pair):
+    name, theirs, _, ours, x = pair
+    with autograd.train_mode():
+        expected = theirs(x)
+        got = ours(x)
+    assert len(got) == 3
+    for what, a, b in zip(("cls_preds", "box_preds"), got, expected):
+        _close(a, b, f"{name} {what}")
+    # Anchors come from the same sizes/ratios/steps (GluonCV's presets): equal to float32 rounding.
+    np.testing.assert_allclose(got[2].asnumpy(), expected[2].asnumpy(), rtol=1e-6, atol=1e-3)
+    assert float(expected[0].abs().max().asscalar()) > 1e-2  # a non-trivial comparison
+
+
+def test_inference_outputs_match(pair):
+    name, theirs, _, ours, x = pair
+    ids, scores, bboxes = theirs(x)
+    got = ours(x)
+    assert (ids >= 0).sum().asscalar() > 0  # there are detections to compare
+    for what, a, b in zip(("ids", "scores", "bboxes"), got, (ids, scores, bboxes)):
+        _close(a, b, f"{name} {what}")
+
+
+def test_other_architecture_is_refused(pair):
+    name, _, path, _, _ = pair
+    other = "ssd_512_mobilenet1.0_voc" if "resnet" not in name else "ssd_512_vgg16_atrous_voc"
+    if other == name:
+        other = "ssd_512_resnet50_v1_voc"
+    with pytest.raises(ValueError, match=path.replace(".", r"\.")):
+        from_gluoncv(other, path)
+
+
+def test_truncated_file_is_refused(tmp_path):
+    theirs = gluoncv.model_zoo.get_model("ssd_512_mobilenet1.0_voc", pretrained=False,
+                                         pretrained_base=False)
+    theirs.initialize()
+    with autograd.train_mode():
+        theirs(mx.nd.zeros((1, 3, 128, 128)))
+    path = tmp_path / "full.params"
+    theirs.save_parameters(str(path))
+    cut = tmp_path / "cut.params"
+    data = path.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match="cut.params"):
+        from_gluoncv("ssd_512_mobilenet1.0_voc", str(cut))
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError):
+        from_gluoncv("ssd_512_mobilenet1.0_voc", "/nonexistent/ssd.params")
