@@ -111,5 +111,5 @@ PRESETS = _table()
 
 # ssd_300_resnet101_voc: the name of MXNet's old example/ssd. It is the Gluon model_zoo's
 # resnet101_v1 (post-activation) with taps at the last units of stages 3 and 4, which that example
-# meant and missed ('_plus29', '_plus32', not ResNet-50's '_plus12', '_plus15').
+# meant and missed (_plus29 and _plus32, not ResNet-50's _plus12 and _plus15).
 ALIASES = {"ssd_300_resnet101_voc": "ssd_300_resnet101_v1_voc"}

@@ -41,7 +41,7 @@ class TrunkPoint:
         Position on the trunk (0-based, execution order).
     name : str
         Name of the output in the network's own symbolic graph, with the network's prefix removed
-        (e.g. ``'stage3_activation22'`` for the last unit of ResNet-101 v1's stage 3). These are the
+        (e.g. ``stage3_activation22`` for the last unit of ResNet-101 v1's stage 3). These are the
         names that seed-style configs call ``from_layers``.
     path : str
         Attribute path of the leaf block in the network, e.g. ``'features.6.22'``.

@@ -7,7 +7,7 @@ DeepLab-LargeFOV / Caffe "VGG_ILSVRC_16_layers_fc_reduced" decimation: every 4th
 (for fc6) spatial taps 0, 3, 6 of the 7x7 kernel.
 
 Layers carry readable prefixes (``conv4_3_``, ``relu4_3_``, ``pool4_``, ``fc7_``, ...), so
-:func:`gluon_ssd.trunk_specs` names the trunk points ``'relu4_3_fwd'``, ``'relu7_fwd'`` and
+:func:`gluon_ssd.trunk_specs` names the trunk points ``relu4_3_fwd``, ``relu7_fwd`` and
 ``FeatureExtractor(net, strides=(8, 16))`` taps exactly relu4_3 and relu7, SSD's first two taps.
 The network has neither the L2 normalization of conv4_3 (the SSD adds it) nor a classifier.
 """
