@@ -10,24 +10,14 @@ lays out its concatenated predictions. GluonCV's conv weights copy in unchanged.
 The SSDLite head (MobileNetV2 paper, Sandler et al. 2018) replaces each conv by a depthwise 3x3
 (no bias) -> BN -> ReLU6 -> 1x1 conv (with bias).
 """
-import numbers
-
 from mxnet.gluon import HybridBlock, nn
+
+from .extras import RELU6_MAX, _check_int
 
 __all__ = ["SSDHead"]
 
 # Values per anchor of the box predictor: (dx, dy, dw, dh) offsets (SSD paper).
 BOX_CODE_SIZE = 4
-# ReLU6 upper bound (MobileNetV2 paper).
-RELU6_MAX = 6.0
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 class _SeparablePredictor(HybridBlock):
