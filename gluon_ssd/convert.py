@@ -25,7 +25,6 @@ The mapping is structural, never by GluonCV's auto-generated layer names (``resn
 Every tensor of the file must be used exactly once and every learnable parameter (and BatchNorm
 statistic) of our net must be set; otherwise a ``ValueError`` names the file and the mismatch.
 """
-import os
 import re
 from collections import OrderedDict
 
@@ -36,6 +35,7 @@ from mxnet.gluon.parameter import Constant
 from .blocks.anchors import SSDAnchorGenerator
 from .blocks.extras import SSDExtraLayer
 from .blocks.l2norm import L2Normalization
+from .model_store import load_params_file
 from .zoo import get_model
 
 __all__ = ["from_gluoncv", "read_gluoncv_params"]
@@ -71,20 +71,6 @@ class _Layer:
         return f"unknown layer with {sorted(keys)}"
 
 
-def _read(params_file):
-    if not os.path.isfile(params_file):
-        raise FileNotFoundError(f"no GluonCV params file at {params_file}")
-    try:
-        loaded = mx.nd.load(params_file)
-    except mx.base.MXNetError as err:
-        raise ValueError(f"cannot read {params_file} as MXNet parameters (truncated, corrupt or "
-                         f"not a params file): {str(err).splitlines()[0]}") from err
-    if not isinstance(loaded, dict) or not loaded:
-        raise ValueError(f"{params_file} holds no named parameters; expected a GluonCV SSD "
-                         f"checkpoint written by net.save_parameters")
-    return loaded
-
-
 def read_gluoncv_params(params_file):
     """Group a GluonCV SSD checkpoint's tensors into layers, per part of the SSD, in file order.
 
@@ -106,7 +92,8 @@ def read_gluoncv_params(params_file):
         If the file cannot be read or holds a key that is not a GluonCV SSD parameter.
     """
     parts = OrderedDict()
-    for key, value in _read(params_file).items():
+    for key, value in load_params_file(
+            params_file, "a GluonCV SSD checkpoint written by net.save_parameters").items():
         part, _, rest = key.partition(".")
         if part not in _PARTS or not rest:
             raise ValueError(f"{params_file}: {key!r} is not a GluonCV SSD parameter (expected keys "

@@ -11,7 +11,8 @@ import os
 
 import mxnet as mx
 
-__all__ = ["get_model_file", "register", "published", "sha1_of", "default_root"]
+__all__ = ["get_model_file", "register", "published", "sha1_of", "default_root",
+           "load_params_file"]
 
 # name -> sha1 of the published .params file. Empty: no weights have been published.
 _MODEL_SHA1 = {}
@@ -29,6 +30,35 @@ def sha1_of(path, chunk=1 << 20):
         for block in iter(lambda: f.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def load_params_file(path, expected):
+    """``{name: NDArray}`` from an MXNet ``.params`` file, or a clear error naming the file.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    expected : str
+        What the file should be, for the messages (e.g. ``'a GluonCV SSD checkpoint'``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is truncated, corrupt, not a params file, or holds no named parameters.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no params file at {path} (expected {expected})")
+    try:
+        loaded = mx.nd.load(path)
+    except mx.base.MXNetError as err:
+        raise ValueError(f"cannot read {path} as MXNet parameters (truncated, corrupt or not a "
+                         f"params file): {str(err).splitlines()[0]}") from err
+    if not isinstance(loaded, dict) or not loaded:
+        raise ValueError(f"{path} holds no named parameters; expected {expected}")
+    return loaded
 
 
 def published():

@@ -19,6 +19,8 @@ from mxnet.gluon import HybridBlock, nn
 from mxnet.gluon.model_zoo import model_store
 from mxnet.gluon.model_zoo.vision.vgg import vgg_spec
 
+from ..model_store import load_params_file
+
 __all__ = ["VGGAtrous", "load_vgg_weights", "vgg16_atrous"]
 
 # SSD paper sec. 3 / Caffe reduced VGG: fc6 and fc7 keep 1024 of their 4096 filters (every 4th).
@@ -98,15 +100,7 @@ class VGGAtrous(HybridBlock):
 
 def _read_layers(params_file):
     """Layers of a params file, in file order: a list of ``{param suffix: NDArray}``."""
-    if not os.path.isfile(params_file):
-        raise FileNotFoundError(f"no params file at {params_file}")
-    try:
-        loaded = mx.nd.load(params_file)
-    except mx.base.MXNetError as err:
-        raise ValueError(f"cannot read {params_file} as MXNet parameters "
-                         f"(truncated or not a params file): {err}") from err
-    if not isinstance(loaded, dict) or not loaded:
-        raise ValueError(f"{params_file} holds no named parameters")
+    loaded = load_params_file(params_file, "a Gluon model_zoo VGG params file")
     layers = {}
     for key, value in loaded.items():
         match = _PARAM_RE.match(key)
