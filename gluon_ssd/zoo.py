@@ -76,7 +76,9 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
     Returns
     -------
     SSD
-        Parameters not loaded from ``pretrained_base`` are left for ``net.initialize()``.
+        Parameters not loaded from ``pretrained_base`` are left for ``net.initialize()``. The
+        block carries ``net.config`` (this config: input mean/std, base size) and
+        ``net.model_name`` (the zoo name when made by :func:`get_model`, else None).
     """
     if isinstance(config, dict):
         config = SSDConfig.from_dict(config)
@@ -124,7 +126,10 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
              for k, ((c, _, _, _), gen) in enumerate(zip(layers, generators))]
     norms = {k: L2Normalization(layers[k][0], initial_scale=v, prefix=f"norm{k}_")
              for k, v in enumerate(config.normalizations) if v > 0}
-    return SSD(features, extras, norms, heads, generators, SSDDecoder(len(classes)), classes)
+    net = SSD(features, extras, norms, heads, generators, SSDDecoder(len(classes)), classes)
+    net.config = config  # input mean/std, base size: what training and export need to know
+    net.model_name = None
+    return net
 
 
 def list_models(pattern=None):
@@ -166,7 +171,9 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
             raise ValueError("classes cannot be changed when loading pretrained weights")
         net = build_ssd(config, dataset_classes(dataset))
         net.load_parameters(path, ctx=ctx or mx.cpu())
-        return net
-    classes = dataset_classes(dataset) if classes is None else classes
-    return build_ssd(config, classes, pretrained_base=pretrained_base, root=root, ctx=ctx)
+    else:
+        classes = dataset_classes(dataset) if classes is None else classes
+        net = build_ssd(config, classes, pretrained_base=pretrained_base, root=root, ctx=ctx)
+    net.model_name = name
+    return net
 

@@ -30,11 +30,13 @@ def test_decodes_one_anchor_by_hand():
     offsets = [[[1, -2, 5 * math.log(2), 0]]]
     # softmax(0, ln 2, ln 3) = (1, 2, 3) / 6: background 1/6, class 0 1/3, class 1 1/2
     ids, scores, bboxes = _out(SSDDecoder(2), [[[0, math.log(2), math.log(3)]]], offsets, anchors)
-    # One box, two classes: both candidates survive per-class NMS, best first. K = N * C = 2 < 100.
-    assert ids.shape == (1, 2, 1) and scores.shape == (1, 2, 1) and bboxes.shape == (1, 2, 4)
-    np.testing.assert_array_equal(ids[0, :, 0], [1, 0])
-    np.testing.assert_allclose(scores[0, :, 0], [1 / 2, 1 / 3], rtol=1e-6)
-    np.testing.assert_allclose(bboxes[0], [[32, 32, 72, 72]] * 2, rtol=1e-6)
+    # One box, two classes: both candidates survive per-class NMS, best first; K = post_nms = 100
+    # rows always, the 98 without a candidate are -1.
+    assert ids.shape == (1, 100, 1) and scores.shape == (1, 100, 1) and bboxes.shape == (1, 100, 4)
+    np.testing.assert_array_equal(ids[0, :, 0], [1, 0] + [-1] * 98)
+    np.testing.assert_allclose(scores[0, :2, 0], [1 / 2, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(bboxes[0, :2], [[32, 32, 72, 72]] * 2, rtol=1e-6)
+    np.testing.assert_array_equal(bboxes[0, 2:], -1)
 
 
 # Five anchors, zero offsets (box = anchor), 2 classes. IoU(A, B) = IoU(A, C) = (19*20) / 420 = 0.905.
@@ -52,8 +54,8 @@ _ZERO = np.zeros((1, 5, 4))
 
 def test_per_class_nms_threshold_and_order():
     ids, scores, bboxes = _out(SSDDecoder(2), _PROBS, _ZERO, _ANCHORS)
-    assert ids.shape == (1, 10, 1)  # K = min(post_nms 100, N 5 * C 2)
-    np.testing.assert_array_equal(ids[0, :, 0], [0, 1, 0] + [-1] * 7)
+    assert ids.shape == (1, 100, 1)  # K = post_nms, whatever N * C (here 10)
+    np.testing.assert_array_equal(ids[0, :, 0], [0, 1, 0] + [-1] * 97)
     np.testing.assert_allclose(scores[0, :3, 0], [0.8, 0.6, 0.3], rtol=1e-5)
     np.testing.assert_allclose(bboxes[0, :3], [_CORNERS[k] for k in "ACE"], rtol=1e-6)
     np.testing.assert_array_equal(scores[0, 3:], -1)  # padding is -1 everywhere, like GluonCV
@@ -72,9 +74,12 @@ def test_set_nms_takes_effect_after_hybridize():
     ids, _, bboxes = _out(decoder, _PROBS, _ZERO, _ANCHORS)
     assert ids.shape == (1, 2, 1) and bboxes.shape == (1, 2, 4)
     np.testing.assert_array_equal(ids[0, :, 0], [0, 1])
-    decoder.set_nms(post_nms=-1, nms_topk=1)  # only the best candidate enters NMS; keep all rows
+    decoder.set_nms(post_nms=-1, nms_topk=1)  # only the best candidate enters NMS: K = nms_topk
     ids = _out(decoder, _PROBS, _ZERO, _ANCHORS)[0]
-    np.testing.assert_array_equal(ids[0, :, 0], [0] + [-1] * 9)
+    np.testing.assert_array_equal(ids[0, :, 0], [0])
+    decoder.set_nms(post_nms=-1, nms_topk=-1)  # everything enters NMS, all N * C = 10 rows kept
+    ids = _out(decoder, _PROBS, _ZERO, _ANCHORS)[0]
+    np.testing.assert_array_equal(ids[0, :, 0], [0, 1, 0] + [-1] * 7)
 
 
 def test_a_hybridized_parent_keeps_its_graph_until_rehybridized():
@@ -90,9 +95,9 @@ def test_a_hybridized_parent_keeps_its_graph_until_rehybridized():
 
     parent = Parent()
     parent.hybridize()
-    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 10, 1)
+    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 100, 1)
     parent.decoder.set_nms(post_nms=2)
-    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 10, 1)  # stale
+    assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 100, 1)  # stale
     parent.hybridize()
     assert parent(_nd(_PROBS), _nd(_ZERO), _nd(_ANCHORS))[0].shape == (1, 2, 1)
 
@@ -108,6 +113,31 @@ def test_hybridized_equals_imperative():
     assert (imperative[0] != -1).sum() > 50  # detections in both images
     for a, b in zip(imperative, hybridized):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("nms_topk", [50, 400, 3000])
+def test_top_k_first_path_equals_decoding_everything(nms_topk):
+    """Picking the nms_topk best candidates before decoding (the fast path) changes nothing.
+
+    The reference is GluonCV's order of work, kept in the decoder for nms_topk=-1: decode every
+    anchor, build all N * C candidates, let box_nms(topk=nms_topk) sort and cut them. Both must
+    give the same detections; 3000 > N * C = 1200 exercises the padding.
+    """
+    rng = np.random.RandomState(1)
+    cls_preds, box_preds = rng.normal(0, 2, (2, 300, 5)), rng.normal(0, 1, (2, 300, 4))
+    anchors = np.concatenate([rng.uniform(0, 300, (1, 300, 2)), rng.uniform(10, 100, (1, 300, 2))], -1)
+    decoder = SSDDecoder(4, nms_topk=nms_topk, post_nms=-1)
+    fast = _out(decoder, cls_preds, box_preds, anchors)
+    assert fast[0].shape == (2, nms_topk, 1)  # K = nms_topk when post_nms = -1
+    ref = [o.asnumpy() for o in decoder._decode_all(mx.nd, _nd(cls_preds), _nd(box_preds), _nd(anchors))]
+    assert ref[0].shape == (2, 1200, 1)
+    for b in range(2):
+        n_valid = int((ref[0][b] != -1).sum())
+        assert n_valid == int((fast[0][b] != -1).sum()) > 20
+        np.testing.assert_array_equal(fast[0][b, :n_valid], ref[0][b, :n_valid])
+        np.testing.assert_array_equal(fast[1][b, :n_valid], ref[1][b, :n_valid])
+        np.testing.assert_array_equal(fast[2][b, :n_valid], ref[2][b, :n_valid])
+        assert np.all(fast[0][b, n_valid:] == -1) and np.all(ref[0][b, n_valid:] == -1)
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -23,9 +23,16 @@ class SSDDecoder(HybridBlock):
     """Turn SSD head outputs into detections, exactly as GluonCV's SSD does at inference.
 
     Boxes: ``NormalizedBoxCenterDecoder`` (SSD paper encoding, variances ``stds``). Scores: softmax over
-    ``num_classes + 1`` logits, background dropped, then ``MultiPerClassDecoder``: every anchor yields
-    one candidate per foreground class, scores ``<= score_thresh`` get id -1. NMS:
-    ``contrib.box_nms`` per class (``id_index=0``, ``force_suppress=False``), sorted by score.
+    ``num_classes + 1`` logits, background dropped: every anchor yields one candidate per foreground
+    class, scores ``<= score_thresh`` get id -1. NMS: ``contrib.box_nms`` per class (``id_index=0``,
+    ``force_suppress=False``) over the ``nms_topk`` best candidates, sorted by score.
+
+    Order of work: GluonCV decodes all N anchors and hands all ``N * C`` candidates to ``box_nms``,
+    which sorts them to keep the ``nms_topk`` best (about 35 ms of a VGG-SSD300 forward on 2 CPU
+    cores, 107 ms at SSD512). Here ``topk`` picks those ``nms_topk`` candidates first (a partial
+    selection, not a sort) and only they are decoded and enter ``box_nms`` (1.6 ms / 3.2 ms); the
+    detections are the same (tested against the full path and against GluonCV's SSD). With
+    ``nms_topk=-1`` the full path runs.
 
     Parameters
     ----------
@@ -54,8 +61,9 @@ class SSDDecoder(HybridBlock):
     (B, N, 4) encoded offsets (dx, dy, dw, dh); ``anchors`` (1, N, 4) as (cx, cy, w, h) in input
     pixels. Returns ``ids`` (B, K, 1) float class index in ``[0, num_classes)``, ``scores`` (B, K, 1)
     and ``bboxes`` (B, K, 4) as (x1, y1, x2, y2) in input pixels, sorted by descending score; empty
-    rows are -1 in all three. ``K = min(post_nms, N * num_classes)`` (GluonCV raises when
-    ``N * num_classes < post_nms``); ``K = N * num_classes`` when ``post_nms == -1``.
+    rows are -1 in all three. ``K = post_nms`` whatever the number of anchors (a fixed output shape
+    for deployment; GluonCV gives the same K but raises when ``N * num_classes < post_nms``); with
+    ``post_nms == -1``, ``K = nms_topk``, or ``N * num_classes`` when ``nms_topk == -1`` too.
     """
 
     def __init__(self, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01,
@@ -87,6 +95,47 @@ class SSDDecoder(HybridBlock):
         self._clear_cached_op()
 
     def hybrid_forward(self, F, cls_preds, box_preds, anchors):  # pylint: disable=arguments-differ
+        if self.nms_topk <= 0:
+            return self._decode_all(F, cls_preds, box_preds, anchors)
+        k = self.nms_topk
+        # Foreground probabilities; candidates <= score_thresh get id -1 below.
+        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)  # (B, N, C)
+        # Class-major flat candidates, index c * N + n: GluonCV's order, which decides ties. k rows
+        # of -1 appended, so that top-k always has k rows to pick (any N, any C); they sort last.
+        scores = F.transpose(scores, (0, 2, 1)).reshape((0, -1))  # (B, C * N)
+        pad = F.broadcast_axis(F.slice_axis(scores, axis=1, begin=0, end=1) * 0 - 1, axis=1, size=k)
+        scores = F.concat(scores, pad, dim=1)
+        # topk's order among equal scores is arbitrary: put the picks back in index order, so that
+        # box_nms's (stable) sort breaks ties as it does on the full candidate list.
+        top_index = F.sort(F.topk(scores, axis=1, k=k, ret_typ="indices", dtype="float32"), axis=1)
+        batch_id = F.broadcast_like(F.contrib.arange_like(top_index, axis=0).expand_dims(1), top_index)
+        top_scores = F.gather_nd(scores, F.stack(batch_id, top_index))  # (B, k)
+        num_anchors = F.sum(F.slice_axis(anchors, axis=2, begin=0, end=1) * 0 + 1)  # (1,) = N
+        class_id = F.floor(F.broadcast_div(top_index, num_anchors))
+        anchor_id = top_index - F.broadcast_mul(class_id, num_anchors)
+        # Padding rows (index >= C * N) land on a real anchor too, with class >= C and score -1.
+        class_id = F.where(top_scores > self.score_thresh, class_id, F.ones_like(class_id) * -1)
+        picked_offsets = F.gather_nd(box_preds, F.stack(batch_id, anchor_id))  # (B, k, 4)
+        picked_anchors = F.take(F.squeeze(anchors, axis=0), anchor_id)  # (B, k, 4)
+        # box_decode wants anchors (1, M, 4): decode the B * k picks as one row, then reshape back.
+        bboxes = F.reshape_like(self.bbox_decoder(picked_offsets.reshape((1, -1, 4)),
+                                                  picked_anchors.reshape((1, -1, 4))), picked_offsets)
+        result = F.concat(class_id.expand_dims(2), top_scores.expand_dims(2), bboxes, dim=-1)
+        result = F.contrib.box_nms(
+            result, overlap_thresh=self.nms_thresh, topk=-1, valid_thresh=self.score_thresh,
+            id_index=0, score_index=1, coord_start=2, force_suppress=False)  # (B, k, 6)
+        if self.post_nms > k:  # rows beyond the k candidates are padding: -1, like box_nms's
+            fill = F.broadcast_axis(F.slice_axis(result, axis=1, begin=0, end=1) * 0 - 1,
+                                    axis=1, size=self.post_nms - k)
+            result = F.concat(result, fill, dim=1)
+        elif self.post_nms > 0:
+            result = F.slice_axis(result, axis=1, begin=0, end=self.post_nms)
+        return (F.slice_axis(result, axis=2, begin=0, end=1),
+                F.slice_axis(result, axis=2, begin=1, end=2),
+                F.slice_axis(result, axis=2, begin=2, end=6))
+
+    def _decode_all(self, F, cls_preds, box_preds, anchors):
+        """GluonCV's path: decode every anchor, every class enters ``box_nms`` (used for nms_topk=-1)."""
         bboxes = self.bbox_decoder(box_preds, anchors)  # (B, N, 4) corners
         cls_ids, scores = self.cls_decoder(F.softmax(cls_preds, axis=-1))  # (B, N, C) each
         # Class-major rows (all anchors of class 0, then class 1, ...): GluonCV's layout, so that
