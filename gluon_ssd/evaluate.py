@@ -1,0 +1,85 @@
+"""Detection evaluation: VOC07 11-point and VOC area mAP with gluoncv's metrics, PR curves.
+
+Boxes are compared in the network-input frame: images and ground truth are resized to
+``data_shape`` by the same :class:`~gluon_ssd.transforms.ValTransform`. IoU between axis-aligned
+boxes does not change when both are scaled by the same (sx, sy), so the mAP equals the one computed
+in the original image frame.
+"""
+import numpy as np
+from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
+from mxnet import gluon
+from tqdm import tqdm
+
+from .transforms import ValTransform, batchify
+
+__all__ = ["evaluate", "detection_metrics"]
+
+
+def detection_metrics(class_names, iou_thresh=0.5):
+    """``(voc07, voc)``: gluoncv's VOC07 11-point and VOC area mAP metrics for these classes."""
+    class_names = list(class_names)
+    return (VOC07MApMetric(iou_thresh=iou_thresh, class_names=class_names),
+            VOCMApMetric(iou_thresh=iou_thresh, class_names=class_names))
+
+
+def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=None,
+             progress=True, num_workers=0):
+    """Run ``net`` over ``dataset`` and compute mAP.
+
+    Parameters
+    ----------
+    net : SSD or callable
+        Inference-mode detector: ``(B, 3, H, W)`` -> ``ids (B, K, 1)``, ``scores (B, K, 1)``,
+        ``bboxes (B, K, 4)`` corners in input pixels (-1 padded).
+    dataset : Dataset
+        Items ``(image (H, W, 3) uint8, label (M, >=5))``, rows ``[x1, y1, x2, y2, class_id,
+        difficult]`` (difficult optional); e.g. :class:`gluon_ssd.data.VOCDataset`.
+    data_shape : tuple of 2 int
+        Network input ``(height, width)``.
+    mean, std : tuple of 3 float, optional
+        Input normalisation; default ``net.config.mean`` / ``net.config.std``.
+
+    Returns
+    -------
+    dict
+        ``voc07_map`` and ``voc_map`` (floats), ``per_class`` (class -> {voc07_ap, voc_ap}),
+        ``pr`` (class -> {precision, recall} lists for plotting), ``num_images``.
+    """
+    import mxnet as mx
+    ctx = ctx or mx.cpu()
+    mean = mean if mean is not None else net.config.mean
+    std = std if std is not None else net.config.std
+    classes = list(getattr(dataset, "classes", None) or net.classes)
+    voc07, voc = detection_metrics(classes)
+    loader = gluon.data.DataLoader(dataset.transform(ValTransform(data_shape, mean, std)),
+                                   batch_size, shuffle=False, last_batch="keep",
+                                   batchify_fn=batchify(), num_workers=num_workers)
+    count = 0
+    for data, label in tqdm(loader, desc="evaluate", unit="batch", disable=not progress,
+                            leave=False):
+        ids, scores, bboxes = net(data.as_in_context(ctx))
+        label = label.asnumpy()
+        difficult = label[:, :, 5] if label.shape[-1] > 5 else None
+        for metric in (voc07, voc):
+            metric.update(bboxes.asnumpy(), ids.asnumpy()[..., 0], scores.asnumpy()[..., 0],
+                          label[:, :, :4], label[:, :, 4], difficult)
+        count += data.shape[0]
+    names07, aps07 = voc07.get()
+    _, aps = voc.get()
+    recalls, precisions = voc._recall_prec()  # pylint: disable=protected-access
+    per_class, pr = {}, {}
+    for k, name in enumerate(classes):
+        per_class[name] = {"voc07_ap": _num(aps07[k]), "voc_ap": _num(aps[k])}
+        rec = recalls[k] if k < len(recalls) else None
+        prec = precisions[k] if k < len(precisions) else None
+        pr[name] = {"recall": [] if rec is None else np.nan_to_num(rec).tolist(),
+                    "precision": [] if prec is None else np.nan_to_num(prec).tolist()}
+    assert names07[-1] == "mAP"
+    return {"voc07_map": _num(aps07[-1]), "voc_map": _num(aps[-1]), "per_class": per_class,
+            "pr": pr, "num_images": count}
+
+
+def _num(value):
+    """float, with NaN (a class without ground truth) as None for JSON."""
+    value = float(value)
+    return None if np.isnan(value) else value

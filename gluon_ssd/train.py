@@ -1,0 +1,417 @@
+"""The SSD training loop: targets, loss, schedule, devices, kvstore, checkpoints, logs.
+
+:func:`fit` trains a :class:`~gluon_ssd.SSD` on a detection dataset, one epoch at a time:
+
+- **Data**: each epoch's order is a permutation drawn from ``seed + epoch``; augmentation uses
+  numpy's generator seeded the same way, so a resumed run sees the data a run without a stop sees.
+  With a distributed kvstore, worker ``r`` of ``n`` takes slice ``r`` of each global batch.
+- **Step**: the batch is split over ``ctx``; forward in train mode, targets from the anchors the
+  network made (:class:`~gluon_ssd.loss.SSDTargets`), :class:`~gluon_ssd.loss.SSDMultiBoxLoss`
+  (per-image normalisation: split batches give the same gradient), ``trainer.step(global batch)``.
+- **Schedule**: learning rate per iteration: linear warm-up, then constant, step (x0.1 at
+  ``lr_steps``) or cosine to 0; a function of the iteration only, so ``--resume`` continues it.
+- **Checkpoints** after every epoch, each file written to a temporary name and renamed:
+  ``epoch-NNNN.params`` (weights), ``epoch-NNNN.states`` (optimizer), then ``latest.json``
+  (epoch, file names and sha256, config, history). ``latest.json`` is replaced last, so a kill at
+  any moment leaves the previous complete checkpoint as "latest".
+- **Divergence**: a NaN/inf loss stops the run with :class:`TrainingDiverged`, naming the last
+  good checkpoint; nothing is written for the broken epoch.
+- **Logs**: ``log.csv`` (one row per epoch: losses, learning rate, images/s of the training step and
+  of the data pipeline, validation mAP) and ``training.png`` (curves), tqdm progress bars.
+"""
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from .evaluate import evaluate
+from .loss import SSDMultiBoxLoss, SSDTargets
+from .transforms import AUGMENTATIONS, batchify, train_transform
+
+__all__ = ["TrainConfig", "fit", "TrainingDiverged", "load_checkpoint", "load_trained",
+           "learning_rate", "atomic_write", "parse_ctx"]
+
+SCHEDULES = ("constant", "step", "cosine")
+OPTIMIZERS = ("sgd", "adam")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the last good checkpoint."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of :func:`fit` (validated on construction).
+
+    ``batch_size`` is the global batch: split over the devices in ``ctx`` and over the workers of a
+    distributed kvstore. ``lr_steps`` are epochs (for ``lr_schedule='step'``). ``data_shape`` is
+    the network input ``(height, width)``.
+    """
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    lr_schedule: str = "cosine"
+    lr_steps: Tuple[float, ...] = ()
+    warmup_epochs: float = 0.0
+    momentum: float = 0.9
+    wd: float = 5e-4
+    data_shape: Tuple[int, int] = (300, 300)
+    augment: str = "flip"
+    seed: int = 0
+    val_every: int = 1
+    keep_checkpoints: int = 2
+    num_workers: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.lr_steps = tuple(self.lr_steps)
+        self.data_shape = tuple(int(s) for s in self.data_shape)
+        for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not self.lr > 0 or not math.isfinite(self.lr):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.lr_schedule == "step" and not self.lr_steps:
+            raise ValueError("lr_schedule='step' needs lr_steps (epochs where lr is divided by 10)")
+        if any(b <= a for a, b in zip(self.lr_steps, self.lr_steps[1:])):
+            raise ValueError(f"lr_steps must increase, got {self.lr_steps}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if len(self.data_shape) != 2 or min(self.data_shape) < 1:
+            raise ValueError(f"data_shape must be (height, width), got {self.data_shape}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def learning_rate(config, iteration, iters_per_epoch):
+    """The learning rate at global ``iteration`` (0-based) of a run with ``config``."""
+    epoch = iteration / iters_per_epoch
+    if config.warmup_epochs > 0 and epoch < config.warmup_epochs:
+        return config.lr * (iteration + 1) / (config.warmup_epochs * iters_per_epoch)
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "step":
+        return config.lr * 0.1 ** sum(epoch >= s for s in config.lr_steps)
+    span = max(1e-9, config.epochs - config.warmup_epochs)
+    progress = min(1.0, (epoch - config.warmup_epochs) / span)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def atomic_write(path, write):
+    """Write ``path`` through ``write(tmp_path)`` then rename: readers never see a partial file."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _EpochSampler(gluon.data.Sampler):
+    """Indices of this worker's share of each global batch, in an order fixed by seed + epoch."""
+
+    def __init__(self, length, batch_size, seed, rank=0, num_workers=1):
+        if length < batch_size:
+            raise ValueError(f"the dataset has {length} items, fewer than one batch of "
+                             f"{batch_size}")
+        self._length, self._batch, self._seed = length, batch_size, seed
+        self._rank, self._workers = rank, num_workers
+        self.epoch = 0
+
+    def __iter__(self):
+        order = np.random.RandomState(self._seed + 1000003 * self.epoch).permutation(self._length)
+        local = self._batch // self._workers
+        for start in range(0, len(self) * self._workers, self._batch):
+            yield from order[start + self._rank * local:start + (self._rank + 1) * local].tolist()
+
+    def __len__(self):
+        # Whole global batches only (static shapes); this worker's share of them.
+        return (self._length // self._batch) * (self._batch // self._workers)
+
+
+def load_checkpoint(out_dir):
+    """The ``latest.json`` record of ``out_dir`` with its files verified, or None if there is none.
+
+    Raises ``ValueError`` naming the file when a checkpoint file is missing or its sha256 differs.
+    """
+    latest = os.path.join(out_dir, "latest.json")
+    if not os.path.exists(latest):
+        return None
+    try:
+        with open(latest) as f:
+            record = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{latest} is not valid JSON ({err})") from err
+    for key in ("params", "states"):
+        path = os.path.join(out_dir, record[key])
+        if not os.path.exists(path):
+            raise ValueError(f"checkpoint file {path} named by {latest} is missing")
+        if _sha256(path) != record[f"{key}_sha256"]:
+            raise ValueError(f"checkpoint file {path} does not match the sha256 in {latest} "
+                             f"(truncated or altered)")
+    return record
+
+
+def load_trained(out_dir, ctx=None):
+    """The detector of a training run's latest checkpoint: ``(net, record)``.
+
+    The architecture is rebuilt from the ``ssd_config`` and ``classes`` saved in ``latest.json``
+    (so custom configs work too), then the verified weights are loaded.
+    """
+    from .config import SSDConfig
+    from .zoo import build_ssd
+    record = load_checkpoint(out_dir)
+    if record is None:
+        raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
+    net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"])
+    net.model_name = record.get("model_name")
+    net.load_parameters(os.path.join(out_dir, record["params"]), ctx=ctx or mx.cpu())
+    return net, record
+
+
+def parse_ctx(text):
+    """``'cpu'``, ``'cpu0,cpu1'``, ``'gpu0'``, ``'gpu0,gpu1'`` -> list of mx.Context."""
+    contexts = []
+    for item in str(text).split(","):
+        item = item.strip().lower()
+        kind, index = item.rstrip("0123456789"), item[len(item.rstrip("0123456789")):]
+        if kind not in ("cpu", "gpu"):
+            raise ValueError(f"unknown context {item!r} in {text!r}: use cpu, cpuN or gpuN")
+        contexts.append(mx.Context(kind, int(index or 0)))
+    return contexts
+
+
+def _as_ctx_list(ctx):
+    if ctx is None:
+        return [mx.cpu()]
+    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+
+
+def _seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    mx.random.seed(seed % (2 ** 31))
+
+
+def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore="local",
+        resume=False, progress=True, log=print, on_epoch_end=None):
+    """Train ``net`` on ``train_dataset``; see the module docstring for what happens when.
+
+    Parameters
+    ----------
+    net : SSD
+        The detector; parameters not yet initialised get ``mx.init.Xavier()`` (after seeding with
+        ``config.seed``), initialised ones (e.g. a pretrained backbone) are kept.
+    train_dataset, val_dataset : Dataset
+        Items ``(image (H, W, 3) uint8 NDArray, label (M, >=5))``, rows ``[x1, y1, x2, y2,
+        class_id, ...]`` in image pixels (e.g. :class:`gluon_ssd.data.VOCDataset`).
+    config : TrainConfig or dict
+    out_dir : str
+        Checkpoints, ``log.csv``, ``training.png``.
+    ctx : Context or list of Context
+        Devices the batch is split over; default CPU.
+    kvstore : str or KVStore
+        ``'local'``, ``'device'`` or ``'dist_sync'`` (launched with MXNet's tracker / ``DMLC_*``
+        environment; every worker runs this function, rank 0 writes the files).
+    resume : bool
+        Continue from ``out_dir/latest.json`` (same schedule, data order and optimizer state).
+    on_epoch_end : callable, optional
+        Called with the epoch's log row (dict) after its checkpoint is written.
+
+    Returns
+    -------
+    list of dict
+        One row per epoch (what ``log.csv`` holds).
+    """
+    if isinstance(config, dict):
+        config = TrainConfig(**config)
+    ctx = _as_ctx_list(ctx)
+    # A distributed store is created here, for this worker's rank; a local one is left to the
+    # Trainer (which can then rebuild it when a parameter is reset).
+    kv = mx.kv.create(kvstore) if isinstance(kvstore, str) and "dist" in kvstore else kvstore
+    rank, num_workers = (0, 1) if isinstance(kv, str) else (kv.rank, kv.num_workers)
+    if config.batch_size % (num_workers * len(ctx)):
+        raise ValueError(f"batch_size {config.batch_size} must split evenly over {num_workers} "
+                         f"worker(s) x {len(ctx)} device(s)")
+    writer = rank == 0
+    if writer:
+        os.makedirs(out_dir, exist_ok=True)
+
+    _seed_all(config.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "already initialized" for a pretrained backbone
+        net.collect_params().initialize(mx.init.Xavier(), ctx=ctx)
+    net.collect_params().reset_ctx(ctx)
+    net.hybridize(static_alloc=True, static_shape=True)
+
+    sampler = _EpochSampler(len(train_dataset), config.batch_size, config.seed, rank, num_workers)
+    transform = train_transform(config.data_shape, net.config.mean, net.config.std, config.augment)
+    loader = gluon.data.DataLoader(
+        train_dataset.transform(transform), batch_size=config.batch_size // num_workers,
+        sampler=sampler, batchify_fn=batchify(), last_batch="discard",
+        num_workers=config.num_workers)
+    iters_per_epoch = len(train_dataset) // config.batch_size
+
+    opt_params = {"learning_rate": config.lr, "wd": config.wd}
+    if config.optimizer == "sgd":
+        opt_params["momentum"] = config.momentum
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv)
+    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
+    loss_fn.hybridize()
+
+    history, start_epoch = [], 0
+    if resume:
+        record = load_checkpoint(out_dir)
+        if record is None:
+            log(f"resume: no checkpoint in {out_dir}, starting from scratch")
+        else:
+            if record["config"] != json.loads(json.dumps(config.to_dict())):
+                changed = sorted(k for k, v in config.to_dict().items()
+                                 if json.loads(json.dumps(v)) != record["config"].get(k))
+                log(f"resume: config differs from the checkpoint's in {changed}")
+            net.load_parameters(os.path.join(out_dir, record["params"]), ctx=ctx)
+            trainer.load_states(os.path.join(out_dir, record["states"]))
+            history, start_epoch = record["history"], record["epoch"] + 1
+            log(f"resume: continuing after epoch {record['epoch']} from {record['params']}")
+    last_good = None if not history else os.path.join(out_dir, f"epoch-{start_epoch - 1:04d}.params")
+
+    for epoch in range(start_epoch, config.epochs):
+        sampler.epoch = epoch
+        _seed_all(config.seed + 7919 * (epoch + 1))  # augmentation randomness of this epoch
+        sums = np.zeros(3)
+        seen, data_wait, step_time = 0, 0.0, 0.0
+        bar = tqdm(total=iters_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
+                   unit="batch", disable=not (progress and writer), leave=False)
+        tick = time.perf_counter()
+        for i, (data, label) in enumerate(loader):
+            ready = time.perf_counter()
+            data_wait += ready - tick
+            lr = learning_rate(config, epoch * iters_per_epoch + i, iters_per_epoch)
+            trainer.set_learning_rate(lr)
+            datas = gluon.utils.split_and_load(data, ctx, even_split=True)
+            labels = gluon.utils.split_and_load(label, ctx, even_split=True)
+            losses = []
+            with autograd.record():
+                for x, y in zip(datas, labels):
+                    cls_preds, box_preds, anchors = net(x)
+                    cls_t, box_t = targets(anchors, y)
+                    losses.append(loss_fn(cls_preds, box_preds, cls_t, box_t))
+            autograd.backward([total for total, _, _ in losses])
+            trainer.step(config.batch_size)
+            batch_sums = np.array([sum(float(part.sum().asscalar()) for part in parts)
+                                   for parts in zip(*losses)])  # one sync per batch, after step
+            if not np.all(np.isfinite(batch_sums)):
+                bar.close()
+                raise TrainingDiverged(
+                    f"loss became {batch_sums[0]} at epoch {epoch + 1}, batch {i + 1} (lr {lr:.3g});"
+                    f" last good checkpoint: {last_good or 'none (no epoch finished)'}. Lower the "
+                    f"learning rate or add warm-up, then --resume.")
+            sums += batch_sums
+            seen += data.shape[0]
+            tick = time.perf_counter()
+            step_time += tick - ready
+            bar.set_postfix(loss=f"{sums[0] / seen:.3f}", lr=f"{lr:.2g}")
+            bar.update(1)
+        bar.close()
+        row = {"epoch": epoch + 1, "lr": lr, "loss": sums[0] / seen, "cls_loss": sums[1] / seen,
+               "box_loss": sums[2] / seen, "train_images_per_s": seen / max(step_time, 1e-9),
+               "data_images_per_s": seen / max(data_wait, 1e-9),
+               "epoch_time_s": step_time + data_wait}
+        if val_dataset is not None and ((epoch + 1) % config.val_every == 0
+                                        or epoch + 1 == config.epochs):
+            result = evaluate(net, val_dataset, config.data_shape, batch_size=config.batch_size,
+                              ctx=ctx[0], progress=progress and writer)
+            row["val_voc07_map"] = result["voc07_map"]
+        history.append(row)
+        if writer:
+            last_good = _save_checkpoint(net, trainer, config, out_dir, epoch, history)
+            _write_log(out_dir, history)
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+        log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in row.items()))
+    return history
+
+
+def _save_checkpoint(net, trainer, config, out_dir, epoch, history):
+    params, states = f"epoch-{epoch:04d}.params", f"epoch-{epoch:04d}.states"
+    atomic_write(os.path.join(out_dir, params), net.save_parameters)
+    atomic_write(os.path.join(out_dir, states), trainer.save_states)
+    record = {"epoch": epoch, "params": params, "states": states,
+              "params_sha256": _sha256(os.path.join(out_dir, params)),
+              "states_sha256": _sha256(os.path.join(out_dir, states)),
+              "config": config.to_dict(), "history": history,
+              "classes": list(net.classes), "model_name": getattr(net, "model_name", None),
+              "ssd_config": dataclasses.asdict(net.config)}
+
+    def write_json(path):
+        with open(path, "w") as f:
+            json.dump(record, f, indent=1)
+
+    atomic_write(os.path.join(out_dir, "latest.json"), write_json)
+    for old in range(epoch - config.keep_checkpoints, -1, -1):
+        stale = [os.path.join(out_dir, f"epoch-{old:04d}.{ext}") for ext in ("params", "states")]
+        if not any(os.path.exists(p) for p in stale):
+            break
+        for path in stale:
+            if os.path.exists(path):
+                os.remove(path)
+    return os.path.join(out_dir, params)
+
+
+def _write_log(out_dir, history):
+    columns = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+
+    def write_csv(path):
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=columns)
+            w.writeheader()
+            w.writerows(history)
+
+    atomic_write(os.path.join(out_dir, "log.csv"), write_csv)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from . import viz
+    curves = [k for k in ("epoch", "loss", "cls_loss", "box_loss", "val_voc07_map") if k in columns]
+    ax, _ = viz.plot_training_log({k: [row.get(k) for row in history] for k in curves})
+    ax.set_title("training loss and validation VOC07 mAP")
+    viz.save_figure(ax.figure, os.path.join(out_dir, "training.png"))
+    plt.close(ax.figure)

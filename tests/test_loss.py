@@ -1,0 +1,113 @@
+"""Tests for gluon_ssd.loss: SSD matching/targets and the MultiBox loss, by hand and against GluonCV."""
+import math
+
+import mxnet as mx
+import numpy as np
+import pytest
+from gluoncv.loss import SSDMultiBoxLoss as GluonCVLoss
+from mxnet import autograd
+
+from gluon_ssd.loss import SSDMultiBoxLoss, SSDTargets
+
+
+def _nd(a):
+    return mx.nd.array(np.asarray(a, dtype=np.float32))
+
+
+def test_targets_by_hand():
+    # Anchors (cx, cy, w, h): A = box [0, 0, 20, 20]; B = [2, 0, 22, 20] (IoU with A's box
+    # = 18*20 / (2*400 - 360) = 0.818); C = [60, 60, 80, 80]; D = [100, 100, 110, 110].
+    anchors = _nd([[[10, 10, 20, 20], [12, 10, 20, 20], [70, 70, 20, 20], [105, 105, 10, 10]]])
+    # gt 0 = A's box exactly (class 2): A and B (IoU 0.82 >= 0.5) match it.
+    # gt 1 = [100, 100, 130, 130] (class 0): IoU with D = 100 / 900 = 0.11 < 0.5, but D is its
+    # best anchor, so D matches it anyway (best-anchor rule). C matches nothing: background.
+    labels = _nd([[[0, 0, 20, 20, 2], [100, 100, 130, 130, 0], [-1, -1, -1, -1, -1]]])
+    cls_t, box_t = SSDTargets()(anchors, labels)
+    np.testing.assert_array_equal(cls_t.asnumpy(), [[3, 3, 0, 1]])
+    box_t = box_t.asnumpy()[0]
+    np.testing.assert_allclose(box_t[0], 0, atol=1e-6)  # the anchor is the box
+    # B -> gt 0: dx = (10 - 12) / 20 / 0.1 = -1, dy = 0, dw = dh = log(1) / 0.2 = 0
+    np.testing.assert_allclose(box_t[1], [-1, 0, 0, 0], atol=1e-5)
+    np.testing.assert_array_equal(box_t[2], 0)
+    # D -> gt 1 (centre 115, size 30): dx = dy = (115 - 105) / 10 / 0.1 = 10,
+    # dw = dh = log(30 / 10) / 0.2 = 5.493
+    np.testing.assert_allclose(box_t[3], [10, 10, math.log(3) / 0.2, math.log(3) / 0.2], rtol=1e-5)
+
+
+def test_targets_reject_bad_labels():
+    with pytest.raises(ValueError, match="labels"):
+        SSDTargets()(_nd([[[10, 10, 20, 20]]]), _nd([[0, 0, 20, 20]]))
+
+
+def test_loss_by_hand():
+    # Image 0: anchor 0 positive (class 1), anchors 1..3 negatives. Logits (bg, fg) = (0, ln k):
+    #   anchor 0: p(fg) = 3/4 -> CE ln(4/3); negatives CE = -ln p(bg): (0, 0) ln 2, (0, ln 3) ln 4,
+    #   (0, ln 7) ln 8. Ratio 1 keeps the single hardest negative: ln 8.
+    # Box: error (0.5, 2, 0, -1) on the positive -> smooth L1 0.125 + 1.5 + 0 + 0.5 = 2.125; the
+    # negatives' errors (10) are ignored. One positive: total = ln(4/3) + ln 8 + 2.125.
+    # Image 1: no positive -> no hard negatives -> every term 0.
+    logits = [[[0, math.log(3)], [0, 0], [0, math.log(3)], [0, math.log(7)]],
+              [[0, 5], [0, 5], [0, 5], [0, 5]]]
+    cls_t = [[1, 0, 0, 0], [0, 0, 0, 0]]
+    box_p = [[[0.5, 2, 0, -1], [10] * 4, [10] * 4, [10] * 4], [[10] * 4] * 4]
+    total, cls_loss, box_loss = SSDMultiBoxLoss(negative_mining_ratio=1)(
+        _nd(logits), _nd(box_p), _nd(cls_t), _nd(np.zeros((2, 4, 4))))
+    np.testing.assert_allclose(cls_loss.asnumpy(), [math.log(4 / 3) + math.log(8), 0], rtol=1e-5)
+    np.testing.assert_allclose(box_loss.asnumpy(), [2.125, 0], rtol=1e-6)
+    np.testing.assert_allclose(total.asnumpy(), [math.log(4 / 3) + math.log(8) + 2.125, 0],
+                               rtol=1e-5)
+    # Ratio 3 keeps all three negatives: ln(4/3) + ln 2 + ln 4 + ln 8.
+    _, cls3, _ = SSDMultiBoxLoss()(_nd(logits), _nd(box_p), _nd(cls_t), _nd(np.zeros((2, 4, 4))))
+    assert cls3.asnumpy()[0] == pytest.approx(math.log(4 / 3) + math.log(64), rel=1e-5)
+
+
+def test_gradient_only_through_selected_anchors():
+    logits = _nd([[[0, math.log(3)], [0, 0], [0, math.log(3)], [0, math.log(7)]]])
+    box_p = _nd([[[0.5, 2, 0, -1], [10] * 4, [10] * 4, [10] * 4]])
+    logits.attach_grad()
+    box_p.attach_grad()
+    with autograd.record():
+        total, _, _ = SSDMultiBoxLoss(negative_mining_ratio=1)(
+            logits, box_p, _nd([[1, 0, 0, 0]]), _nd(np.zeros((1, 4, 4))))
+    total.backward()
+    g = np.abs(logits.grad.asnumpy()[0]).sum(-1)
+    assert g[0] > 0 and g[3] > 0 and g[1] == 0 and g[2] == 0  # positive + hardest negative
+    gb = np.abs(box_p.grad.asnumpy()[0]).sum(-1)
+    assert gb[0] > 0 and np.all(gb[1:] == 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_gluoncv_on_one_image(seed):
+    """For one image both normalise by the same positives: GluonCV's loss is an independent check."""
+    rng = np.random.RandomState(seed)
+    n, c = 500, 6
+    cls_p = _nd(rng.normal(0, 2, (1, n, c)))
+    box_p = _nd(rng.normal(0, 1, (1, n, 4)))
+    cls_t = rng.randint(1, c, n) * (rng.rand(n) < 0.05)
+    box_t = _nd(rng.normal(0, 1, (1, n, 4)) * (cls_t > 0)[None, :, None])
+    cls_t = _nd(cls_t[None])
+    ours = SSDMultiBoxLoss()(cls_p, box_p, cls_t, box_t)
+    theirs = GluonCVLoss()(cls_p, box_p, cls_t, box_t)
+    assert cls_t.asnumpy().astype(bool).sum() > 10
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.asnumpy(), b[0].asnumpy(), rtol=1e-5)
+
+
+def test_per_image_normalisation_splits_over_devices():
+    """Two halves of a batch summed give the whole batch's sum: what multi-device training needs."""
+    rng = np.random.RandomState(2)
+    cls_p, box_p = _nd(rng.normal(0, 2, (4, 200, 3))), _nd(rng.normal(0, 1, (4, 200, 4)))
+    cls_t = _nd(rng.randint(1, 3, (4, 200)) * (rng.rand(4, 200) < 0.1))
+    box_t = _nd(rng.normal(0, 1, (4, 200, 4)))
+    loss = SSDMultiBoxLoss()
+    whole = loss(cls_p, box_p, cls_t, box_t)[0].sum().asscalar()
+    halves = sum(loss(cls_p[i:i + 2], box_p[i:i + 2], cls_t[i:i + 2], box_t[i:i + 2])[0].sum()
+                 .asscalar() for i in (0, 2))
+    assert whole == pytest.approx(halves, rel=1e-6)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        SSDMultiBoxLoss(negative_mining_ratio=-1)
+    with pytest.raises(ValueError):
+        SSDTargets(iou_thresh=0)
