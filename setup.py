@@ -16,6 +16,8 @@ setup(
         "gluoncv==0.10.5.post0",
         "matplotlib",
         "tqdm",
+        # Annotation XML is parsed with DTDs and entities refused (gluon_ssd.data.voc).
+        "defusedxml",
     ],
     extras_require={
         "test": ["pytest", "pytest-timeout"],
