@@ -28,8 +28,8 @@ import os
 import random
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from dataclasses import dataclass
+from typing import Tuple
 
 import mxnet as mx
 import numpy as np
@@ -57,7 +57,9 @@ class TrainConfig:
 
     ``batch_size`` is the global batch: split over the devices in ``ctx`` and over the workers of a
     distributed kvstore. ``lr_steps`` are epochs (for ``lr_schedule='step'``). ``data_shape`` is
-    the network input ``(height, width)``.
+    the network input ``(height, width)``. ``num_workers`` data loading workers: processes, or
+    threads with ``thread_pool`` (cheap on a few cores: decoding and resizing release the GIL, and
+    loading then overlaps the training step).
     """
     epochs: int = 10
     batch_size: int = 16
@@ -74,7 +76,7 @@ class TrainConfig:
     val_every: int = 1
     keep_checkpoints: int = 2
     num_workers: int = 0
-    extra: dict = field(default_factory=dict)
+    thread_pool: bool = False
 
     def __post_init__(self):
         self.lr_steps = tuple(self.lr_steps)
@@ -284,13 +286,19 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     loader = gluon.data.DataLoader(
         train_dataset.transform(transform), batch_size=config.batch_size // num_workers,
         sampler=sampler, batchify_fn=batchify(), last_batch="discard",
-        num_workers=config.num_workers)
+        num_workers=config.num_workers, thread_pool=config.thread_pool)
     iters_per_epoch = len(train_dataset) // config.batch_size
 
     opt_params = {"learning_rate": config.lr, "wd": config.wd}
     if config.optimizer == "sgd":
         opt_params["momentum"] = config.momentum
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv)
+    # On a distributed store the workers only sum gradients there (push/pull) and each applies
+    # the update itself: the learning rate set every iteration then takes effect (the servers'
+    # pickled copy of the optimizer never sees set_learning_rate) and save_states/load_states
+    # work (a worker cannot save the servers' optimizer states).
+    distributed = not isinstance(kv, str) and "dist" in kv.type
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv,
+                            update_on_kvstore=False if distributed else None)
     targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
     loss_fn.hybridize()
 

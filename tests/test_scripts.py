@@ -1,0 +1,167 @@
+"""scripts/eval.py and scripts/detect.py end to end, as subprocesses, on a tiny trained run."""
+import json
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+from PIL import Image
+
+from gluon_ssd import deploy, zoo
+from gluon_ssd.data import VOCDataset, generate_voc, synthetic
+from gluon_ssd.detect import detect_images, load_detector
+from gluon_ssd.evaluate import evaluate
+from gluon_ssd.train import TrainConfig, fit, load_trained
+from gluon_ssd.transforms import ValTransform
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = "ssd_300_mobilenet0.25_voc"
+SHAPE = (128, 128)
+CLASSES = synthetic.CLASSES
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _script(name, *args, timeout=120):
+    return subprocess.run([sys.executable, os.path.join(REPO, "scripts", name), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A synthetic VOC folder and a run trained on it for one epoch: (data root, run folder)."""
+    root = tmp_path_factory.mktemp("scripts")
+    data = root / "data"
+    generate_voc(str(data), num_train=16, num_val=6, image_size=SHAPE, seed=0, progress=False)
+    net = zoo.get_model(MODEL, pretrained_base=False, classes=CLASSES)
+    config = TrainConfig(epochs=1, batch_size=8, lr=1e-3, data_shape=SHAPE, seed=0)
+    fit(net, VOCDataset(str(data), CLASSES, "train"), config, str(root / "run"), progress=False,
+        log=lambda *a: None)
+    return data, root / "run"
+
+
+def test_eval_with_a_run_and_with_model_params_agree(run, tmp_path):
+    data, run_dir = run
+    done = _script("eval.py", "--run", run_dir, "--data-root", data, "--split", "val",
+                   "--out", tmp_path / "a")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "a" / "eval.json").read_text())
+    assert result["num_images"] == 6 and result["split"] == "val"
+    assert result["data_shape"] == list(SHAPE)  # the run's training shape
+    assert set(result["per_class"]) == set(CLASSES) == set(result["pr"])
+    assert 0 <= result["voc07_map"] <= 1 and 0 <= result["voc_map"] <= 1
+    for name in CLASSES:  # the table: one row per class, then the mAP row
+        row = next(line for line in done.stdout.splitlines() if line.startswith(name))
+        assert f"{result['per_class'][name]['voc07_ap']:6.4f}" in row
+    assert f"{result['voc07_map']:6.4f}" in done.stdout.splitlines()[-2]
+    assert (tmp_path / "a" / "pr.png").read_bytes()[:8] == PNG
+
+    record = json.loads((run_dir / "latest.json").read_text())
+    done = _script("eval.py", "--model", MODEL, "--params", run_dir / record["params"],
+                   "--classes", ",".join(CLASSES), "--data-root", data, "--data-shape", *SHAPE,
+                   "--out", tmp_path / "b")
+    assert done.returncode == 0, done.stderr
+    again = json.loads((tmp_path / "b" / "eval.json").read_text())
+    assert again["voc07_map"] == pytest.approx(result["voc07_map"], abs=1e-6)
+    assert again["voc_map"] == pytest.approx(result["voc_map"], abs=1e-6)
+
+
+def test_eval_refuses_a_missing_run(tmp_path):
+    done = _script("eval.py", "--run", tmp_path, "--data-root", tmp_path, "--out", tmp_path / "o")
+    assert done.returncode == 2 and "latest.json" in done.stderr
+
+
+def test_detect_writes_json_and_pictures_and_names_bad_files(run, tmp_path):
+    data, run_dir = run
+    images = tmp_path / "images"
+    images.mkdir()
+    source = Image.open(data / "JPEGImages" / "000016.jpg")  # a val image, 128x128
+    source.save(images / "colour.png")  # lossless: the same pixels as source
+    source.convert("L").resize((384, 256)).save(images / "grey_wide.png")
+    source.convert("RGBA").save(images / "alpha.png")
+    (images / "broken.jpg").write_text("not an image")
+    done = _script("detect.py", "--run", run_dir, images, "--thresh", 0.05,
+                   "--out", tmp_path / "out")
+    # Documented: exit status 1 when a file could not be read; the others are still written.
+    assert done.returncode == 1, done.stderr
+    assert str(images / "broken.jpg") in done.stderr
+    record = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert [e["file"] for e in record["errors"]] == [str(images / "broken.jpg")]
+    by_name = {os.path.basename(r["file"]): r for r in record["images"]}
+    assert sorted(by_name) == ["alpha.png", "colour.png", "grey_wide.png"]
+    assert (by_name["grey_wide.png"]["width"], by_name["grey_wide.png"]["height"]) == (384, 256)
+    assert record["classes"] == list(CLASSES) and record["data_shape"] == list(SHAPE)
+    for r in record["images"]:
+        picture = tmp_path / "out" / r["picture"]
+        assert picture.read_bytes()[:8] == PNG
+        for det in r["detections"]:
+            x1, y1, x2, y2 = det["box"]
+            assert 0 <= x1 <= x2 <= r["width"] and 0 <= y1 <= y2 <= r["height"]
+            assert det["score"] >= 0.05 and det["class"] in CLASSES
+
+    # The script's boxes are the network's, scaled from the 128x128 input to the original.
+    net, _ = load_trained(str(run_dir))
+    tensor, _ = ValTransform(SHAPE, net.config.mean, net.config.std)(
+        mx.nd.array(np.asarray(source.convert("RGB")), dtype="uint8"), np.zeros((0, 5)))
+    ids, scores, boxes = (a[0].asnumpy() for a in net(tensor.expand_dims(0)))
+    keep = (ids[:, 0] >= 0) & (scores[:, 0] >= 0.05)
+    expected = np.clip(boxes[keep], 0, 128)  # 128x128 image: the scale is 1
+    got = np.array([d["box"] for d in by_name["colour.png"]["detections"]]).reshape(-1, 4)
+    assert len(got) == keep.sum() > 0
+    order = np.argsort(-scores[keep, 0], kind="stable")
+    np.testing.assert_allclose(got, expected[order], atol=0.01)
+
+
+def test_detect_with_model_and_params(run, tmp_path):
+    data, run_dir = run
+    record = json.loads((run_dir / "latest.json").read_text())
+    done = _script("detect.py", "--model", MODEL, "--params", run_dir / record["params"],
+                   "--classes", ",".join(CLASSES), "--data-shape", *SHAPE,
+                   str(data / "JPEGImages" / "00001[67].jpg"), "--no-pictures",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert [os.path.basename(r["file"]) for r in result["images"]] == ["000016.jpg", "000017.jpg"]
+    assert result["errors"] == [] and not list((tmp_path / "out").glob("*.png"))
+
+    done = _script("detect.py", "--run", run_dir, str(tmp_path / "nothing" / "*.jpg"),
+                   "--out", tmp_path / "out2")
+    assert done.returncode == 2 and "nothing" in done.stderr
+
+
+def test_bundles_detect_like_the_run(run, tmp_path):
+    """An exported bundle (normalised NCHW input, or uint8 NHWC with preprocess) gives the run's
+    detections, in the library and through detect.py / eval.py --bundle."""
+    data, run_dir = run
+    net, _ = load_trained(str(run_dir))
+    paths = [str(data / "JPEGImages" / f"0000{k}.jpg") for k in (16, 17, 18)]
+    expected = list(detect_images(net, paths, SHAPE, thresh=0.05, progress=False))
+    assert sum(len(r.detections) for r in expected) > 0
+    for preprocess in (False, True):
+        deploy.export(net, str(tmp_path / f"b{preprocess:d}"), data_shape=SHAPE,
+                      preprocess=preprocess)
+        bundle, shape = load_detector(bundle=str(tmp_path / f"b{preprocess:d}"))
+        assert shape == SHAPE and bundle.classes == CLASSES
+        assert bundle.detector.preprocess == preprocess
+        got = list(detect_images(bundle, paths, shape, thresh=0.05, progress=False))
+        for a, b in zip(expected, got):
+            # BatchNorm folded into the convolutions: float noise only (scores ~1e-6).
+            assert [d["class"] for d in b.detections] == [d["class"] for d in a.detections]
+            np.testing.assert_allclose([d["box"] for d in b.detections],
+                                       [d["box"] for d in a.detections], atol=0.05)
+            np.testing.assert_allclose([d["score"] for d in b.detections],
+                                       [d["score"] for d in a.detections], atol=1e-4)
+
+    done = _script("detect.py", "--bundle", tmp_path / "b1", *paths, "--thresh", 0.05,
+                   "--no-pictures", "--out", tmp_path / "det")
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "det" / "detections.json").read_text())
+    assert [len(r["detections"]) for r in record["images"]] == [len(r.detections)
+                                                                for r in expected]
+    done = _script("eval.py", "--bundle", tmp_path / "b1", "--data-root", data,
+                   "--out", tmp_path / "eval")
+    assert done.returncode == 0, done.stderr
+    bundle_map = json.loads((tmp_path / "eval" / "eval.json").read_text())["voc07_map"]
+    run_map = evaluate(net, VOCDataset(str(data), CLASSES, "val"), SHAPE, progress=False)
+    assert bundle_map == pytest.approx(run_map["voc07_map"], abs=1e-3)
