@@ -20,6 +20,12 @@ setup(
         "defusedxml",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout"],
+        # ONNX export (gluon_ssd.deploy.export(..., onnx=True)). ONNX Runtime, to run the model
+        # and the ONNX parity test, cannot be listed: every onnxruntime wheel for Python 3.11
+        # declares numpy>=1.24.2, which mxnet 1.9.1 does not import with, although
+        # onnxruntime 1.16.3 runs fine on numpy 1.23.5. Install it without its numpy pin:
+        #   pip install --no-deps onnxruntime==1.16.3 coloredlogs flatbuffers sympy
+        "onnx": ["onnx==1.14.1"],
+        "test": ["pytest", "pytest-timeout", "onnx==1.14.1"],
     },
 )

@@ -1,0 +1,104 @@
+"""Export a gluon_ssd detector as a deployable bundle (see gluon_ssd.deploy).
+
+Builds the model without downloading anything (``pretrained_base=False``), loads ``--params`` (or
+initialises RANDOM weights, for trying the pipeline), exports and lists the files written::
+
+    python scripts/export.py --model ssd_300_mobilenet0.25_voc --params model.params \\
+        --data-shape 300 300 --out bundle/ [--int8 --calib-images imgs/] [--onnx] [--preprocess]
+
+The bundle reloads in plain MXNet::
+
+    mx.gluon.SymbolBlock.imports('bundle/NAME-symbol.json', ['data'], 'bundle/NAME-0000.params')
+"""
+import argparse
+import os
+import re
+import sys
+
+import mxnet as mx
+
+from gluon_ssd import deploy, zoo
+
+
+def parse_ctx(text):
+    """'cpu' -> mx.cpu(); 'gpu0' / 'gpu:1' -> mx.gpu(n)."""
+    if text == "cpu":
+        return mx.cpu()
+    match = re.fullmatch(r"gpu:?(\d+)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"--ctx must be cpu or gpuN (e.g. gpu0), got {text!r}")
+    return mx.gpu(int(match.group(1)))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, help="zoo name, see gluon_ssd.zoo.list_models()")
+    parser.add_argument("--params", help="weights saved with net.save_parameters(); default: "
+                                         "RANDOM Xavier weights (pipeline tests only)")
+    parser.add_argument("--classes", help="comma-separated class names (default: the dataset's)")
+    parser.add_argument("--data-shape", nargs=2, type=int, required=True, metavar=("H", "W"),
+                        help="input size for tracing and checks (the graph accepts any size)")
+    parser.add_argument("--out", required=True, help="bundle folder")
+    parser.add_argument("--name", help="file name prefix (default: the model name)")
+    parser.add_argument("--int8", action="store_true", help="also write an int8 graph (CPU)")
+    parser.add_argument("--calib-images", help="folder of calibration images (.jpg/.png/...)")
+    parser.add_argument("--calib-mode", choices=deploy.CALIB_MODES, default="naive")
+    parser.add_argument("--int8-tolerance", type=float, default=deploy.DEFAULT_INT8_TOLERANCE,
+                        help="minimum int8/fp32 detection agreement (mAP); a negative value "
+                             "disables the check")
+    parser.add_argument("--onnx", action="store_true", help="also write NAME.onnx (raw outputs)")
+    parser.add_argument("--preprocess", action="store_true",
+                        help="graph input uint8 (B, H, W, 3) RGB, normalized in the graph")
+    parser.add_argument("--no-optimize", action="store_true",
+                        help="do not fold BatchNorm / use the oneDNN backend")
+    parser.add_argument("--ctx", type=parse_ctx, default=mx.cpu(), help="cpu or gpuN")
+    parser.add_argument("--dtype", choices=deploy.DTYPES, default="float32")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.int8 and not args.calib_images:
+        parser.error("--int8 needs --calib-images DIR")
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    try:
+        net = zoo.get_model(args.model, pretrained_base=False, classes=classes, ctx=args.ctx)
+    except (ValueError, TypeError) as err:
+        parser.error(str(err))
+    if args.params:
+        net.load_parameters(args.params, ctx=args.ctx)
+    else:
+        mx.random.seed(0)
+        net.initialize(mx.init.Xavier(), ctx=args.ctx)
+        print("NOTE: no --params given: the weights are RANDOM (Xavier init). The bundle is only "
+              "good for testing the deployment pipeline, not for detecting anything.",
+              file=sys.stderr)
+    tolerance = None if args.int8_tolerance < 0 else args.int8_tolerance
+    manifest = deploy.export(
+        net, args.out, tuple(args.data_shape), name=args.name, preprocess=args.preprocess,
+        optimize=not args.no_optimize, int8=args.int8, calib_images=args.calib_images,
+        calib_mode=args.calib_mode, int8_tolerance=tolerance, onnx=args.onnx, ctx=args.ctx,
+        dtype=args.dtype)
+
+    print(f"exported {args.model} ({len(manifest['classes'])} classes) to {args.out}")
+    inp = manifest["input"]
+    print(f"  input: {inp['layout']} {inp['dtype']}, traced at {inp['shape']}, any size; "
+          f"{inp['normalization']}")
+    print(f"  optimizations: {manifest['optimizations']['batchnorm_folded']} BatchNorm folded, "
+          f"CPU backend {manifest['optimizations']['cpu_backend']} (at load time)")
+    if "int8" in manifest["variants"]:
+        agreement = manifest["variants"]["int8"]["agreement"]
+        print(f"  int8 agreement with fp32: mAP {agreement['map']} over "
+              f"{agreement['num_reference_detections']} reference detections")
+    width = max(len(f) for f in manifest["files"])
+    for fname, info in manifest["files"].items():
+        print(f"  {fname:<{width}}  {info['size']:>12,} bytes  sha256 {info['sha256'][:16]}")
+    manifest_path = os.path.join(args.out, deploy.MANIFEST)
+    print(f"  {deploy.MANIFEST:<{width}}  {os.path.getsize(manifest_path):>12,} bytes  "
+          f"(lists the files above)")
+    return manifest
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,484 @@
+"""Tests for gluon_ssd.deploy and scripts/export.py: export, integrity, plain reload, int8, ONNX.
+
+The model is a seeded random ``ssd_300_mobilenet0.25_voc`` with 3 classes, its BatchNorm gamma and
+beta randomised and its running statistics taken from real activations (so that folding them is
+not a no-op, and so that the outputs depend on the image): it gives 100 distinct detections per
+image, most above 0.5.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd
+
+from gluon_ssd import deploy, zoo
+from gluon_ssd.blocks.decoder import SSDDecoder
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = "ssd_300_mobilenet0.25_voc"
+CLASSES = ("cat", "dog", "car")
+SIZE = (300, 300)
+
+
+def make_net(seed=0):
+    mx.random.seed(seed)
+    net = zoo.get_model(MODEL, pretrained_base=False, classes=CLASSES)
+    net.initialize(mx.init.Xavier())
+    rng = np.random.RandomState(seed)
+    net(mx.nd.zeros((1, 3, 128, 128)))
+    for name, p in net.collect_params().items():
+        if name.endswith("gamma"):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+        elif name.endswith("beta"):
+            p.set_data(mx.nd.array(rng.normal(0, 0.1, p.shape)))
+    # Running statistics of real activations (MXNet updates them in backward, momentum 0.9):
+    # with the initial 0 / 1 the signal fades layer after layer and the outputs ignore the image.
+    x = normalized(noise_images(seed + 1000, 4, size=(128, 128)), net)
+    for _ in range(30):
+        with autograd.record():
+            cls_preds, box_preds, _ = net(x)
+            loss = cls_preds.sum() + box_preds.sum()
+        loss.backward()
+    return net
+
+
+def noise_images(seed, n, size=SIZE):
+    """uint8 (n, H, W, 3) RGB: blocky random colours plus noise."""
+    rng = np.random.RandomState(seed)
+    h, w = size
+    blocks = rng.uniform(0, 255, (n, -(-h // 20), -(-w // 20), 3))
+    blocks = np.repeat(np.repeat(blocks, 20, 1), 20, 2)[:, :h, :w]
+    return np.clip(blocks + rng.normal(0, 20, (n, h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def normalized(images, net):
+    return mx.nd.array(deploy.normalize_images(images, net.config.mean, net.config.std))
+
+
+def as_numpy(dets):
+    return [d.asnumpy() if isinstance(d, mx.nd.NDArray) else np.asarray(d) for d in dets]
+
+
+def assert_same_detections(expected, actual, score_atol=1e-4, box_atol=1e-2, min_compared=10):
+    """The same detections per image, up to float noise.
+
+    Rows whose scores tie to float noise may come in either order. A full list (every row valid)
+    is cut by ``nms_topk`` and ``post_nms``, and float noise can swap which of two near-equal
+    candidates makes the cut: rows within 1e-3 of the lowest score of either list are not
+    compared (a low-scored candidate never suppresses a better one, so rows above are stable).
+    """
+    (e_ids, e_scores, e_boxes), (a_ids, a_scores, a_boxes) = as_numpy(expected), as_numpy(actual)
+    assert e_ids.shape == a_ids.shape and e_boxes.shape == a_boxes.shape
+    compared = 0
+    for b in range(e_ids.shape[0]):
+        e_valid, a_valid = e_ids[b, :, 0] >= 0, a_ids[b, :, 0] >= 0
+        floor = -1.0
+        if e_valid.all() or a_valid.all():
+            floor = max(e_scores[b, e_valid, 0].min(), a_scores[b, a_valid, 0].min()) + 1e-3
+        e_rows = np.flatnonzero(e_valid & (e_scores[b, :, 0] > floor))
+        a_rows = np.flatnonzero(a_valid & (a_scores[b, :, 0] > floor))
+        assert abs(len(e_rows) - len(a_rows)) <= 1, f"image {b}: {len(e_rows)} vs {len(a_rows)}"
+        free = list(a_rows)
+        for i in e_rows:
+            match = [j for j in free if a_ids[b, j, 0] == e_ids[b, i, 0]
+                     and abs(a_scores[b, j, 0] - e_scores[b, i, 0]) <= score_atol
+                     and np.abs(a_boxes[b, j] - e_boxes[b, i]).max() <= box_atol]
+            if not match and e_scores[b, i, 0] <= floor + 2 * score_atol:
+                continue  # its twin fell just under the floor
+            assert match, f"image {b}: detection {i} ({e_ids[b, i, 0]:g}, " \
+                          f"{e_scores[b, i, 0]:.5f}, {e_boxes[b, i]}) not found"
+            free.remove(match[0])
+            compared += 1
+    assert compared >= min_compared, f"only {compared} detections compared"
+
+
+@pytest.fixture(scope="module")
+def net():
+    return make_net()
+
+
+@pytest.fixture(scope="module")
+def bundle(net, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("bundle"))
+    return out, deploy.export(net, out, SIZE)
+
+
+def test_random_model_has_confident_detections(net):
+    # The premise of the comparisons below: real detections, not -1 rows or all-equal scores,
+    # that depend on the image and on its normalization.
+    images = noise_images(0, 2)
+    dets = net(normalized(images, net))
+    ids, scores, _ = as_numpy(dets)
+    assert (scores >= 0.5).sum() >= 20
+    assert len(np.unique(np.round(scores[ids >= 0], 4))) >= 20
+    with pytest.raises(AssertionError):
+        assert_same_detections(dets, net(normalized(images[::-1], net)))
+    with pytest.raises(AssertionError):  # forgetting the mean / std shows
+        assert_same_detections(dets, net(mx.nd.array(images.transpose(0, 3, 1, 2) / 255.0)))
+
+
+def test_manifest_describes_the_bundle(net, bundle):
+    out, manifest = bundle
+    files = {f"{MODEL}-symbol.json", f"{MODEL}-0000.params"}
+    assert set(os.listdir(out)) == files | {deploy.MANIFEST}  # no temporary file left
+    assert set(manifest["files"]) == files
+    with open(os.path.join(out, deploy.MANIFEST)) as f:
+        assert json.load(f) == manifest
+    assert manifest["model_name"] == MODEL and manifest["classes"] == list(CLASSES)
+    assert manifest["input"]["layout"] == "NCHW" and manifest["input"]["shape"] == [1, 3, 300, 300]
+    assert manifest["input"]["mean"] == list(net.config.mean)
+    assert manifest["nms"] == {"nms_thresh": 0.45, "nms_topk": 400, "post_nms": 100,
+                               "score_thresh": 0.01, "per_class": True}
+    for fname, info in manifest["files"].items():
+        assert info["size"] == os.path.getsize(os.path.join(out, fname))
+        assert len(info["sha256"]) == 64
+    # Every BatchNorm of the net follows a convolution: all are folded, none is left.
+    num_bn = sum(1 for name in net.collect_params() if name.endswith("running_mean"))
+    assert manifest["optimizations"]["batchnorm_folded"] == num_bn > 0
+    with open(os.path.join(out, f"{MODEL}-symbol.json")) as f:
+        assert '"BatchNorm"' not in f.read()
+
+
+def test_plain_mxnet_reload_without_gluon_ssd_at_two_sizes(net, bundle, tmp_path):
+    out, _ = bundle
+    inputs = {"square": noise_images(1, 2), "other": noise_images(2, 1, size=(256, 320))}
+    np.savez(tmp_path / "inputs.npz", **{k: deploy.normalize_images(v, net.config.mean,
+                                                                      net.config.std)
+                                         for k, v in inputs.items()})
+    script = textwrap.dedent(f"""
+        import sys, warnings
+        import mxnet as mx, numpy as np
+        warnings.simplefilter("ignore")
+        net = mx.gluon.SymbolBlock.imports({out!r} + "/{MODEL}-symbol.json", ["data"],
+                                           {out!r} + "/{MODEL}-0000.params")
+        inputs = np.load({str(tmp_path / "inputs.npz")!r})
+        result = {{}}
+        for key in inputs.files:
+            for i, o in enumerate(net(mx.nd.array(inputs[key]))):
+                result[f"{{key}}{{i}}"] = o.asnumpy()
+        np.savez({str(tmp_path / "outputs.npz")!r}, **result)
+        assert "gluon_ssd" not in sys.modules, "the reload must not need gluon_ssd"
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=str(tmp_path), timeout=120)
+    outputs = np.load(tmp_path / "outputs.npz")
+    for key, images in inputs.items():
+        expected = net(normalized(images, net))
+        assert expected[0].shape == (len(images), 100, 1)
+        assert_same_detections(expected, [outputs[f"{key}{i}"] for i in range(3)])
+
+
+def test_load_checks_and_detects_like_the_source(net, bundle):
+    out, manifest = bundle
+    detector = deploy.load(out)
+    assert detector.classes == CLASSES and detector.manifest == manifest
+    for images in (noise_images(3, 2), noise_images(4, 1, size=(200, 260))):
+        x = normalized(images, net)
+        assert_same_detections(net(x), detector(x))
+        assert_same_detections(net(x), detector(x.asnumpy()))  # numpy input
+    unfused = deploy.load(out, backend=None)
+    x = normalized(noise_images(3, 2), net)
+    assert_same_detections(net(x), unfused(x))
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        detector(mx.nd.zeros((1, 300, 300, 3)))
+    with pytest.raises(ValueError, match="no 'int8' graph"):
+        deploy.load(out, variant="int8")
+
+
+def test_export_after_a_train_mode_pass_is_the_inference_graph(tmp_path):
+    net = make_net(seed=1)
+    net.hybridize()
+    x = normalized(noise_images(5, 2), net)
+    with autograd.train_mode():
+        train_out = net(x)
+    assert train_out[0].shape[-1] == len(CLASSES) + 1  # the cached graph is the training one
+    deploy.export(net, str(tmp_path), SIZE)
+    with open(tmp_path / f"{MODEL}-symbol.json") as f:
+        assert "box_nms" in f.read()
+    detector = deploy.load(str(tmp_path))
+    ids, scores, bboxes = detector(x)
+    assert ids.shape == (2, 100, 1) and bboxes.shape == (2, 100, 4)
+    assert_same_detections(net(x), (ids, scores, bboxes))
+
+
+def test_truncated_or_altered_files_are_refused(net, tmp_path):
+    out = str(tmp_path)
+    deploy.export(net, out, SIZE, name="m")
+    params, symbol = os.path.join(out, "m-0000.params"), os.path.join(out, "m-symbol.json")
+    with open(params, "rb") as f:
+        original = f.read()
+    with open(params, "wb") as f:
+        f.write(original[:-100])
+    with pytest.raises(ValueError, match=r"m-0000\.params has \d+ bytes.*truncated"):
+        deploy.load(out)
+    with open(params, "wb") as f:  # same size, one byte changed
+        f.write(original[:1000] + bytes([original[1000] ^ 1]) + original[1001:])
+    with pytest.raises(ValueError, match=r"m-0000\.params sha256 .* altered"):
+        deploy.load(out)
+    assert deploy.load(out, verify=False).manifest["name"] == "m"  # the check can be skipped
+    with open(params, "wb") as f:
+        f.write(original)
+    assert deploy.load(out).classes == CLASSES
+    with open(symbol) as f:
+        text = f.read()
+    with open(symbol, "w") as f:
+        f.write(text.replace('"0.45"', '"0.95"', 1) if '"0.45"' in text else text + " ")
+    with pytest.raises(ValueError, match=r"m-symbol\.json"):
+        deploy.load(out)
+    os.remove(symbol)
+    with pytest.raises(FileNotFoundError, match=r"m-symbol\.json is listed .* missing"):
+        deploy.load(out)
+
+
+def test_missing_or_damaged_manifest(net, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no manifest.json"):
+        deploy.load(str(tmp_path))
+    out = str(tmp_path / "b")
+    deploy.export(net, out, SIZE)
+    path = os.path.join(out, deploy.MANIFEST)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="not valid JSON"):
+        deploy.load(out)
+    os.remove(path)
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        deploy.load(out)
+
+
+def test_failed_export_leaves_no_manifest_and_no_temporary_file(net, tmp_path, monkeypatch):
+    out = str(tmp_path)
+    deploy.export(net, out, SIZE, name="m")
+    assert os.path.exists(os.path.join(out, deploy.MANIFEST))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(deploy, "_export_onnx", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        deploy.export(net, out, SIZE, name="m", onnx=True)
+    # The old manifest is gone (the folder is no bundle any more), nothing half-written is left.
+    assert sorted(os.listdir(out)) == ["m-0000.params", "m-symbol.json"]
+    with pytest.raises(FileNotFoundError):
+        deploy.load(out)
+
+
+def test_preprocessing_in_the_graph_matches_normalized_input(net, tmp_path):
+    manifest = deploy.export(net, str(tmp_path), SIZE, preprocess=True)
+    assert manifest["input"]["layout"] == "NHWC" and manifest["input"]["dtype"] == "uint8"
+    assert manifest["input"]["shape"] == [1, 300, 300, 3]
+    detector = deploy.load(str(tmp_path))
+    for images in (noise_images(6, 2), noise_images(7, 1, size=(240, 320))):
+        assert_same_detections(net(normalized(images, net)), detector(images))
+    with pytest.raises(ValueError, match=r"\(B, H, W, 3\) uint8"):
+        detector(np.zeros((1, 3, 300, 300), np.uint8))
+
+
+def test_fold_batchnorm_keeps_the_maths():
+    net = make_net(seed=2)
+    x = normalized(noise_images(8, 2), net)
+    with autograd.predict_mode():
+        sym = net.features(mx.sym.var("data"))[-1]
+    params = {p.name: p.data() for p in net.collect_params().values()}
+    args = {n: params[n] for n in sym.list_arguments() if n != "data"}
+    aux = {n: params[n] for n in sym.list_auxiliary_states()}
+    folded, f_args, f_aux, count = deploy.fold_batchnorm(sym, args, aux)
+    assert count == 27 and not f_aux  # mobilenet0.25: 27 conv + BN pairs up to stride 32
+    run = lambda s, a, u: s.bind(mx.cpu(), {"data": x, **a}, aux_states=u).forward()[0]  # noqa
+    expected, actual = run(sym, args, aux).asnumpy(), run(folded, f_args, f_aux).asnumpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("settings", [
+    dict(nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01),
+    dict(nms_thresh=0.3, nms_topk=50, post_nms=100, score_thresh=0.01),  # post_nms > topk: padded
+    dict(nms_thresh=0.5, nms_topk=-1, post_nms=-1, score_thresh=0.2),  # GluonCV's full path
+    dict(nms_thresh=1.0, nms_topk=100, post_nms=30, score_thresh=0.01),  # no suppression
+])
+def test_postprocess_numpy_is_the_decoder(settings):
+    rng = np.random.RandomState(0)
+    batch, num, classes = 2, 300, 3
+    cls = mx.nd.array(rng.normal(0, 2, (batch, num, classes + 1)))
+    box = mx.nd.array(rng.normal(0, 1, (batch, num, 4)))
+    # 300 anchors of 5-40 px in a 100 px square: many overlaps, so NMS suppresses.
+    anchors = mx.nd.array(np.concatenate([rng.uniform(0, 100, (1, num, 2)),
+                                          rng.uniform(5, 40, (1, num, 2))], axis=-1))
+    decoder = SSDDecoder(classes, **settings)
+    decoder.initialize()
+    expected = as_numpy(decoder(cls, box, anchors))
+    boxes, scores = decoder.bbox_decoder(box, anchors).asnumpy(), mx.nd.softmax(cls).asnumpy()
+    actual = deploy.postprocess_numpy(boxes, scores[..., 1:], **settings)
+    assert (expected[0] >= 0).sum() > 20
+    if settings["nms_thresh"] < 1:  # NMS really suppresses here
+        unsuppressed = deploy.postprocess_numpy(boxes, scores[..., 1:], **dict(settings,
+                                                                               nms_thresh=1.0))
+        assert not np.array_equal(unsuppressed[2], actual[2])
+    for e, a in zip(expected, actual):
+        assert e.shape == a.shape
+        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-5)
+
+
+def test_detection_agreement():
+    ids = np.array([[[0], [1], [-1]]], np.float32)
+    scores = np.array([[[0.9], [0.6], [-1]]], np.float32)
+    boxes = np.array([[[0, 0, 10, 10], [20, 20, 40, 40], [-1, -1, -1, -1]]], np.float32)
+    assert deploy.detection_agreement((ids, scores, boxes), (ids, scores, boxes)) == 1.0
+    moved = boxes + np.array([0, 0, 0, 0], np.float32)
+    moved[0, 1] += 15  # IoU of the class-1 box with its reference < 0.5: class 1 AP is 0
+    assert deploy.detection_agreement((ids, scores, boxes), (ids, scores, moved)) == \
+        pytest.approx(0.5)
+    low = scores * 0.5  # no reference box reaches 0.5: agreement undefined
+    assert np.isnan(deploy.detection_agreement((ids, low, boxes), (ids, scores, boxes)))
+
+
+def test_int8_export_agrees_with_fp32(net, tmp_path):
+    calib = list(noise_images(10, 16))
+    manifest = deploy.export(net, str(tmp_path), SIZE, int8=True, calib_images=calib,
+                             calib_mode="naive")
+    entry = manifest["variants"]["int8"]
+    assert {entry["symbol"], entry["params"]} <= set(manifest["files"])
+    assert entry["num_calib_images"] == 16 and entry["calib_mode"] == "naive"
+    # Measured 0.91 here (0.97 on the held-out images below); seeds 1 and 2 give 0.87 / 0.83: a
+    # random net's 100 detections per image, many near-tied, are more fragile than a trained one's.
+    assert entry["agreement"]["map"] >= 0.85
+    assert entry["agreement"]["num_reference_detections"] > 100
+    fp32, int8 = deploy.load(str(tmp_path)), deploy.load(str(tmp_path), variant="int8")
+    with open(tmp_path / entry["symbol"]) as f:
+        assert "quantize" in f.read()
+    x = normalized(noise_images(11, 4), net)  # not calibration images
+    assert deploy.detection_agreement(fp32(x), int8(x)) >= 0.85
+
+
+def test_int8_entropy_mode_and_refusal(net, tmp_path, monkeypatch):
+    calib = list(noise_images(12, 4, size=(160, 160)))
+    manifest = deploy.export(net, str(tmp_path / "e"), (160, 160), int8=True,
+                             calib_images=calib, calib_mode="entropy", int8_tolerance=None)
+    entry = manifest["variants"]["int8"]
+    assert entry["calib_mode"] == "entropy" and entry["agreement"]["min_required"] is None
+    # Measured 0.90 (88 reference detections); entropy calibration takes ~25 s on 2 cores
+    # whatever the image count or size (a threshold search per layer), so one small run.
+    assert entry["agreement"]["map"] >= 0.8
+    monkeypatch.setattr(deploy, "detection_agreement", lambda *args, **kwargs: 0.5)
+    with pytest.raises(ValueError, match="agree with fp32 at mAP 0.500 < int8_tolerance 0.8"):
+        deploy.export(net, str(tmp_path / "r"), (160, 160), int8=True, calib_images=calib)
+    assert os.listdir(tmp_path / "r") == []  # refused: nothing written
+
+
+def test_calibration_images_from_a_folder(tmp_path):
+    import matplotlib.image
+    images = noise_images(13, 3, size=(50, 70))
+    for k, im in enumerate(images):
+        matplotlib.image.imsave(tmp_path / f"{k}.png", im)
+    (tmp_path / "notes.txt").write_text("not an image")
+    loaded = deploy.load_images(str(tmp_path), (40, 60))
+    assert loaded.shape == (3, 40, 60, 3) and loaded.dtype == np.uint8
+    same_size = deploy.load_images(str(tmp_path), (50, 70))
+    np.testing.assert_array_equal(same_size, images)  # PNG is lossless, RGB order kept
+    with pytest.raises(ValueError, match="is not a folder"):
+        deploy.load_images(str(tmp_path / "missing"), (40, 60))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no .jpg"):
+        deploy.load_images(str(tmp_path / "empty"), (40, 60))
+
+
+def test_bad_arguments(net, tmp_path):
+    with pytest.raises(ValueError, match="data_shape"):
+        deploy.export(net, str(tmp_path), (300,))
+    with pytest.raises(ValueError, match="calib_mode"):
+        deploy.export(net, str(tmp_path), SIZE, int8=True, calib_images=[], calib_mode="kl")
+    with pytest.raises(ValueError, match="needs calib_images"):
+        deploy.export(net, str(tmp_path), SIZE, int8=True)
+    with pytest.raises(ValueError, match="dtype"):
+        deploy.export(net, str(tmp_path), SIZE, dtype="int4")
+    with pytest.raises(TypeError, match="gluon_ssd SSD"):
+        deploy.export(mx.gluon.nn.Dense(2), str(tmp_path), SIZE)
+    with pytest.raises(ValueError, match=r"expected \(H, W, 3\) uint8"):
+        deploy.load_images([np.zeros((3, 8, 8), np.float32)], SIZE)
+
+
+@pytest.fixture(scope="module")
+def onnx_bundle(net, tmp_path_factory):
+    pytest.importorskip("onnx", reason="onnx not installed (pip install 'gluon_ssd[onnx]')")
+    out = tmp_path_factory.mktemp("onnx")
+    return out, deploy.export(net, str(out), SIZE, onnx=True)
+
+
+def test_onnx_export_writes_a_checked_dynamic_model(onnx_bundle):
+    import onnx
+    out, manifest = onnx_bundle
+    entry = manifest["variants"]["onnx"]
+    assert entry["file"] in manifest["files"] and entry["any_size"]
+    model = onnx.load(str(out / entry["file"]))
+    onnx.checker.check_model(model)
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [0, 3, 0, 0]  # batch, height and width unset: any size
+    ops = {node.op_type for node in model.graph.node}
+    assert "NonMaxSuppression" not in ops and "BatchNormalization" not in ops  # folded
+
+
+def test_onnx_runtime_and_numpy_postprocess_match_mxnet(net, onnx_bundle):
+    ort = pytest.importorskip(
+        "onnxruntime", reason="ONNX Runtime not installed: every Python 3.11 wheel declares "
+                              "numpy>=1.24.2, see setup.py for how to install it")
+    out, manifest = onnx_bundle
+    entry = manifest["variants"]["onnx"]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(out / entry["file"]), options,
+                                   providers=["CPUExecutionProvider"])
+    raw = deploy.RawSSD(net)
+    nms = {k: v for k, v in manifest["nms"].items() if k != "per_class"}
+    for images in (noise_images(14, 2), noise_images(15, 1, size=(256, 320))):
+        x = normalized(images, net)
+        boxes, scores = session.run(None, {entry["input"]["name"]: x.asnumpy()})
+        mx_boxes, mx_scores = raw(x)
+        np.testing.assert_allclose(boxes, mx_boxes.asnumpy(), rtol=1e-4, atol=1e-2)
+        np.testing.assert_allclose(scores, mx_scores.asnumpy(), rtol=1e-4, atol=1e-5)
+        assert_same_detections(net(x), deploy.postprocess_numpy(boxes, scores, **nms))
+
+
+def test_float16_export_is_type_consistent(net, tmp_path):
+    # MXNet's CPU has no float16 convolution ("FP16 gemm on cpu not implemented"): running it
+    # needs a GPU. Here: the saved graph type-checks with float16 layers and float32 outputs.
+    manifest = deploy.export(net, str(tmp_path), SIZE, dtype="float16")
+    assert set(manifest["variants"]) == {"float16"} and manifest["input"]["dtype"] == "float16"
+    entry = manifest["variants"]["float16"]
+    sym = mx.sym.load(str(tmp_path / entry["symbol"]))
+    params = {k.split(":", 1)[1]: v.dtype for k, v in
+              mx.nd.load(str(tmp_path / entry["params"])).items()}
+    conv_weights = [k for k in params if k.endswith("conv0_weight")]
+    assert conv_weights and all(params[k] == np.float16 for k in conv_weights)
+    anchor_params = net.anchor_generators.collect_params().values()
+    assert all(params[p.name] == np.float32 for p in anchor_params)
+    _, out_types, _ = sym.infer_type(data="float16", **{k: v for k, v in params.items()
+                                                        if k in sym.list_arguments()})
+    assert out_types == [np.float32] * 3
+
+
+def test_export_script_end_to_end(tmp_path):
+    import matplotlib.image
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for k, im in enumerate(noise_images(16, 4, size=(96, 128))):
+        matplotlib.image.imsave(calib / f"{k}.jpg", im)
+    out = tmp_path / "bundle"
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", "export.py"), "--model", MODEL,
+         "--classes", "a,b", "--data-shape", "128", "160", "--out", str(out), "--int8",
+         "--calib-images", str(calib), "--int8-tolerance", "-1", "--preprocess"],
+        capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "RANDOM" in result.stderr
+    manifest = json.loads((out / deploy.MANIFEST).read_text())
+    assert manifest["classes"] == ["a", "b"] and manifest["input"]["shape"] == [1, 128, 160, 3]
+    assert manifest["variants"]["int8"]["num_calib_images"] == 4
+    for fname, info in manifest["files"].items():
+        assert f"{fname}" in result.stdout and info["sha256"][:16] in result.stdout
+    detector = deploy.load(str(out), variant="int8")
+    ids, _, _ = detector(noise_images(17, 1, size=(128, 160)))
+    assert ids.shape == (1, 100, 1)
