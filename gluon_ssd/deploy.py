@@ -29,7 +29,6 @@ ONNX: ``mx.onnx.export_model`` turns ``box_nms`` class-agnostic, so the ONNX mod
 (:class:`RawSSD`: decoded boxes and foreground class scores) and :func:`postprocess_numpy` does the
 top-k + per-class NMS exactly as :class:`~gluon_ssd.blocks.decoder.SSDDecoder`.
 """
-import hashlib
 import json
 import math
 import os
@@ -41,6 +40,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 from mxnet.gluon import HybridBlock
+
+from .fileio import atomic_write_json, file_digest
 
 __all__ = ["export", "load", "Detector", "RawSSD", "postprocess_numpy", "detection_agreement",
            "fold_batchnorm", "load_images", "normalize_images", "verify_bundle",
@@ -60,35 +61,11 @@ DEFAULT_INT8_TOLERANCE = 0.8
 AGREEMENT_SCORE = 0.5
 CALIB_MODES = ("naive", "entropy")
 DTYPES = ("float32", "float16")
-_CHUNK = 1 << 20
 
 
 # ----------------------------------------------------------------------------------------------
 # Files: sha256, atomic writes, manifest check
 # ----------------------------------------------------------------------------------------------
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_json_atomic(obj, path):
-    """Write ``obj`` as JSON to ``path``: a temporary file in the same folder, then os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
 
 def verify_bundle(out_dir):
     """Read ``manifest.json`` and check every listed file's size and sha256.
@@ -121,7 +98,7 @@ def verify_bundle(out_dir):
         if size != info["size"]:
             raise ValueError(f"bundle {out_dir!r}: {fname} has {size} bytes, {MANIFEST} says "
                              f"{info['size']} (truncated or replaced); re-export the model")
-        digest = _sha256(path)
+        digest = file_digest(path)
         if digest != info["sha256"]:
             raise ValueError(f"bundle {out_dir!r}: {fname} sha256 {digest[:12]}... differs from "
                              f"{MANIFEST}'s {info['sha256'][:12]}... (file altered); re-export")
@@ -676,12 +653,12 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
                                              mean, std, optimize)
             manifest["variants"]["onnx"] = entry
             files.extend(onnx_files)
-        manifest["files"] = {f: {"sha256": _sha256(os.path.join(tmp_dir, f)),
+        manifest["files"] = {f: {"sha256": file_digest(os.path.join(tmp_dir, f)),
                                  "size": os.path.getsize(os.path.join(tmp_dir, f))}
                              for f in files}
         for fname in files:
             os.replace(os.path.join(tmp_dir, fname), os.path.join(out_dir, fname))
-        _write_json_atomic(manifest, manifest_path)
+        atomic_write_json(manifest, manifest_path, indent=2)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return manifest

@@ -345,7 +345,7 @@ def write_detections(results, path, **meta):
     ``images`` holds :meth:`ImageDetections.to_dict` of the readable files, ``errors``
     ``{'file', 'error'}`` of the others. Returns the record written.
     """
-    from .train import atomic_write
+    from .fileio import atomic_write
     record = dict(meta)
     record["images"] = [r.to_dict() for r in results if r.error is None]
     record["errors"] = [r.to_dict() for r in results if r.error is not None]

@@ -6,10 +6,11 @@ table is empty and asking for pretrained weights is a clear error, never a rando
 model; :func:`register` adds an entry (for weights you trained or converted with
 :func:`gluon_ssd.convert.from_gluoncv` and want to load by name).
 """
-import hashlib
 import os
 
 import mxnet as mx
+
+from .fileio import file_digest
 
 __all__ = ["get_model_file", "register", "published", "sha1_of", "default_root",
            "load_params_file"]
@@ -23,13 +24,9 @@ def default_root():
     return os.path.join(mx.base.data_dir(), "models")
 
 
-def sha1_of(path, chunk=1 << 20):
-    """Hex sha1 of a file, read in chunks."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def sha1_of(path):
+    """Hex sha1 of a file (the model store's checksum)."""
+    return file_digest(path, "sha1")
 
 
 def load_params_file(path, expected):

@@ -21,7 +21,6 @@
 """
 import csv
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -37,11 +36,12 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from .evaluate import evaluate
+from .fileio import atomic_write, atomic_write_json, file_digest
 from .loss import SSDMultiBoxLoss, SSDTargets
 from .transforms import AUGMENTATIONS, batchify, train_transform
 
 __all__ = ["TrainConfig", "fit", "TrainingDiverged", "load_checkpoint", "load_trained",
-           "learning_rate", "atomic_write", "parse_ctx"]
+           "learning_rate", "parse_ctx"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
@@ -122,28 +122,6 @@ def learning_rate(config, iteration, iters_per_epoch):
     return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def atomic_write(path, write):
-    """Write ``path`` through ``write(tmp_path)`` then rename: readers never see a partial file."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class _EpochSampler(gluon.data.Sampler):
     """Indices of this worker's share of each global batch, in an order fixed by seed + epoch."""
 
@@ -183,7 +161,7 @@ def load_checkpoint(out_dir):
         path = os.path.join(out_dir, record[key])
         if not os.path.exists(path):
             raise ValueError(f"checkpoint file {path} named by {latest} is missing")
-        if _sha256(path) != record[f"{key}_sha256"]:
+        if file_digest(path) != record[f"{key}_sha256"]:
             raise ValueError(f"checkpoint file {path} does not match the sha256 in {latest} "
                              f"(truncated or altered)")
     return record
@@ -381,17 +359,13 @@ def _save_checkpoint(net, trainer, config, out_dir, epoch, history):
     atomic_write(os.path.join(out_dir, params), net.save_parameters)
     atomic_write(os.path.join(out_dir, states), trainer.save_states)
     record = {"epoch": epoch, "params": params, "states": states,
-              "params_sha256": _sha256(os.path.join(out_dir, params)),
-              "states_sha256": _sha256(os.path.join(out_dir, states)),
+              "params_sha256": file_digest(os.path.join(out_dir, params)),
+              "states_sha256": file_digest(os.path.join(out_dir, states)),
               "config": config.to_dict(), "history": history,
               "classes": list(net.classes), "model_name": getattr(net, "model_name", None),
               "ssd_config": dataclasses.asdict(net.config)}
 
-    def write_json(path):
-        with open(path, "w") as f:
-            json.dump(record, f, indent=1)
-
-    atomic_write(os.path.join(out_dir, "latest.json"), write_json)
+    atomic_write_json(record, os.path.join(out_dir, "latest.json"))
     for old in range(epoch - config.keep_checkpoints, -1, -1):
         stale = [os.path.join(out_dir, f"epoch-{old:04d}.{ext}") for ext in ("params", "states")]
         if not any(os.path.exists(p) for p in stale):

@@ -12,12 +12,12 @@ a map of the size that layer really has for the given input (found by symbolic s
 import csv
 import math
 import os
-import uuid
 
 import mxnet as mx
 import numpy as np
 
 from .feature_extractor import FeatureExtractor
+from .fileio import atomic_write
 from .ssd import SSD
 from .trunk import infer_shapes
 
@@ -637,16 +637,5 @@ def save_figure(fig, path, **savefig_kwargs):
     if fmt not in supported:
         raise ValueError(f"cannot save {base!r}: unknown format {fmt!r}; supported extensions: "
                          f"{sorted(supported)}")
-    tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, **savefig_kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
     return path

@@ -94,7 +94,7 @@ def test_training_lowers_the_loss_and_writes_logs(tmp_path):
     # Only the last keep_checkpoints=2 epochs stay.
     assert sorted(p.name for p in tmp_path.glob("epoch-*")) == [
         "epoch-0001.params", "epoch-0001.states", "epoch-0002.params", "epoch-0002.states"]
-    assert not list(tmp_path.glob("*.tmp-*"))
+    assert not list(tmp_path.glob("*.tmp"))
     net, record = load_trained(str(tmp_path))
     assert record["epoch"] == 2 and net.classes == ("square",)
     ids, scores, bboxes = net(mx.nd.zeros((1, 3) + SHAPE))
@@ -166,7 +166,7 @@ def test_a_kill_while_writing_leaves_the_previous_checkpoint(tmp_path, monkeypat
         fit(net, _squares(16), _config(), str(tmp_path), progress=False, log=lambda *a: None)
     record = load_checkpoint(str(tmp_path))
     assert record["epoch"] == 0  # epoch 1's save died: "latest" is still epoch 0, verified
-    assert not list(tmp_path.glob("*.tmp-*"))  # the partial temporary file is gone
+    assert not list(tmp_path.glob("*.tmp"))  # the partial temporary file is gone
     assert not (tmp_path / "epoch-0001.params").exists()
 
 

@@ -1,0 +1,59 @@
+"""Files that are never seen half-written, and their digests.
+
+Every file this package writes for later use (checkpoints, logs, exported bundles, manifests,
+figures, detections) goes through :func:`atomic_write`: the content is written to a temporary
+file in the destination's folder, flushed to disk, then renamed over the destination
+(``os.replace`` is atomic on POSIX and Windows). A crash or kill at any moment leaves either the
+old file or the new one, never a partial file, and no temporary file once the exception unwinds.
+"""
+import hashlib
+import json
+import os
+import uuid
+
+__all__ = ["atomic_write", "atomic_write_json", "file_digest"]
+
+_CHUNK = 1 << 20
+
+
+def atomic_write(path, write):
+    """Create or replace ``path`` through ``write(tmp_path)``, then an atomic rename.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its folder must exist.
+    write : callable
+        Called with a temporary path in the same folder; must write the whole content there
+        (e.g. ``net.save_parameters``, ``fig.savefig``).
+    """
+    path = os.fspath(path)
+    folder, base = os.path.split(path)
+    tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def atomic_write_json(obj, path, indent=1):
+    """:func:`atomic_write` of ``obj`` as UTF-8 JSON."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=indent)
+
+    return atomic_write(path, write)
+
+
+def file_digest(path, algorithm="sha256"):
+    """Hex digest (``'sha256'``, ``'sha1'``, ...) of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
