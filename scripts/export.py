@@ -18,6 +18,7 @@ import sys
 import mxnet as mx
 
 from gluon_ssd import deploy, zoo
+from gluon_ssd.train import load_trained
 
 
 def parse_ctx(text):
@@ -32,7 +33,11 @@ def parse_ctx(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="zoo name, see gluon_ssd.zoo.list_models()")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models()")
+    source.add_argument("--run", help="a training run folder (scripts/train.py --out, or "
+                                      "make demo's runs/demo/train): its latest checkpoint, any "
+                                      "architecture")
     parser.add_argument("--params", help="weights saved with net.save_parameters(); default: "
                                          "RANDOM Xavier weights (pipeline tests only)")
     parser.add_argument("--classes", help="comma-separated class names (default: the dataset's)")
@@ -62,13 +67,21 @@ def main(argv=None):
     if args.int8 and not args.calib_images:
         parser.error("--int8 needs --calib-images DIR")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-    try:
-        net = zoo.get_model(args.model, pretrained_base=False, classes=classes, ctx=args.ctx)
-    except (ValueError, TypeError) as err:
-        parser.error(str(err))
+    if args.run:
+        if args.params or classes:
+            parser.error("--run brings its own weights and classes: no --params / --classes")
+        try:
+            net, _ = load_trained(args.run, ctx=args.ctx)
+        except ValueError as err:
+            parser.error(str(err))
+    else:
+        try:
+            net = zoo.get_model(args.model, pretrained_base=False, classes=classes, ctx=args.ctx)
+        except (ValueError, TypeError) as err:
+            parser.error(str(err))
     if args.params:
         net.load_parameters(args.params, ctx=args.ctx)
-    else:
+    elif not args.run:
         mx.random.seed(0)
         net.initialize(mx.init.Xavier(), ctx=args.ctx)
         print("NOTE: no --params given: the weights are RANDOM (Xavier init). The bundle is only "
@@ -81,7 +94,7 @@ def main(argv=None):
         calib_mode=args.calib_mode, int8_tolerance=tolerance, onnx=args.onnx, ctx=args.ctx,
         dtype=args.dtype)
 
-    print(f"exported {args.model} ({len(manifest['classes'])} classes) to {args.out}")
+    print(f"exported {args.model or args.run} ({len(manifest['classes'])} classes) to {args.out}")
     inp = manifest["input"]
     print(f"  input: {inp['layout']} {inp['dtype']}, traced at {inp['shape']}, any size; "
           f"{inp['normalization']}")

@@ -165,3 +165,20 @@ def test_bundles_detect_like_the_run(run, tmp_path):
     bundle_map = json.loads((tmp_path / "eval" / "eval.json").read_text())["voc07_map"]
     run_map = evaluate(net, VOCDataset(str(data), CLASSES, "val"), SHAPE, progress=False)
     assert bundle_map == pytest.approx(run_map["voc07_map"], abs=1e-3)
+
+
+def test_export_script_takes_a_training_run(run, tmp_path):
+    """export.py --run: the run's own architecture, classes and weights go into the bundle."""
+    _, run_dir = run
+    done = _script("export.py", "--run", run_dir, "--data-shape", *SHAPE, "--out", tmp_path / "b")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert tuple(manifest["classes"]) == CLASSES
+    bundle = deploy.load(str(tmp_path / "b"))
+    net, _ = load_trained(str(run_dir))
+    x = mx.nd.random.uniform(-1, 1, shape=(1, 3) + SHAPE)
+    expected, got = net(x)[1].asnumpy(), bundle(x)[1].asnumpy()
+    np.testing.assert_allclose(np.sort(got.ravel()), np.sort(expected.ravel()), atol=1e-4)
+    refused = _script("export.py", "--run", run_dir, "--classes", "a", "--data-shape", *SHAPE,
+                      "--out", tmp_path / "c")
+    assert refused.returncode == 2 and "--run brings its own" in refused.stderr
