@@ -776,7 +776,14 @@ def _export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opt
                              onnx_file_path=os.path.join(tmp_dir, fname), dynamic=True,
                              dynamic_input_shapes=[dynamic])
     model = onnx_lib.load(os.path.join(tmp_dir, fname))
+    # mx.onnx lists every weight as a graph input too; ONNX Runtime then treats them as
+    # overridable and skips constant folding and fusions (1.75x slower on mobilenet0.25-300).
+    weights = {init.name for init in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
     onnx_lib.checker.check_model(model)
+    onnx_lib.save(model, os.path.join(tmp_dir, fname))
     entry = {"file": fname, "opset": int(model.opset_import[0].version),
              "input": {"name": model.graph.input[0].name,
                        "shape": ["B", "H", "W", 3] if preprocess else ["B", 3, "H", "W"],

@@ -1,0 +1,60 @@
+"""scripts/bench.py: the FLOP count on a hand-checked net, and a --quick run end to end."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+from mxnet.gluon import nn
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "scripts", "bench.py")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_count_flops_counts_convolution_and_dense_multiply_adds():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1, in_channels=3),
+            nn.BatchNorm(in_channels=4),  # not counted
+            nn.Conv2D(4, 3, padding=1, groups=4, in_channels=4),  # depthwise
+            nn.Dense(2, in_units=4 * 8 * 8))
+    net.initialize()
+    # 8x8 input, 3 -> 4 channels, 3x3: 8*8*4 outputs x 3*3*3 = 6912 multiply-adds;
+    # depthwise 3x3: 8*8*4 outputs x 1*3*3 = 2304; dense 256 -> 2: 2 x 256 = 512.
+    assert _bench_module().count_flops(net, 8) == 2 * (6912 + 2304 + 512)
+
+
+def test_quick_run_reports_every_variant_and_training(tmp_path):
+    out, png = tmp_path / "bench.json", tmp_path / "bench.png"
+    done = subprocess.run([sys.executable, SCRIPT, "--quick", "--repeats", "2", "--out", str(out),
+                           "--plot", str(png)], capture_output=True, text=True, timeout=300,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["matmul_ceiling_gflops"] > 0
+    (row,) = result["inference"]
+    assert row["model"] == "ssd_300_mobilenet0.25_voc" and row["batch"] == 1
+    assert row["repeats"] == 2 and row["flops"] == result["models"][0]["flops_per_image"]
+    assert result["models"][0]["gluoncv_flops_per_image"] == row["flops"]  # same architecture
+    assert list(row["variants"]) == ["gluoncv", "ours", "exported", "int8", "onnx"]
+    for entry in row["variants"].values():
+        assert len(entry["runs_ms"]) == 2 and entry["ms"] > 0
+        assert abs(entry["x_floor"] - entry["ms"] / row["floor_ms"]) < 1e-9
+    assert row["variants"]["gluoncv"]["x_gluoncv"] == 1.0
+    assert 0 < row["variants"]["onnx"]["nms_ms"] < row["variants"]["onnx"]["ms"]
+    (train,) = result["training"]
+    assert train["batch"] == 2 and train["ours_images_per_s"] > 0
+    assert abs(train["ratio"] - train["ours_images_per_s"] / train["gluoncv_images_per_s"]) < 1e-9
+    assert train["pipeline_images_per_s"] > 0
+    measured = {t["target"].split(":")[0] for t in result["targets"] if t["met"] is not None}
+    assert not any("vgg16" in t for t in measured)  # VGG targets: not measured in --quick
+    assert "ours/GluonCV" in done.stdout and "Targets (reported, not asserted)" in done.stdout
+    assert png.read_bytes()[:8] == PNG
