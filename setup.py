@@ -26,6 +26,8 @@ setup(
         # onnxruntime 1.16.3 runs fine on numpy 1.23.5. Install it without its numpy pin:
         #   pip install --no-deps onnxruntime==1.16.3 coloredlogs flatbuffers sympy
         "onnx": ["onnx==1.14.1"],
-        "test": ["pytest", "pytest-timeout", "onnx==1.14.1"],
+        # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py).
+        "test": ["pytest", "pytest-timeout", "onnx==1.14.1", "nbclient==0.11.0",
+                 "nbformat==5.11.1", "ipykernel==7.4.0"],
     },
 )

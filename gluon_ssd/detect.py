@@ -314,9 +314,8 @@ def draw_detections(result, path, class_names, dpi=100):
     str
         ``path``.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A pyplot-free Figure: drawing files must not switch the caller's backend (a notebook's).
+    from matplotlib.figure import Figure
 
     from .viz import plot_detections, save_figure
     if result.error is not None or result.image is None:
@@ -328,15 +327,11 @@ def draw_detections(result, path, class_names, dpi=100):
     boxes = np.array([d["box"] for d in dets], np.float64).reshape(-1, 4) * scale
     scores = np.array([d["score"] for d in dets], np.float64)
     ids = np.array([d["class_id"] for d in dets], np.float64)
-    fig = plt.figure(figsize=(w / dpi, h / dpi), dpi=dpi)
-    try:
-        ax = fig.add_axes([0, 0, 1, 1])
-        plot_detections(result.image, boxes, scores, ids, list(class_names), thresh=-math.inf,
-                        ax=ax)
-        ax.set_axis_off()
-        return save_figure(fig, path, dpi=dpi)
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
+    ax = fig.add_axes([0, 0, 1, 1])
+    plot_detections(result.image, boxes, scores, ids, list(class_names), thresh=-math.inf, ax=ax)
+    ax.set_axis_off()
+    return save_figure(fig, path, dpi=dpi)
 
 
 def write_detections(results, path, **meta):

@@ -388,12 +388,12 @@ def _write_log(out_dir, history):
             w.writerows(history)
 
     atomic_write(os.path.join(out_dir, "log.csv"), write_csv)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A pyplot-free Figure: writing the plot must not switch the caller's backend (a notebook's).
+    from matplotlib.figure import Figure
+
     from . import viz
     curves = [k for k in ("epoch", "loss", "cls_loss", "box_loss", "val_voc07_map") if k in columns]
-    ax, _ = viz.plot_training_log({k: [row.get(k) for row in history] for k in curves})
+    ax, _ = viz.plot_training_log({k: [row.get(k) for row in history] for k in curves},
+                                  ax=Figure(figsize=(7, 4.5)).add_subplot())
     ax.set_title("training loss and validation VOC07 mAP")
     viz.save_figure(ax.figure, os.path.join(out_dir, "training.png"))
-    plt.close(ax.figure)
