@@ -76,7 +76,7 @@ def main(argv=None):
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--num-train", type=int, default=2400)
     p.add_argument("--num-val", type=int, default=300)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1.5e-3)
     p.add_argument("--seed", type=int, default=0)
