@@ -164,31 +164,8 @@ class RawSSD(HybridBlock):
         super().__init__(prefix=kwargs.pop("prefix", "raw_"), **kwargs)
         self.net = net
 
-    def _predictions(self, F, x, float32=False):
-        """``SSD.hybrid_forward`` up to the decoder: (cls_preds, box_preds, anchors).
-
-        ``float32``: cast the predictions to float32 and build the anchors in float32 whatever the
-        network's dtype (the decoder's index arithmetic and box maths need float32).
-        """
-        net = self.net
-        maps = list(net.features(x))
-        for extra in net.extras:
-            maps.append(extra(maps[-1]))
-        for k, norm in zip(net._norm_layers, net.norms):  # pylint: disable=protected-access
-            maps[k] = norm(maps[k])
-        cls_preds, box_preds, anchors = [], [], []
-        for feat, head, gen in zip(maps, net.heads, net.anchor_generators):
-            cls, box = head(feat)
-            cls_preds.append(cls)
-            box_preds.append(box)
-            anchors.append(gen(F.cast(feat, "float32") if float32 else feat))
-        cls_preds, box_preds = F.concat(*cls_preds, dim=1), F.concat(*box_preds, dim=1)
-        if float32:
-            cls_preds, box_preds = F.cast(cls_preds, "float32"), F.cast(box_preds, "float32")
-        return cls_preds, box_preds, F.concat(*anchors, dim=1)
-
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        cls_preds, box_preds, anchors = self._predictions(F, x)
+        cls_preds, box_preds, anchors = self.net.predictions(F, x)
         boxes = self.net.decoder.bbox_decoder(box_preds, anchors)
         scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
         return boxes, scores
@@ -198,7 +175,7 @@ class _HalfPrecisionSSD(RawSSD):
     """The inference graph with float16 layers and a float32 decoder and anchors."""
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        return self.net.decoder(*self._predictions(F, x, float32=True))
+        return self.net.decoder(*self.net.predictions(F, x, float32=True))
 
 
 def _trace(block, data_shape, ctx, preprocess, mean, std):

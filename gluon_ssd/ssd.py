@@ -185,7 +185,14 @@ class SSD(HybridBlock):
         self._traced_training = training
         return super().forward(x, *args)
 
-    def hybrid_forward(self, F, x):
+    def predictions(self, F, x, float32=False):
+        """The raw predictions before decoding: ``(cls_preds, box_preds, anchors)``.
+
+        Shapes as the training-mode outputs. ``float32``: cast the predictions to float32 and build
+        the anchors from float32 maps whatever the layers' dtype (a float16 network's decoder needs
+        float32 index arithmetic and box maths). Used by :meth:`hybrid_forward` and by
+        :class:`gluon_ssd.deploy.RawSSD`.
+        """
         maps = list(self.features(x))
         for extra in self.extras:
             maps.append(extra(maps[-1]))
@@ -196,10 +203,15 @@ class SSD(HybridBlock):
             cls, box = head(feat)
             cls_preds.append(cls)
             box_preds.append(box)
-            anchors.append(gen(feat))
+            anchors.append(gen(F.cast(feat, "float32") if float32 else feat))
         cls_preds = F.concat(*cls_preds, dim=1)
         box_preds = F.concat(*box_preds, dim=1)
-        anchors = F.concat(*anchors, dim=1)
+        if float32:
+            cls_preds, box_preds = F.cast(cls_preds, "float32"), F.cast(box_preds, "float32")
+        return cls_preds, box_preds, F.concat(*anchors, dim=1)
+
+    def hybrid_forward(self, F, x):
+        cls_preds, box_preds, anchors = self.predictions(F, x)
         if autograd.is_training():
             return cls_preds, box_preds, anchors
         return self.decoder(cls_preds, box_preds, anchors)
