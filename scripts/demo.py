@@ -9,14 +9,15 @@ On the embedded default (no downloads):
 3. evaluates VOC07 11-point and VOC area mAP on the validation split, per class, with a
    precision-recall plot;
 4. exports the inference graph with :func:`gluon_ssd.deploy.export`, reloads it with plain
-   ``mx.gluon.SymbolBlock.imports`` and checks its detections against the trained network;
+   ``mx.gluon.SymbolBlock.imports`` and checks its detections against the trained network; the
+   bundle also holds an int8 graph calibrated on 32 training images, evaluated on the validation
+   split like the fp32 one;
 5. draws the reloaded model's detections on validation images (``detections.png``).
 
 Writes ``OUT/metrics.json`` (``voc07_map``, ``voc_map``, per-class AP, timings, export check), and
 ``OUT/train/log.csv``, ``training.png``, ``pr.png``, ``detections.png``, ``export/``.
 """
 import argparse
-import glob
 import json
 import os
 import time
@@ -118,12 +119,13 @@ def main(argv=None):
 
     start = time.perf_counter()
     bundle = os.path.join(out, "export")
-    deploy.export(net, bundle, data_shape=(SIDE, SIDE), name="demo_ssd")
+    calib = [train[i][0].asnumpy() for i in range(min(32, len(train)))]
+    # A --quick model has no confident detection to measure int8 against: no tolerance then.
+    manifest = deploy.export(net, bundle, data_shape=(SIDE, SIDE), name="demo_ssd", int8=True,
+                             calib_images=calib, int8_tolerance=None if args.quick else 0.8)
     # Plain MXNet: the bundle's symbol and params, no gluon_ssd code involved.
-    symbol = glob.glob(os.path.join(bundle, "*-symbol.json"))
-    params = glob.glob(os.path.join(bundle, "*-0000.params"))
-    assert len(symbol) == 1 and len(params) == 1, (symbol, params)
-    plain = mx.gluon.SymbolBlock.imports(symbol[0], ["data"], params[0])
+    plain = mx.gluon.SymbolBlock.imports(os.path.join(bundle, "demo_ssd-symbol.json"), ["data"],
+                                         os.path.join(bundle, "demo_ssd-0000.params"))
     images = [val[i][0] for i in range(min(12, len(val)))]
     batch = deploy.normalize_images([im.asnumpy() for im in images], DEMO_CONFIG.mean,
                                     DEMO_CONFIG.std)
@@ -131,6 +133,8 @@ def main(argv=None):
     ref = [o.asnumpy() for o in net(mx.nd.array(batch))]
     export_diff, compared = _detection_difference(ref, (ids, scores, bboxes))
     agreement = deploy.detection_agreement(ref, (ids, scores, bboxes))
+    int8 = evaluate(deploy.load(bundle, variant="int8"), val, (SIDE, SIDE), batch_size=16,
+                    mean=DEMO_CONFIG.mean, std=DEMO_CONFIG.std)
     _stage(timings, "export_reload_s", start)
 
     fig, axes = plt.subplots(3, 4, figsize=(14, 10.5))
@@ -155,7 +159,9 @@ def main(argv=None):
                   "data_images_per_s": history[-1]["data_images_per_s"]},
         "export": {"bundle": bundle, "compared_detections": compared,
                    "max_box_difference_px": export_diff,
-                   "agreement_voc07_map": None if np.isnan(agreement) else agreement},
+                   "agreement_voc07_map": None if np.isnan(agreement) else agreement,
+                   "int8_agreement_on_calibration": manifest["variants"]["int8"]["agreement"],
+                   "int8_voc07_map": int8["voc07_map"], "int8_voc_map": int8["voc_map"]},
         "timings": timings, "quick": bool(args.quick),
     }
     with open(os.path.join(out, "metrics.json.tmp"), "w") as f:
@@ -164,7 +170,7 @@ def main(argv=None):
     print(f"[demo] VOC07 mAP {result['voc07_map']:.4f} (VOC area mAP {result['voc_map']:.4f}) on "
           f"{result['num_images']} validation images; exported bundle reloaded with plain MXNet: "
           f"{compared} confident detections compared, max box difference {export_diff:.2e} px, "
-          f"agreement mAP {agreement:.4f}")
+          f"agreement mAP {agreement:.4f}; int8 graph: VOC07 mAP {int8['voc07_map']:.4f}")
     print(f"[demo] total {timings['total_s']} s; wrote {out}/metrics.json")
 
 
