@@ -8,8 +8,10 @@
 - **Step**: the batch is split over ``ctx``; forward in train mode, targets from the anchors the
   network made (:class:`~gluon_ssd.loss.SSDTargets`), :class:`~gluon_ssd.loss.SSDMultiBoxLoss`
   (per-image normalisation: split batches give the same gradient), ``trainer.step(global batch)``.
-- **Schedule**: learning rate per iteration: linear warm-up, then constant, step (x0.1 at
-  ``lr_steps``) or cosine to 0; a function of the iteration only, so ``--resume`` continues it.
+- **Schedule**: learning rate per update: linear warm-up, then constant, step (x0.1 at
+  ``lr_steps``) or cosine to 0 (:func:`lr_scheduler`, an MXNet LRScheduler owned by the optimizer,
+  so it runs wherever the optimizer runs: here, or on the parameter servers of ``dist_sync``); a
+  function of the update count only, so ``--resume`` continues it.
 - **Checkpoints** after every epoch, each file written to a temporary name and renamed:
   ``epoch-NNNN.params`` (weights), ``epoch-NNNN.states`` (optimizer), then ``latest.json``
   (epoch, file names and sha256, config, history). ``latest.json`` is replaced last, so a kill at
@@ -41,7 +43,7 @@ from .loss import SSDMultiBoxLoss, SSDTargets
 from .transforms import AUGMENTATIONS, batchify, train_transform
 
 __all__ = ["TrainConfig", "fit", "TrainingDiverged", "load_checkpoint", "load_trained",
-           "learning_rate", "parse_ctx"]
+           "learning_rate", "lr_scheduler", "parse_ctx"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
@@ -108,18 +110,35 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def learning_rate(config, iteration, iters_per_epoch):
-    """The learning rate at global ``iteration`` (0-based) of a run with ``config``."""
-    epoch = iteration / iters_per_epoch
-    if config.warmup_epochs > 0 and epoch < config.warmup_epochs:
-        return config.lr * (iteration + 1) / (config.warmup_epochs * iters_per_epoch)
-    if config.lr_schedule == "constant":
-        return config.lr
+def lr_scheduler(config, iters_per_epoch):
+    """``config``'s schedule as one of MXNet's own LRSchedulers, in updates.
+
+    Linear warm-up over ``round(warmup_epochs * iters_per_epoch)`` updates, then constant, x0.1
+    after each of ``lr_steps`` (epochs) or cosine to 0 at the last update. The optimizer owns it:
+    it is pickled with the optimizer into checkpoints and to the parameter servers of a
+    distributed store, which is why it is an MXNet class (the servers can unpickle it) and why
+    the rate is a function of the update count only.
+    """
+    warmup = int(round(config.warmup_epochs * iters_per_epoch))
+    common = dict(base_lr=config.lr, warmup_steps=warmup, warmup_begin_lr=0.0)
+    if config.lr_schedule == "cosine":
+        return mx.lr_scheduler.CosineScheduler(max(config.epochs * iters_per_epoch, warmup + 1),
+                                               final_lr=0.0, **common)
     if config.lr_schedule == "step":
-        return config.lr * 0.1 ** sum(epoch >= s for s in config.lr_steps)
-    span = max(1e-9, config.epochs - config.warmup_epochs)
-    progress = min(1.0, (epoch - config.warmup_epochs) / span)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
+        steps = [int(round(s * iters_per_epoch)) for s in config.lr_steps]
+        if steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] <= warmup:
+            raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up on distinct "
+                             f"iterations ({iters_per_epoch} per epoch)")
+        return mx.lr_scheduler.MultiFactorScheduler(steps, factor=0.1, **common)
+    return mx.lr_scheduler.FactorScheduler(step=2 ** 31 - 1, factor=1.0, **common)
+
+
+def learning_rate(config, iteration, iters_per_epoch):
+    """The learning rate of update ``iteration`` (0-based) of a run with ``config``.
+
+    Read off :func:`lr_scheduler` (MXNet counts updates from 1), so it is what the optimizer uses.
+    """
+    return lr_scheduler(config, iters_per_epoch)(iteration + 1)
 
 
 class _EpochSampler(gluon.data.Sampler):
@@ -158,6 +177,8 @@ def load_checkpoint(out_dir):
     except json.JSONDecodeError as err:
         raise ValueError(f"{latest} is not valid JSON ({err})") from err
     for key in ("params", "states"):
+        if record[key] is None:  # the states of a distributed run
+            continue
         path = os.path.join(out_dir, record[key])
         if not os.path.exists(path):
             raise ValueError(f"checkpoint file {path} named by {latest} is missing")
@@ -267,20 +288,7 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
         num_workers=config.num_workers, thread_pool=config.thread_pool)
     iters_per_epoch = len(train_dataset) // config.batch_size
 
-    opt_params = {"learning_rate": config.lr, "wd": config.wd}
-    if config.optimizer == "sgd":
-        opt_params["momentum"] = config.momentum
-    # On a distributed store the workers only sum gradients there (push/pull) and each applies
-    # the update itself: the learning rate set every iteration then takes effect (the servers'
-    # pickled copy of the optimizer never sees set_learning_rate) and save_states/load_states
-    # work (a worker cannot save the servers' optimizer states).
-    distributed = not isinstance(kv, str) and "dist" in kv.type
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv,
-                            update_on_kvstore=False if distributed else None)
-    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
-    loss_fn.hybridize()
-
-    history, start_epoch = [], 0
+    history, start_epoch, record = [], 0, None
     if resume:
         record = load_checkpoint(out_dir)
         if record is None:
@@ -291,9 +299,28 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
                                  if json.loads(json.dumps(v)) != record["config"].get(k))
                 log(f"resume: config differs from the checkpoint's in {changed}")
             net.load_parameters(os.path.join(out_dir, record["params"]), ctx=ctx)
-            trainer.load_states(os.path.join(out_dir, record["states"]))
             history, start_epoch = record["history"], record["epoch"] + 1
-            log(f"resume: continuing after epoch {record['epoch']} from {record['params']}")
+
+    # The schedule belongs to the optimizer (see lr_scheduler): under a distributed store the
+    # parameter servers run the optimizer (MXNet's default), and it goes into the checkpoints.
+    opt_params = {"learning_rate": config.lr, "wd": config.wd,
+                  "lr_scheduler": lr_scheduler(config, iters_per_epoch),
+                  "begin_num_update": start_epoch * iters_per_epoch}
+    if config.optimizer == "sgd":
+        opt_params["momentum"] = config.momentum
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv)
+    # A worker cannot save the servers' optimizer states: distributed checkpoints hold the
+    # weights, and a resumed distributed run restarts the optimizer's moments (the schedule
+    # continues from begin_num_update).
+    save_states = isinstance(kv, str) or "dist" not in kv.type
+    if record is not None:
+        if record["states"] is not None:
+            trainer.load_states(os.path.join(out_dir, record["states"]))
+        log(f"resume: continuing after epoch {record['epoch']} from {record['params']}"
+            + ("" if record["states"] else " (no optimizer states: distributed run)"))
+    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
+    loss_fn.hybridize()
+
     last_good = None if not history else os.path.join(out_dir, f"epoch-{start_epoch - 1:04d}.params")
 
     for epoch in range(start_epoch, config.epochs):
@@ -308,7 +335,6 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
             ready = time.perf_counter()
             data_wait += ready - tick
             lr = learning_rate(config, epoch * iters_per_epoch + i, iters_per_epoch)
-            trainer.set_learning_rate(lr)
             datas = gluon.utils.split_and_load(data, ctx, even_split=True)
             labels = gluon.utils.split_and_load(label, ctx, even_split=True)
             losses = []
@@ -345,7 +371,8 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
             row["val_voc07_map"] = result["voc07_map"]
         history.append(row)
         if writer:
-            last_good = _save_checkpoint(net, trainer, config, out_dir, epoch, history)
+            last_good = _save_checkpoint(net, trainer if save_states else None, config, out_dir,
+                                         epoch, history)
             _write_log(out_dir, history)
         if on_epoch_end is not None:
             on_epoch_end(row)
@@ -355,12 +382,15 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
 
 
 def _save_checkpoint(net, trainer, config, out_dir, epoch, history):
-    params, states = f"epoch-{epoch:04d}.params", f"epoch-{epoch:04d}.states"
+    """Weights, optimizer states (unless ``trainer`` is None), then ``latest.json``."""
+    params = f"epoch-{epoch:04d}.params"
+    states = None if trainer is None else f"epoch-{epoch:04d}.states"
     atomic_write(os.path.join(out_dir, params), net.save_parameters)
-    atomic_write(os.path.join(out_dir, states), trainer.save_states)
+    if states:
+        atomic_write(os.path.join(out_dir, states), trainer.save_states)
     record = {"epoch": epoch, "params": params, "states": states,
               "params_sha256": file_digest(os.path.join(out_dir, params)),
-              "states_sha256": file_digest(os.path.join(out_dir, states)),
+              "states_sha256": states and file_digest(os.path.join(out_dir, states)),
               "config": config.to_dict(), "history": history,
               "classes": list(net.classes), "model_name": getattr(net, "model_name", None),
               "ssd_config": dataclasses.asdict(net.config)}

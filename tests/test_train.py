@@ -66,9 +66,10 @@ def test_learning_rate_schedules():
     cos = TrainConfig(epochs=10, lr=0.1, lr_schedule="cosine", warmup_epochs=2)
     assert learning_rate(cos, 0, 100) == pytest.approx(0.1 / 200)  # warm-up: (i + 1) / 200
     assert learning_rate(cos, 199, 100) == pytest.approx(0.1)
-    # cosine over the 8 epochs after warm-up: halfway (epoch 6) gives lr / 2, the end 0
-    assert learning_rate(cos, 600, 100) == pytest.approx(0.05)
-    assert learning_rate(cos, 1000, 100) == pytest.approx(0.0, abs=1e-12)
+    # cosine over the 800 updates after warm-up (MXNet counts updates from 1: iteration i is
+    # update i + 1): update 600 is halfway, lr / 2; the last update (1000) reaches 0
+    assert learning_rate(cos, 599, 100) == pytest.approx(0.05)
+    assert learning_rate(cos, 999, 100) == pytest.approx(0.0, abs=1e-12)
     step = TrainConfig(epochs=10, lr=0.1, lr_schedule="step", lr_steps=(4, 8))
     assert [learning_rate(step, i, 100) for i in (399, 400, 799, 800)] == pytest.approx(
         [0.1, 0.01, 0.01, 0.001])
