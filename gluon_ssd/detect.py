@@ -31,7 +31,8 @@ from tqdm import tqdm
 from .transforms import ValTransform
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "detect_images",
-           "draw_detections", "write_detections", "load_detector"]
+           "draw_detections", "write_detections", "load_detector", "add_detector_arguments",
+           "detector_from_arguments"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm")
@@ -421,3 +422,41 @@ def load_detector(run=None, model=None, params=None, classes=None, bundle=None, 
         shape = (base, base)
     net.hybridize()
     return net, shape
+
+
+def add_detector_arguments(parser):
+    """Add the detector options shared by ``scripts/detect.py`` and ``scripts/eval.py``.
+
+    ``--run DIR | --model NAME [--params FILE] [--classes a,b] | --bundle DIR`` (exactly one
+    source), ``--data-shape H W`` and ``--ctx``; read back with :func:`detector_from_arguments`.
+    """
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="training run folder (uses its latest checkpoint)")
+    source.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models()")
+    source.add_argument("--bundle", help="folder written by scripts/export.py (gluon_ssd.deploy)")
+    parser.add_argument("--params", help="weights file, with --model")
+    parser.add_argument("--classes", help="comma-separated class names, with --model "
+                                          "(default: the model's dataset classes)")
+    parser.add_argument("--data-shape", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="network input; default the run's training shape, the bundle's "
+                             "export shape or the model's base size")
+    parser.add_argument("--ctx", default="cpu", help="cpu or gpuN")
+
+
+def detector_from_arguments(parser, args):
+    """``(net, data_shape, ctx)`` from :func:`add_detector_arguments`' options.
+
+    Inconsistent options or a source that cannot be loaded end in ``parser.error`` (exit 2)
+    with the reason.
+    """
+    from .train import parse_ctx
+    if (args.run or args.bundle) and (args.params or args.classes):
+        parser.error("--params and --classes go with --model; a --run or --bundle has its own")
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    try:
+        ctx = parse_ctx(args.ctx)[0]
+        net, shape = load_detector(run=args.run, model=args.model, params=args.params,
+                                   classes=classes, bundle=args.bundle, ctx=ctx)
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+    return net, tuple(args.data_shape or shape), ctx

@@ -26,9 +26,8 @@ import sys
 
 from tqdm import tqdm
 
-from gluon_ssd.detect import detect_images, draw_detections, find_images, load_detector, \
-    write_detections
-from gluon_ssd.train import parse_ctx
+from gluon_ssd.detect import add_detector_arguments, detect_images, detector_from_arguments, \
+    draw_detections, find_images, write_detections
 
 
 def _picture_name(path, taken):
@@ -44,36 +43,19 @@ def _picture_name(path, taken):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", help="training run folder (uses its latest checkpoint)")
-    source.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models()")
-    source.add_argument("--bundle", help="folder written by scripts/export.py (gluon_ssd.deploy)")
-    p.add_argument("--params", help="weights file, with --model")
-    p.add_argument("--classes", help="comma-separated class names, with --model "
-                                     "(default: the model's dataset classes)")
+    add_detector_arguments(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob")
-    p.add_argument("--data-shape", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="network input; default the run's training shape, the bundle's export "
-                        "shape or the model's base size")
     p.add_argument("--thresh", type=float, default=0.5, help="minimum score kept")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--ctx", default="cpu", help="cpu or gpuN")
     p.add_argument("--max-side", type=int, default=1280, help="longest side of the pictures")
     p.add_argument("--no-pictures", action="store_true", help="write detections.json only")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    if (args.run or args.bundle) and (args.params or args.classes):
-        p.error("--params and --classes go with --model; a --run or --bundle has its own")
-
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    net, shape, ctx = detector_from_arguments(p, args)
     try:
-        ctx = parse_ctx(args.ctx)[0]
-        net, shape = load_detector(run=args.run, model=args.model, params=args.params,
-                                   classes=classes, bundle=args.bundle, ctx=ctx)
         paths = find_images(args.inputs)
     except (ValueError, FileNotFoundError) as err:
         p.error(str(err))
-    shape = tuple(args.data_shape or shape)
     os.makedirs(args.out, exist_ok=True)
 
     results, taken = [], set()

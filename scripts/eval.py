@@ -24,9 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from gluon_ssd import viz  # noqa: E402
 from gluon_ssd.data import VOCDataset  # noqa: E402
-from gluon_ssd.detect import load_detector  # noqa: E402
+from gluon_ssd.detect import add_detector_arguments, detector_from_arguments  # noqa: E402
 from gluon_ssd.evaluate import evaluate  # noqa: E402
-from gluon_ssd.train import atomic_write, parse_ctx  # noqa: E402
+from gluon_ssd.fileio import atomic_write  # noqa: E402
 
 
 def _table(result):
@@ -48,33 +48,17 @@ def _nan(ap):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", help="training run folder (uses its latest checkpoint)")
-    source.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models()")
-    source.add_argument("--bundle", help="folder written by scripts/export.py (gluon_ssd.deploy)")
-    p.add_argument("--params", help="weights file, with --model")
-    p.add_argument("--classes", help="comma-separated class names, with --model")
+    add_detector_arguments(p)
     p.add_argument("--data-root", required=True, help="VOC-layout folder")
     p.add_argument("--split", default="val")
-    p.add_argument("--data-shape", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="network input; default the run's training shape, the bundle's export "
-                        "shape or the model's base size")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--ctx", default="cpu", help="cpu or gpuN")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    if (args.run or args.bundle) and (args.params or args.classes):
-        p.error("--params and --classes go with --model; a --run or --bundle has its own")
-
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    net, shape, ctx = detector_from_arguments(p, args)
     try:
-        ctx = parse_ctx(args.ctx)[0]
-        net, shape = load_detector(run=args.run, model=args.model, params=args.params,
-                                   classes=classes, bundle=args.bundle, ctx=ctx)
         dataset = VOCDataset(args.data_root, classes=net.classes, split=args.split)
     except (ValueError, FileNotFoundError) as err:
         p.error(str(err))
-    shape = tuple(args.data_shape or shape)
 
     result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx)
     print(f"{result['num_images']} images of {args.data_root} ({args.split}), input "
