@@ -17,13 +17,12 @@ import time
 
 import mxnet as mx
 import numpy as np
-from mxnet import gluon
+from training_fixtures import no_bn_net, squares
 
-from gluon_ssd import SSDConfig, zoo
 from gluon_ssd.train import TrainConfig, fit, load_checkpoint
 
 DEADLINE_S = 240
-SIDE = 64
+SIDE = 64  # no_bn_net's input size
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Everything both sides need comes from these functions: the workers import this module.
@@ -31,26 +30,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def dataset():
     """24 images of noise with one or two bright squares: 3 global batches of 8."""
-    rng = np.random.RandomState(5)
-    items = []
-    for _ in range(24):
-        img = (rng.rand(SIDE, SIDE, 3) * 80).astype(np.uint8)
-        rows = []
-        for _ in range(rng.randint(1, 3)):
-            s = rng.randint(SIDE // 5, SIDE // 2)
-            x, y = rng.randint(0, SIDE - s, 2)
-            img[y:y + s, x:x + s] = rng.randint(150, 255, 3)
-            rows.append([x, y, x + s, y + s, 0, 0])
-        items.append((mx.nd.array(img, dtype="uint8"), np.array(rows, np.float32)))
-    return gluon.data.SimpleDataset(items)
+    return squares(24, seed=5, side=SIDE)
 
 
-def make_net():
-    """A VGG11 SSD without BatchNorm: its gradient does not depend on how a batch is split."""
-    config = SSDConfig(backbone="vgg11", base_size=SIDE, from_layers=(16, 32, ""),
-                       num_filters=(-1, -1, 64), strides=(-1, -1, 2), pads=(-1, -1, 1),
-                       sizes=(16, 32, 48, 64), ratios=((1, 2, 0.5),) * 3, extra_bn=False)
-    return zoo.build_ssd(config, ["square"])
+# A VGG11 SSD without BatchNorm: its gradient does not depend on how a batch is split.
+make_net = no_bn_net
 
 
 def train_config():

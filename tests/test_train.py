@@ -2,41 +2,17 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from mxnet import gluon
+from training_fixtures import no_bn_net, squares
 
-from gluon_ssd import SSDConfig, zoo
+from gluon_ssd import zoo
 from gluon_ssd.train import (TrainConfig, TrainingDiverged, fit, learning_rate, load_checkpoint,
                              load_trained, parse_ctx)
 
 SHAPE = (128, 128)
 
 
-def _squares(n, seed=0, side=128):
-    """n images (side x side) of noise with one or two bright squares: (image, label) items."""
-    rng = np.random.RandomState(seed)
-    items = []
-    for _ in range(n):
-        img = (rng.rand(side, side, 3) * 80).astype(np.uint8)
-        rows = []
-        for _ in range(rng.randint(1, 3)):
-            s = rng.randint(side // 5, side // 2)
-            x, y = rng.randint(0, side - s, 2)
-            img[y:y + s, x:x + s] = rng.randint(150, 255, 3)
-            rows.append([x, y, x + s, y + s, 0, 0])
-        items.append((mx.nd.array(img, dtype="uint8"), np.array(rows, np.float32)))
-    return gluon.data.SimpleDataset(items)
-
-
 def _small_net():
     config, _ = zoo.get_config("ssd_300_mobilenet0.25_voc")
-    return zoo.build_ssd(config, ["square"])
-
-
-def _no_bn_net():
-    """A VGG11 SSD without BatchNorm anywhere: its gradient does not depend on how a batch is split."""
-    config = SSDConfig(backbone="vgg11", base_size=64, from_layers=(16, 32, ""),
-                       num_filters=(-1, -1, 64), strides=(-1, -1, 2), pads=(-1, -1, 1),
-                       sizes=(16, 32, 48, 64), ratios=((1, 2, 0.5),) * 3, extra_bn=False)
     return zoo.build_ssd(config, ["square"])
 
 
@@ -84,7 +60,7 @@ def test_parse_ctx():
 
 
 def test_training_lowers_the_loss_and_writes_logs(tmp_path):
-    data = _squares(32)
+    data = squares(32)
     history = fit(_small_net(), data, _config(epochs=3, lr=2e-3), str(tmp_path), val_dataset=data,
                   progress=False, log=lambda *a: None)
     assert len(history) == 3 and history[-1]["loss"] < history[0]["loss"]
@@ -108,7 +84,7 @@ class _Stop(Exception):
 
 def test_resume_continues_exactly(tmp_path):
     """A run stopped after epoch 1 and resumed ends with the weights of a run never stopped."""
-    data = _squares(24, seed=1)
+    data = squares(24, seed=1)
     straight = _small_net()
     fit(straight, data, _config(), str(tmp_path / "a"), progress=False, log=lambda *a: None)
 
@@ -140,7 +116,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
             w.set_data(w.data() * float("nan"))
 
     with pytest.raises(TrainingDiverged, match="epoch-0000.params") as err:
-        fit(net, _squares(16), _config(), str(tmp_path), progress=False, log=lambda *a: None,
+        fit(net, squares(16), _config(), str(tmp_path), progress=False, log=lambda *a: None,
             on_epoch_end=poison)
     assert "epoch 2" in str(err.value)
     record = load_checkpoint(str(tmp_path))  # still the good epoch, hashes verified
@@ -164,7 +140,7 @@ def test_a_kill_while_writing_leaves_the_previous_checkpoint(tmp_path, monkeypat
     original = net.save_parameters
     monkeypatch.setattr(net, "save_parameters", dying_save)
     with pytest.raises(KeyboardInterrupt):
-        fit(net, _squares(16), _config(), str(tmp_path), progress=False, log=lambda *a: None)
+        fit(net, squares(16), _config(), str(tmp_path), progress=False, log=lambda *a: None)
     record = load_checkpoint(str(tmp_path))
     assert record["epoch"] == 0  # epoch 1's save died: "latest" is still epoch 0, verified
     assert not list(tmp_path.glob("*.tmp"))  # the partial temporary file is gone
@@ -172,7 +148,7 @@ def test_a_kill_while_writing_leaves_the_previous_checkpoint(tmp_path, monkeypat
 
 
 def test_corrupt_checkpoint_is_refused(tmp_path):
-    fit(_small_net(), _squares(16), _config(epochs=1), str(tmp_path), progress=False,
+    fit(_small_net(), squares(16), _config(epochs=1), str(tmp_path), progress=False,
         log=lambda *a: None)
     params = tmp_path / "epoch-0000.params"
     params.write_bytes(params.read_bytes()[:1000])
@@ -180,17 +156,17 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
         load_checkpoint(str(tmp_path))
     (tmp_path / "latest.json").write_text("{")
     with pytest.raises(ValueError, match="latest.json"):
-        fit(_small_net(), _squares(16), _config(epochs=1), str(tmp_path), resume=True,
+        fit(_small_net(), squares(16), _config(epochs=1), str(tmp_path), resume=True,
             progress=False, log=lambda *a: None)
 
 
 def test_two_devices_equal_one(tmp_path):
     """The batch split over cpu(0) and cpu(1) gives the weights of one device (no BatchNorm)."""
-    data = _squares(16, seed=4, side=64)
+    data = squares(16, seed=4, side=64)
     # SGD: the update is linear in the gradient (Adam turns float noise on ~0 gradients into
     # +-lr steps), so the weights agree to float noise.
     config = _config(epochs=1, data_shape=(64, 64), lr=0.01, optimizer="sgd")
-    one, two = _no_bn_net(), _no_bn_net()
+    one, two = no_bn_net(), no_bn_net()
     one.initialize(mx.init.Xavier())
     one(mx.nd.zeros((1, 3, 64, 64)))  # materialise the weights, then give both nets the same
     start = _params(one)
@@ -210,8 +186,8 @@ def test_two_devices_equal_one(tmp_path):
 
 def test_batch_must_split_evenly(tmp_path):
     with pytest.raises(ValueError, match="split evenly"):
-        fit(_small_net(), _squares(16), _config(batch_size=7), str(tmp_path),
+        fit(_small_net(), squares(16), _config(batch_size=7), str(tmp_path),
             ctx=[mx.cpu(0), mx.cpu(1)], progress=False, log=lambda *a: None)
     with pytest.raises(ValueError, match="fewer than one batch"):
-        fit(_small_net(), _squares(4), _config(), str(tmp_path), progress=False,
+        fit(_small_net(), squares(4), _config(), str(tmp_path), progress=False,
             log=lambda *a: None)
