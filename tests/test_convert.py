@@ -14,9 +14,11 @@ import pytest
 import mxnet as mx
 from mxnet import autograd
 
-gluoncv = pytest.importorskip("gluoncv")
+from detections import assert_same_detections
 
-from gluon_ssd.convert import from_gluoncv  # noqa: E402
+from gluon_ssd.convert import from_gluoncv
+
+import gluoncv  # noqa: E402  (a dependency: no skip)
 
 NAMES = ["ssd_300_vgg16_atrous_voc", "ssd_512_vgg16_atrous_voc", "ssd_512_resnet50_v1_voc",
          "ssd_512_mobilenet1.0_voc"]
@@ -81,11 +83,16 @@ def test_train_mode_outputs_match(pair):
 
 def test_inference_outputs_match(pair):
     name, theirs, _, ours, x = pair
-    ids, scores, bboxes = theirs(x)
+    expected = theirs(x)
     got = ours(x)
-    assert (ids >= 0).sum().asscalar() > 0  # there are detections to compare
-    for what, a, b in zip(("ids", "scores", "bboxes"), got, (ids, scores, bboxes)):
-        _close(a, b, f"{name} {what}")
+    # Order-insensitive: the two nets' float noise (~1e-5 relative, different kernels on AVX2 and
+    # AVX-512) may swap rows whose scores tie. Boxes are compared to the tolerance of the raw
+    # outputs above (ATOL relative to the largest coordinate), scores to ATOL.
+    # Random ResNet weights overflow some boxes to +-inf (exp of a large offset) on both sides:
+    # the scale is that of the finite coordinates; equal infinities match.
+    boxes = expected[2].asnumpy()
+    box_atol = ATOL * max(1.0, float(np.abs(boxes[np.isfinite(boxes)]).max()))
+    assert_same_detections(expected, got, score_atol=ATOL, box_atol=box_atol, min_compared=1)
 
 
 def test_other_architecture_is_refused(pair):

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock
 
+from detections import assert_same_detections
+
 from gluon_ssd.blocks.decoder import SSDDecoder
 
 
@@ -111,8 +113,8 @@ def test_hybridized_equals_imperative():
     decoder.hybridize()
     hybridized = _out(decoder, cls_preds, box_preds, anchors)
     assert (imperative[0] != -1).sum() > 50  # detections in both images
-    for a, b in zip(imperative, hybridized):
-        np.testing.assert_array_equal(a, b)
+    # Same operators in both modes; order-insensitive all the same, noise-level tolerances.
+    assert_same_detections(imperative, hybridized, score_atol=1e-6, box_atol=1e-4)
 
 
 @pytest.mark.parametrize("nms_topk", [50, 400, 3000])
@@ -134,10 +136,13 @@ def test_top_k_first_path_equals_decoding_everything(nms_topk):
     for b in range(2):
         n_valid = int((ref[0][b] != -1).sum())
         assert n_valid == int((fast[0][b] != -1).sum()) > 20
-        np.testing.assert_array_equal(fast[0][b, :n_valid], ref[0][b, :n_valid])
-        np.testing.assert_array_equal(fast[1][b, :n_valid], ref[1][b, :n_valid])
-        np.testing.assert_array_equal(fast[2][b, :n_valid], ref[2][b, :n_valid])
         assert np.all(fast[0][b, n_valid:] == -1) and np.all(ref[0][b, n_valid:] == -1)
+    # The reference list has K = N * C rows: compare its first nms_topk (pad both to one K).
+    k = min(nms_topk, ref[0].shape[1])
+    ref = [np.concatenate([r[:, :k], np.full((2, nms_topk - k, r.shape[2]), -1, r.dtype)], 1)
+           for r in ref]
+    # Same candidates and operators on both paths: noise-level tolerances, any order of ties.
+    assert_same_detections(ref, fast, score_atol=1e-6, box_atol=1e-4, min_compared=40)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -195,5 +200,6 @@ def test_matches_gluoncv_ssd_inference(tmp_path, monkeypatch):
     valid = (expected[0] != -1).sum(axis=1).ravel()
     assert np.all(valid > 20) and np.all(valid < 60)  # real detections, some suppressed, padding
     assert expected[1].max() > 0.3  # scores spread well above the 1/21 of uniform logits
-    for a, b in zip(expected, got):
-        np.testing.assert_array_equal(a, b)
+    # GluonCV's decoder and ours run the same operators on the same inputs: noise-level
+    # tolerances, rows compared in any order (near-equal scores may swap).
+    assert_same_detections(expected, got, score_atol=1e-6, box_atol=1e-3, min_compared=40)

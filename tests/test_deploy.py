@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
+from detections import as_numpy, assert_same_detections
+
 from gluon_ssd import deploy, zoo
 from gluon_ssd.blocks.decoder import SSDDecoder
 
@@ -58,43 +60,6 @@ def noise_images(seed, n, size=SIZE):
 
 def normalized(images, net):
     return mx.nd.array(deploy.normalize_images(images, net.config.mean, net.config.std))
-
-
-def as_numpy(dets):
-    return [d.asnumpy() if isinstance(d, mx.nd.NDArray) else np.asarray(d) for d in dets]
-
-
-def assert_same_detections(expected, actual, score_atol=1e-4, box_atol=1e-2, min_compared=10):
-    """The same detections per image, up to float noise.
-
-    Rows whose scores tie to float noise may come in either order. A full list (every row valid)
-    is cut by ``nms_topk`` and ``post_nms``, and float noise can swap which of two near-equal
-    candidates makes the cut: rows within 1e-3 of the lowest score of either list are not
-    compared (a low-scored candidate never suppresses a better one, so rows above are stable).
-    """
-    (e_ids, e_scores, e_boxes), (a_ids, a_scores, a_boxes) = as_numpy(expected), as_numpy(actual)
-    assert e_ids.shape == a_ids.shape and e_boxes.shape == a_boxes.shape
-    compared = 0
-    for b in range(e_ids.shape[0]):
-        e_valid, a_valid = e_ids[b, :, 0] >= 0, a_ids[b, :, 0] >= 0
-        floor = -1.0
-        if e_valid.all() or a_valid.all():
-            floor = max(e_scores[b, e_valid, 0].min(), a_scores[b, a_valid, 0].min()) + 1e-3
-        e_rows = np.flatnonzero(e_valid & (e_scores[b, :, 0] > floor))
-        a_rows = np.flatnonzero(a_valid & (a_scores[b, :, 0] > floor))
-        assert abs(len(e_rows) - len(a_rows)) <= 1, f"image {b}: {len(e_rows)} vs {len(a_rows)}"
-        free = list(a_rows)
-        for i in e_rows:
-            match = [j for j in free if a_ids[b, j, 0] == e_ids[b, i, 0]
-                     and abs(a_scores[b, j, 0] - e_scores[b, i, 0]) <= score_atol
-                     and np.abs(a_boxes[b, j] - e_boxes[b, i]).max() <= box_atol]
-            if not match and e_scores[b, i, 0] <= floor + 2 * score_atol:
-                continue  # its twin fell just under the floor
-            assert match, f"image {b}: detection {i} ({e_ids[b, i, 0]:g}, " \
-                          f"{e_scores[b, i, 0]:.5f}, {e_boxes[b, i]}) not found"
-            free.remove(match[0])
-            compared += 1
-    assert compared >= min_compared, f"only {compared} detections compared"
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
+from detections import assert_same_detections
+
 from gluon_ssd import model_store, zoo
 
 ALL_MODELS = zoo.list_models()
@@ -56,13 +58,14 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     assert ids.shape == (2, k, 1) and scores.shape == (2, k, 1) and bboxes.shape == (2, k, 4)
     net.hybridize()
     hybrid = net(x)
-    for a, b in zip((ids, scores, bboxes), hybrid):
-        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-4, atol=1e-4)
+    # The hybridized graph may fuse differently: float noise (1e-4 on 0-300 px boxes) and rows
+    # whose scores tie to noise in either order.
+    assert_same_detections((ids, scores, bboxes), hybrid, score_atol=1e-4, box_atol=1e-2)
     with autograd.train_mode():  # a train-mode pass on the hybridized net...
         assert net(x)[0].shape == cls_preds.shape
     again = net(x)               # ...must not leave inference with the training graph
     assert again[0].shape == (2, k, 1)
-    np.testing.assert_allclose(again[1].asnumpy(), scores.asnumpy(), rtol=1e-4, atol=1e-4)
+    assert_same_detections((ids, scores, bboxes), again, score_atol=1e-4, box_atol=1e-2)
 
 
 def test_unknown_model_names_close_matches():
@@ -88,8 +91,8 @@ def test_pretrained_loads_verified_weights_from_the_store(tmp_path, monkeypatch)
     tmp.rename(path)
     monkeypatch.setitem(model_store._MODEL_SHA1, name, sha1)
     loaded = zoo.get_model(name, pretrained=True, root=str(tmp_path))
-    for a, b in zip(expected, loaded(x)):
-        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-5)
+    # The same weights and the same (imperative) graph: equal up to float noise.
+    assert_same_detections(expected, loaded(x), score_atol=1e-5, box_atol=1e-3)
     # A truncated file is refused by its hash, never loaded.
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
