@@ -446,17 +446,15 @@ def add_detector_arguments(parser):
 def detector_from_arguments(parser, args):
     """``(net, data_shape, ctx)`` from :func:`add_detector_arguments`' options.
 
-    Inconsistent options or a source that cannot be loaded end in ``parser.error`` (exit 2)
-    with the reason.
+    Inconsistent options raise ``ValueError`` naming the flags; a source that cannot be loaded
+    raises the loader's ``ValueError`` / ``FileNotFoundError`` naming the file (scripts report
+    both in one line through :func:`gluon_ssd.cli.run`). ``parser`` is kept for callers' sake.
     """
     from .train import parse_ctx
     if (args.run or args.bundle) and (args.params or args.classes):
-        parser.error("--params and --classes go with --model; a --run or --bundle has its own")
+        raise ValueError("--params and --classes go with --model; a --run or --bundle has its own")
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
-    try:
-        ctx = parse_ctx(args.ctx)[0]
-        net, shape = load_detector(run=args.run, model=args.model, params=args.params,
-                                   classes=classes, bundle=args.bundle, ctx=ctx)
-    except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
+    ctx = parse_ctx(args.ctx)[0]
+    net, shape = load_detector(run=args.run, model=args.model, params=args.params,
+                               classes=classes, bundle=args.bundle, ctx=ctx)
     return net, tuple(args.data_shape or shape), ctx

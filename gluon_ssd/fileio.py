@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 
-__all__ = ["atomic_write", "atomic_write_json", "file_digest"]
+__all__ = ["atomic_write", "atomic_write_json", "file_digest", "contained_path"]
 
 _CHUNK = 1 << 20
 
@@ -48,6 +48,40 @@ def atomic_write_json(obj, path, indent=1):
             json.dump(obj, f, indent=indent)
 
     return atomic_write(path, write)
+
+
+def contained_path(folder, name, what):
+    """``folder/name`` for a ``name`` read from a record in ``folder``, if it stays inside.
+
+    A record (a bundle manifest, a checkpoint's ``latest.json``) names its files; it may only
+    name plain files of its own folder, so a crafted record cannot make us read, verify or
+    unpickle a file elsewhere.
+
+    Parameters
+    ----------
+    folder : str
+        The record's folder.
+    name : str
+        The file name the record holds.
+    what : str
+        Which entry of which record, for the message (e.g. ``"'params' of run/latest.json"``).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a string, is empty, ``.`` or ``..``, holds a path separator, is absolute,
+        or is a symlink whose target is outside ``folder``.
+    """
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
+            or os.sep in name or os.path.isabs(name) or "\0" in name:
+        raise ValueError(f"{what} names {name!r}: only a plain file name inside {folder} is "
+                         f"allowed (no path separator, no '..', not absolute)")
+    path = os.path.join(folder, name)
+    if os.path.islink(path) and os.path.dirname(os.path.realpath(path)) \
+            != os.path.realpath(folder):
+        raise ValueError(f"{what} names {name!r}, a symlink to {os.path.realpath(path)} outside "
+                         f"{folder}: refused")
+    return path
 
 
 def file_digest(path, algorithm="sha256"):

@@ -13,7 +13,7 @@ import mxnet as mx
 from .fileio import file_digest
 
 __all__ = ["get_model_file", "register", "published", "sha1_of", "default_root",
-           "load_params_file"]
+           "load_params_file", "load_weights"]
 
 # name -> sha1 of the published .params file. Empty: no weights have been published.
 _MODEL_SHA1 = {}
@@ -56,6 +56,53 @@ def load_params_file(path, expected):
     if not isinstance(loaded, dict) or not loaded:
         raise ValueError(f"{path} holds no named parameters; expected {expected}")
     return loaded
+
+
+def load_weights(net, path, expected, ctx=None):
+    """Load a ``save_parameters`` file into ``net`` after checking that it fits.
+
+    Every parameter of ``net`` must be in the file with the same shape (dimensions not yet known,
+    0 in a deferred shape, match anything), and the file must hold nothing else: so a file of
+    another architecture or class count is refused naming the first parameter that differs,
+    before anything is loaded.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.Block
+    path : str
+        A ``.params`` file written by ``net.save_parameters``.
+    expected : str
+        What the file should be, for the messages (e.g. ``'the weights of run/latest.json'``).
+    ctx : Context or list of Context, optional
+        Where the weights go; default CPU.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        From :func:`load_params_file`; ``ValueError`` naming the file and the first missing,
+        unexpected or differently shaped parameter (both shapes).
+    """
+    loaded = load_params_file(path, expected)
+    # save_parameters strips MXNet's "arg:" / "aux:" prefixes only for Block files: both forms.
+    loaded = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: v
+              for k, v in loaded.items()}
+    params = net._collect_params_with_prefix()
+    for name, param in params.items():
+        if name not in loaded:
+            raise ValueError(f"{path} does not fit this model ({expected}): parameter {name!r} "
+                             f"{param.shape} is missing from the file")
+        saved = loaded[name].shape
+        if len(saved) != len(param.shape) or any(
+                p not in (0, s) for p, s in zip(param.shape, saved)):
+            raise ValueError(f"{path} does not fit this model ({expected}): parameter {name!r} "
+                             f"is {param.shape} in the model, {saved} in the file (another "
+                             f"architecture or class count?)")
+    extra = sorted(set(loaded) - set(params))
+    if extra:
+        raise ValueError(f"{path} does not fit this model ({expected}): the file holds "
+                         f"{len(extra)} parameters the model lacks, e.g. {extra[0]!r}")
+    net.load_parameters(path, ctx=ctx or mx.cpu())
+    return net
 
 
 def published():

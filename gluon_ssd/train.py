@@ -26,31 +26,48 @@ import dataclasses
 import json
 import math
 import os
-import random
-import time
+import signal
 import warnings
 from dataclasses import dataclass
 from typing import Tuple
 
 import mxnet as mx
 import numpy as np
-from mxnet import autograd, gluon
-from tqdm import tqdm
+from mxnet import gluon
 
+from .checkpoint import (LATEST, CheckpointWriteError, check_states_owner, load_checkpoint,
+                         save_checkpoint)
 from .evaluate import evaluate
-from .fileio import atomic_write, atomic_write_json, file_digest
-from .loss import SSDMultiBoxLoss, SSDTargets
+from .fileio import atomic_write
+from .model_store import load_weights
+from .steps import (ORDER_PRIME, EpochProgress, StopOnSignal, TrainingDiverged, TrainStep,
+                    seed_all, train_epoch)
 from .transforms import AUGMENTATIONS, batchify, train_transform
+from .watchdog import Watchdog, nodes_dir
 
-__all__ = ["TrainConfig", "fit", "TrainingDiverged", "load_checkpoint", "load_trained",
-           "learning_rate", "lr_scheduler", "parse_ctx"]
+__all__ = ["TrainConfig", "fit", "TrainingDiverged", "TrainingInterrupted", "load_checkpoint",
+           "load_trained", "learning_rate", "lr_scheduler", "parse_ctx", "CheckpointWriteError"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message names the last good checkpoint."""
+class TrainingInterrupted(RuntimeError):
+    """SIGINT / SIGTERM stopped the run after a batch; a checkpoint was written (by rank 0).
+
+    ``exit_code`` is ``128 + signum`` (130 for Ctrl-C, 143 for SIGTERM), what a shell reports for
+    a process ended by that signal.
+    """
+
+    def __init__(self, signum, checkpoint, out_dir, rank=0):
+        self.signum, self.checkpoint, self.exit_code = signum, checkpoint, 128 + signum
+        name = signal.Signals(signum).name
+        if rank == 0:
+            what = f"checkpoint {checkpoint} written" if checkpoint else "no epoch finished"
+            super().__init__(f"stopped by {name}: {what}; continue with --resume (same --out "
+                             f"{out_dir})")
+        else:
+            super().__init__(f"stopped by {name} (worker {rank}; rank 0 writes the checkpoints)")
 
 
 @dataclass
@@ -153,7 +170,7 @@ class _EpochSampler(gluon.data.Sampler):
         self.epoch = 0
 
     def __iter__(self):
-        order = np.random.RandomState(self._seed + 1000003 * self.epoch).permutation(self._length)
+        order = np.random.RandomState(self._seed + ORDER_PRIME * self.epoch).permutation(self._length)
         local = self._batch // self._workers
         for start in range(0, len(self) * self._workers, self._batch):
             yield from order[start + self._rank * local:start + (self._rank + 1) * local].tolist()
@@ -163,36 +180,12 @@ class _EpochSampler(gluon.data.Sampler):
         return (self._length // self._batch) * (self._batch // self._workers)
 
 
-def load_checkpoint(out_dir):
-    """The ``latest.json`` record of ``out_dir`` with its files verified, or None if there is none.
-
-    Raises ``ValueError`` naming the file when a checkpoint file is missing or its sha256 differs.
-    """
-    latest = os.path.join(out_dir, "latest.json")
-    if not os.path.exists(latest):
-        return None
-    try:
-        with open(latest) as f:
-            record = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{latest} is not valid JSON ({err})") from err
-    for key in ("params", "states"):
-        if record[key] is None:  # the states of a distributed run
-            continue
-        path = os.path.join(out_dir, record[key])
-        if not os.path.exists(path):
-            raise ValueError(f"checkpoint file {path} named by {latest} is missing")
-        if file_digest(path) != record[f"{key}_sha256"]:
-            raise ValueError(f"checkpoint file {path} does not match the sha256 in {latest} "
-                             f"(truncated or altered)")
-    return record
-
-
 def load_trained(out_dir, ctx=None):
     """The detector of a training run's latest checkpoint: ``(net, record)``.
 
     The architecture is rebuilt from the ``ssd_config`` and ``classes`` saved in ``latest.json``
-    (so custom configs work too), then the verified weights are loaded.
+    (so custom configs work too), then the verified weights are loaded (a file that does not fit
+    the architecture is a ``ValueError`` naming the first parameter that differs).
     """
     from .config import SSDConfig
     from .zoo import build_ssd
@@ -201,7 +194,8 @@ def load_trained(out_dir, ctx=None):
         raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
     net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"])
     net.model_name = record.get("model_name")
-    net.load_parameters(os.path.join(out_dir, record["params"]), ctx=ctx or mx.cpu())
+    load_weights(net, os.path.join(out_dir, record["params"]),
+                 f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
     return net, record
 
 
@@ -223,14 +217,71 @@ def _as_ctx_list(ctx):
     return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
 
 
-def _seed_all(seed):
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    mx.random.seed(seed % (2 ** 31))
+@dataclass
+class _Start:
+    """Where a run starts: complete epochs' history, the epoch, batches of it already done."""
+    history: list
+    epoch: int = 0
+    skip: int = 0
+    record: dict = None
+    partial: dict = None
+
+
+def _resume_point(net, out_dir, config, ctx, resume, log):
+    if not resume:
+        return _Start([])
+    record = load_checkpoint(out_dir)
+    if record is None:
+        log(f"resume: no checkpoint in {out_dir}, starting from scratch")
+        return _Start([])
+    if record["config"] != json.loads(json.dumps(config.to_dict())):
+        changed = sorted(k for k, v in config.to_dict().items()
+                         if json.loads(json.dumps(v)) != record["config"].get(k))
+        log(f"resume: config differs from the checkpoint's in {changed}")
+    load_weights(net, os.path.join(out_dir, record["params"]),
+                 f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
+    partial = record.get("partial")
+    if partial:
+        return _Start(record["history"], partial["epoch"], partial["batch"], record, partial)
+    return _Start(record["history"], record["epoch"] + 1, 0, record)
+
+
+def _make_trainer(net, config, kv, iters_per_epoch, start, out_dir, resume, trust_states, log):
+    # The schedule belongs to the optimizer (see lr_scheduler): under a distributed store the
+    # parameter servers run the optimizer (MXNet's default), and it goes into the checkpoints.
+    opt_params = {"learning_rate": config.lr, "wd": config.wd,
+                  "lr_scheduler": lr_scheduler(config, iters_per_epoch),
+                  "begin_num_update": start.epoch * iters_per_epoch + start.skip}
+    if config.optimizer == "sgd":
+        opt_params["momentum"] = config.momentum
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv)
+    record = start.record
+    if record is None:
+        return trainer
+    states = record["states"] and os.path.join(out_dir, record["states"])
+    if states and resume != "weights":
+        if not trust_states:
+            check_states_owner(states)
+        trainer.load_states(states)
+    how = ("" if states and resume != "weights" else
+           " (weights only: fresh optimizer moments" + ("" if states else ", distributed run") + ")")
+    where = f"batch {start.skip} of epoch {start.epoch + 1}" if start.partial else \
+        f"epoch {record['epoch'] + 1}"
+    log(f"resume: continuing after {where} from {record['params']}{how}")
+    return trainer
+
+
+def _start_watchdog(kv, out_dir, node_timeout):
+    """A :class:`~gluon_ssd.watchdog.Watchdog` for a distributed worker, else None."""
+    if isinstance(kv, str) or "dist" not in kv.type:
+        return None
+    folder = nodes_dir(os.path.join(out_dir, ".nodes"))
+    return Watchdog("worker", folder, node_timeout, rank=kv.rank).start()
 
 
 def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore="local",
-        resume=False, progress=True, log=print, on_epoch_end=None):
+        resume=False, progress=True, log=print, on_epoch_end=None, trust_states=False,
+        node_timeout=None):
     """Train ``net`` on ``train_dataset``; see the module docstring for what happens when.
 
     Parameters
@@ -248,19 +299,38 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
         Devices the batch is split over; default CPU.
     kvstore : str or KVStore
         ``'local'``, ``'device'`` or ``'dist_sync'`` (launched with MXNet's tracker / ``DMLC_*``
-        environment; every worker runs this function, rank 0 writes the files).
-    resume : bool
-        Continue from ``out_dir/latest.json`` (same schedule, data order and optimizer state).
+        environment; every worker runs this function, rank 0 writes the files; a lost node stops
+        the others, see :mod:`gluon_ssd.watchdog`).
+    resume : bool or 'weights'
+        Continue from ``out_dir/latest.json``: same schedule, data order and optimizer state
+        (``True``), or weights and schedule with fresh optimizer moments (``'weights'``: loads no
+        pickle, see :mod:`gluon_ssd.checkpoint`).
     on_epoch_end : callable, optional
         Called with the epoch's log row (dict) after its checkpoint is written.
+    trust_states : bool
+        Unpickle optimizer states that another user wrote (refused by default).
+    node_timeout : float, optional
+        Seconds before a lost ``dist_sync`` node stops this worker (default
+        ``$GLUON_SSD_NODE_TIMEOUT`` or 120).
 
     Returns
     -------
     list of dict
         One row per epoch (what ``log.csv`` holds).
+
+    Raises
+    ------
+    TrainingDiverged
+        NaN / inf loss; nothing written for the broken epoch.
+    TrainingInterrupted
+        SIGINT / SIGTERM: the run stopped after its current batch with a checkpoint written.
+    CheckpointWriteError
+        A checkpoint could not be written (e.g. disk full); the previous one is intact.
     """
     if isinstance(config, dict):
         config = TrainConfig(**config)
+    if resume not in (False, True, "weights"):
+        raise ValueError(f"resume must be False, True or 'weights', got {resume!r}")
     ctx = _as_ctx_list(ctx)
     # A distributed store is created here, for this worker's rank; a local one is left to the
     # Trainer (which can then rebuild it when a parameter is reset).
@@ -273,7 +343,7 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     if writer:
         os.makedirs(out_dir, exist_ok=True)
 
-    _seed_all(config.seed)
+    seed_all(config.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "already initialized" for a pretrained backbone
         net.collect_params().initialize(mx.init.Xavier(), ctx=ctx)
@@ -288,122 +358,53 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
         num_workers=config.num_workers, thread_pool=config.thread_pool)
     iters_per_epoch = len(train_dataset) // config.batch_size
 
-    history, start_epoch, record = [], 0, None
-    if resume:
-        record = load_checkpoint(out_dir)
-        if record is None:
-            log(f"resume: no checkpoint in {out_dir}, starting from scratch")
-        else:
-            if record["config"] != json.loads(json.dumps(config.to_dict())):
-                changed = sorted(k for k, v in config.to_dict().items()
-                                 if json.loads(json.dumps(v)) != record["config"].get(k))
-                log(f"resume: config differs from the checkpoint's in {changed}")
-            net.load_parameters(os.path.join(out_dir, record["params"]), ctx=ctx)
-            history, start_epoch = record["history"], record["epoch"] + 1
-
-    # The schedule belongs to the optimizer (see lr_scheduler): under a distributed store the
-    # parameter servers run the optimizer (MXNet's default), and it goes into the checkpoints.
-    opt_params = {"learning_rate": config.lr, "wd": config.wd,
-                  "lr_scheduler": lr_scheduler(config, iters_per_epoch),
-                  "begin_num_update": start_epoch * iters_per_epoch}
-    if config.optimizer == "sgd":
-        opt_params["momentum"] = config.momentum
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv)
+    start = _resume_point(net, out_dir, config, ctx, resume, log)
+    trainer = _make_trainer(net, config, kv, iters_per_epoch, start, out_dir, resume,
+                            trust_states, log)
     # A worker cannot save the servers' optimizer states: distributed checkpoints hold the
     # weights, and a resumed distributed run restarts the optimizer's moments (the schedule
     # continues from begin_num_update).
     save_states = isinstance(kv, str) or "dist" not in kv.type
-    if record is not None:
-        if record["states"] is not None:
-            trainer.load_states(os.path.join(out_dir, record["states"]))
-        log(f"resume: continuing after epoch {record['epoch']} from {record['params']}"
-            + ("" if record["states"] else " (no optimizer states: distributed run)"))
-    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
-    loss_fn.hybridize()
+    step = TrainStep(net, trainer, ctx, config.batch_size)
+    history = list(start.history)
+    last_good = None if not history else \
+        os.path.join(out_dir, f"epoch-{len(history) - 1:04d}.params")
+    watchdog = _start_watchdog(kv, out_dir, node_timeout)
 
-    last_good = None if not history else os.path.join(out_dir, f"epoch-{start_epoch - 1:04d}.params")
+    def save(epoch, partial=None):
+        return save_checkpoint(net, trainer if save_states else None, config, out_dir, epoch,
+                               history, partial)
 
-    for epoch in range(start_epoch, config.epochs):
-        sampler.epoch = epoch
-        _seed_all(config.seed + 7919 * (epoch + 1))  # augmentation randomness of this epoch
-        sums = np.zeros(3)
-        seen, data_wait, step_time = 0, 0.0, 0.0
-        bar = tqdm(total=iters_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
-                   unit="batch", disable=not (progress and writer), leave=False)
-        tick = time.perf_counter()
-        for i, (data, label) in enumerate(loader):
-            ready = time.perf_counter()
-            data_wait += ready - tick
-            lr = learning_rate(config, epoch * iters_per_epoch + i, iters_per_epoch)
-            datas = gluon.utils.split_and_load(data, ctx, even_split=True)
-            labels = gluon.utils.split_and_load(label, ctx, even_split=True)
-            losses = []
-            with autograd.record():
-                for x, y in zip(datas, labels):
-                    cls_preds, box_preds, anchors = net(x)
-                    cls_t, box_t = targets(anchors, y)
-                    losses.append(loss_fn(cls_preds, box_preds, cls_t, box_t))
-            autograd.backward([total for total, _, _ in losses])
-            trainer.step(config.batch_size)
-            batch_sums = np.array([sum(float(part.sum().asscalar()) for part in parts)
-                                   for parts in zip(*losses)])  # one sync per batch, after step
-            if not np.all(np.isfinite(batch_sums)):
-                bar.close()
-                raise TrainingDiverged(
-                    f"loss became {batch_sums[0]} at epoch {epoch + 1}, batch {i + 1} (lr {lr:.3g});"
-                    f" last good checkpoint: {last_good or 'none (no epoch finished)'}. Lower the "
-                    f"learning rate or add warm-up, then --resume.")
-            sums += batch_sums
-            seen += data.shape[0]
-            tick = time.perf_counter()
-            step_time += tick - ready
-            bar.set_postfix(loss=f"{sums[0] / seen:.3f}", lr=f"{lr:.2g}")
-            bar.update(1)
-        bar.close()
-        row = {"epoch": epoch + 1, "lr": lr, "loss": sums[0] / seen, "cls_loss": sums[1] / seen,
-               "box_loss": sums[2] / seen, "train_images_per_s": seen / max(step_time, 1e-9),
-               "data_images_per_s": seen / max(data_wait, 1e-9),
-               "epoch_time_s": step_time + data_wait}
-        if val_dataset is not None and ((epoch + 1) % config.val_every == 0
-                                        or epoch + 1 == config.epochs):
-            result = evaluate(net, val_dataset, config.data_shape, batch_size=config.batch_size,
-                              ctx=ctx[0], progress=progress and writer)
-            row["val_voc07_map"] = result["voc07_map"]
-        history.append(row)
-        if writer:
-            last_good = _save_checkpoint(net, trainer if save_states else None, config, out_dir,
-                                         epoch, history)
-            _write_log(out_dir, history)
-        if on_epoch_end is not None:
-            on_epoch_end(row)
-        log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in row.items()))
+    try:
+        with StopOnSignal() as stop:
+            for epoch in range(start.epoch, config.epochs):
+                resumed = start.partial if epoch == start.epoch else None
+                row = train_epoch(step, loader, sampler, config, epoch, iters_per_epoch,
+                                  lambda i: learning_rate(config, i, iters_per_epoch), resumed,
+                                  stop, watchdog, progress and writer, last_good)
+                if isinstance(row, EpochProgress):  # stopped by a signal inside the epoch
+                    path = save(epoch - 1, row.record()) if writer else None
+                    raise TrainingInterrupted(stop.signum, path, out_dir, rank)
+                if val_dataset is not None and ((epoch + 1) % config.val_every == 0
+                                                or epoch + 1 == config.epochs):
+                    result = evaluate(net, val_dataset, config.data_shape,
+                                      batch_size=config.batch_size, ctx=ctx[0],
+                                      progress=progress and writer)
+                    row["val_voc07_map"] = result["voc07_map"]
+                history.append(row)
+                if writer:
+                    last_good = save(epoch)
+                    _write_log(out_dir, history)
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
+                log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                              for k, v in row.items()))
+                if stop.signum is not None and epoch + 1 < config.epochs:
+                    raise TrainingInterrupted(stop.signum, last_good, out_dir, rank)
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
     return history
-
-
-def _save_checkpoint(net, trainer, config, out_dir, epoch, history):
-    """Weights, optimizer states (unless ``trainer`` is None), then ``latest.json``."""
-    params = f"epoch-{epoch:04d}.params"
-    states = None if trainer is None else f"epoch-{epoch:04d}.states"
-    atomic_write(os.path.join(out_dir, params), net.save_parameters)
-    if states:
-        atomic_write(os.path.join(out_dir, states), trainer.save_states)
-    record = {"epoch": epoch, "params": params, "states": states,
-              "params_sha256": file_digest(os.path.join(out_dir, params)),
-              "states_sha256": states and file_digest(os.path.join(out_dir, states)),
-              "config": config.to_dict(), "history": history,
-              "classes": list(net.classes), "model_name": getattr(net, "model_name", None),
-              "ssd_config": dataclasses.asdict(net.config)}
-
-    atomic_write_json(record, os.path.join(out_dir, "latest.json"))
-    for old in range(epoch - config.keep_checkpoints, -1, -1):
-        stale = [os.path.join(out_dir, f"epoch-{old:04d}.{ext}") for ext in ("params", "states")]
-        if not any(os.path.exists(p) for p in stale):
-            break
-        for path in stale:
-            if os.path.exists(path):
-                os.remove(path)
-    return os.path.join(out_dir, params)
 
 
 def _write_log(out_dir, history):

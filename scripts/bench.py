@@ -106,6 +106,7 @@ from mxnet import autograd, gluon  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from gluon_ssd import deploy, zoo  # noqa: E402
+from gluon_ssd.cli import run  # noqa: E402
 
 DEFAULT_MODELS = ["ssd_300_vgg16_atrous_voc", "ssd_512_resnet50_v1_voc",
                   "ssd_300_mobilenet0.25_voc"]
@@ -727,4 +728,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

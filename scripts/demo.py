@@ -18,6 +18,7 @@ Writes ``OUT/metrics.json`` (``voc07_map``, ``voc_map``, per-class AP, timings, 
 ``OUT/train/log.csv``, ``training.png``, ``pr.png``, ``detections.png``, ``export/``.
 """
 import argparse
+import sys
 import json
 import os
 import time
@@ -30,6 +31,7 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gluon_ssd import SSDConfig, deploy, viz, zoo  # noqa: E402
+from gluon_ssd.cli import run  # noqa: E402
 from gluon_ssd.data import VOCDataset  # noqa: E402
 from gluon_ssd.data.synthetic import CLASSES, generate_voc  # noqa: E402
 from gluon_ssd.evaluate import evaluate  # noqa: E402
@@ -175,4 +177,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

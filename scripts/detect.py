@@ -26,6 +26,7 @@ import sys
 
 from tqdm import tqdm
 
+from gluon_ssd.cli import run
 from gluon_ssd.detect import add_detector_arguments, detect_images, detector_from_arguments, \
     draw_detections, find_images, write_detections
 
@@ -52,10 +53,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     net, shape, ctx = detector_from_arguments(p, args)
-    try:
-        paths = find_images(args.inputs)
-    except (ValueError, FileNotFoundError) as err:
-        p.error(str(err))
+    paths = find_images(args.inputs)
     os.makedirs(args.out, exist_ok=True)
 
     results, taken = [], set()
@@ -78,4 +76,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gluon_ssd import viz  # noqa: E402
+from gluon_ssd.cli import run  # noqa: E402
 from gluon_ssd.data import VOCDataset  # noqa: E402
 from gluon_ssd.detect import add_detector_arguments, detector_from_arguments  # noqa: E402
 from gluon_ssd.evaluate import evaluate  # noqa: E402
@@ -55,10 +56,7 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     net, shape, ctx = detector_from_arguments(p, args)
-    try:
-        dataset = VOCDataset(args.data_root, classes=net.classes, split=args.split)
-    except (ValueError, FileNotFoundError) as err:
-        p.error(str(err))
+    dataset = VOCDataset(args.data_root, classes=net.classes, split=args.split)
 
     result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx)
     print(f"{result['num_images']} images of {args.data_root} ({args.split}), input "
@@ -87,4 +85,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

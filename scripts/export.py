@@ -18,6 +18,7 @@ import sys
 import mxnet as mx
 
 from gluon_ssd import deploy, zoo
+from gluon_ssd.cli import run
 from gluon_ssd.train import load_trained
 
 
@@ -65,20 +66,14 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.int8 and not args.calib_images:
-        parser.error("--int8 needs --calib-images DIR")
+        raise ValueError("--int8 needs --calib-images DIR (images like the ones it will see)")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     if args.run:
         if args.params or classes:
-            parser.error("--run brings its own weights and classes: no --params / --classes")
-        try:
-            net, _ = load_trained(args.run, ctx=args.ctx)
-        except ValueError as err:
-            parser.error(str(err))
+            raise ValueError("--run brings its own weights and classes: no --params / --classes")
+        net, _ = load_trained(args.run, ctx=args.ctx)
     else:
-        try:
-            net = zoo.get_model(args.model, pretrained_base=False, classes=classes, ctx=args.ctx)
-        except (ValueError, TypeError) as err:
-            parser.error(str(err))
+        net = zoo.get_model(args.model, pretrained_base=False, classes=classes, ctx=args.ctx)
     if args.params:
         net.load_parameters(args.params, ctx=args.ctx)
     elif not args.run:
@@ -110,8 +105,12 @@ def main(argv=None):
     manifest_path = os.path.join(args.out, deploy.MANIFEST)
     print(f"  {deploy.MANIFEST:<{width}}  {os.path.getsize(manifest_path):>12,} bytes  "
           f"(lists the files above)")
-    return manifest
+    return 0
 
+
+# The library's argument names, as this script's flags, in the messages it prints.
+FLAGS = {"int8_tolerance=None": "--int8-tolerance -1", "int8_tolerance": "--int8-tolerance",
+         "calib_images": "--calib-images", "calib_mode": "--calib-mode", "data_shape": "--data-shape"}
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, flags=FLAGS))

@@ -20,8 +20,9 @@ import sys
 import mxnet as mx
 
 from gluon_ssd import zoo
+from gluon_ssd.cli import run
 from gluon_ssd.data import VOCDataset
-from gluon_ssd.train import TrainConfig, TrainingDiverged, fit, parse_ctx
+from gluon_ssd.train import TrainConfig, fit, parse_ctx
 
 
 def main(argv=None):
@@ -65,16 +66,12 @@ def main(argv=None):
         warmup_epochs=args.warmup_epochs, wd=args.wd, data_shape=data_shape,
         augment=args.augment, seed=args.seed, num_workers=args.num_workers)
     print(net.describe(*data_shape))
-    try:
-        fit(net, train, train_config, args.out, val_dataset=val, ctx=ctx, kvstore=args.kvstore,
-            resume=args.resume)
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    fit(net, train, train_config, args.out, val_dataset=val, ctx=ctx, kvstore=args.kvstore,
+        resume=args.resume)
     mx.nd.waitall()
     print(f"wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -1,0 +1,161 @@
+"""Training checkpoints: what a run folder holds, written so that nothing is ever lost.
+
+A run folder holds, after each epoch (all via :func:`gluon_ssd.fileio.atomic_write`):
+
+- ``epoch-NNNN.params``: weights (``net.save_parameters``);
+- ``epoch-NNNN.states``: optimizer states (``Trainer.save_states``; none for ``dist_sync``, whose
+  optimizer runs on the parameter servers);
+- ``latest.json``: the record (epoch, file names and sha256, configs, classes, history), replaced
+  last, so a kill at any moment leaves the previous complete checkpoint as "latest".
+
+A run stopped by SIGTERM / SIGINT writes ``interrupted.params|states`` and a record with a
+``partial`` entry (the epoch it was in and the batches done): ``--resume`` continues from that
+batch. The next full checkpoint removes them.
+
+Safety of what a record names: a record may only name plain files inside its folder (no path
+separator, no ``..``, not absolute, no symlink), so a crafted ``latest.json`` cannot make us read
+(or unpickle) a file elsewhere. Optimizer states are **pickles**: MXNet's
+``Trainer.load_states`` unpickles them, and unpickling runs code a file's author chose. They are
+loaded only when the file belongs to the user running the process; otherwise resuming needs
+``resume="weights"`` (weights and schedule, fresh optimizer moments) or ``trust_states=True``.
+"""
+import dataclasses
+import os
+
+from .fileio import atomic_write, atomic_write_json, contained_path, file_digest
+
+__all__ = ["LATEST", "CheckpointWriteError", "load_checkpoint", "save_checkpoint",
+           "check_states_owner"]
+
+LATEST = "latest.json"
+INTERRUPTED = "interrupted"
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, read-only folder); the previous one stands."""
+
+
+def load_checkpoint(out_dir):
+    """The ``latest.json`` record of ``out_dir`` with its files verified, or None if there is none.
+
+    Raises
+    ------
+    ValueError
+        ``latest.json`` is not valid JSON or lacks a field; it names a file outside ``out_dir``
+        (a path, ``..``, a symlink); a named file is missing or its sha256 differs. The message
+        names the file.
+    """
+    import json
+    latest = os.path.join(out_dir, LATEST)
+    if not os.path.exists(latest):
+        return None
+    try:
+        with open(latest) as f:
+            record = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{latest} is not valid JSON ({err})") from err
+    if not isinstance(record, dict) or any(k not in record for k in ("epoch", "params", "states")):
+        raise ValueError(f"{latest} is not a gluon_ssd checkpoint record (needs epoch, params, "
+                         f"states)")
+    for key in ("params", "states"):
+        if record[key] is None:  # the states of a distributed run
+            continue
+        path = contained_path(out_dir, record[key], f"{key!r} of {latest}")
+        if not os.path.exists(path):
+            raise ValueError(f"checkpoint file {path} named by {latest} is missing")
+        if file_digest(path) != record.get(f"{key}_sha256"):
+            raise ValueError(f"checkpoint file {path} does not match the sha256 in {latest} "
+                             f"(truncated or altered)")
+    return record
+
+
+def check_states_owner(path):
+    """Refuse to unpickle optimizer states that another user wrote.
+
+    Raises
+    ------
+    ValueError
+        ``path`` belongs to another user than the one running this process; says how to resume
+        without unpickling it.
+    """
+    owner = os.stat(path).st_uid
+    if hasattr(os, "geteuid") and owner != os.geteuid():
+        raise ValueError(
+            f"refusing to load optimizer states {path}: the file belongs to uid {owner}, not to "
+            f"this process's user (uid {os.geteuid()}), and MXNet unpickles it, which can run "
+            f"code its author chose. Resume weights only (--resume-weights-only, "
+            f"fit(resume='weights')) or, if you trust its author, trust_states=True")
+
+
+def _remove_quietly(paths):
+    for path in paths:
+        if path and os.path.exists(path):
+            os.remove(path)
+
+
+def save_checkpoint(net, trainer, config, out_dir, epoch, history, partial=None):
+    """Write weights, optimizer states (unless ``trainer`` is None), then ``latest.json``.
+
+    Parameters
+    ----------
+    net : SSD
+        Saved with ``save_parameters``; its ``classes``, ``model_name`` and ``config`` (an
+        :class:`~gluon_ssd.SSDConfig`) go into the record, so any architecture reloads.
+    trainer : mxnet.gluon.Trainer or None
+    config : TrainConfig
+    out_dir : str
+    epoch : int
+        The last complete epoch (0-based; -1 when interrupted inside the first one).
+    history : list of dict
+        The log rows of the complete epochs.
+    partial : dict, optional
+        For a run interrupted inside epoch ``epoch + 1``: ``{"epoch", "batch", ...}`` (written to
+        ``interrupted.*`` files; the epoch files are left as they are).
+
+    Returns
+    -------
+    str
+        The path of the weights written.
+
+    Raises
+    ------
+    CheckpointWriteError
+        A file could not be written (e.g. the disk is full); nothing the previous ``latest.json``
+        names was touched, and no file of the failed checkpoint is left behind.
+    """
+    stem = INTERRUPTED if partial is not None else f"epoch-{epoch:04d}"
+    params, states = f"{stem}.params", None if trainer is None else f"{stem}.states"
+    paths = [os.path.join(out_dir, params), states and os.path.join(out_dir, states)]
+    try:
+        atomic_write(paths[0], net.save_parameters)
+        if states:
+            atomic_write(paths[1], trainer.save_states)
+        record = {"epoch": epoch, "params": params, "states": states,
+                  "params_sha256": file_digest(paths[0]),
+                  "states_sha256": states and file_digest(paths[1]),
+                  "config": config.to_dict(), "history": history, "partial": partial,
+                  "classes": list(net.classes), "model_name": getattr(net, "model_name", None),
+                  "ssd_config": dataclasses.asdict(net.config)}
+        atomic_write_json(record, os.path.join(out_dir, LATEST))
+    except OSError as err:
+        _remove_quietly(paths)
+        previous = os.path.join(out_dir, LATEST)
+        kept = f"{previous} still names the previous checkpoint" if os.path.exists(previous) \
+            else "no earlier checkpoint exists"
+        raise CheckpointWriteError(
+            f"could not write the checkpoint of epoch {epoch + 1} in {out_dir}: "
+            f"{err.strerror or err}; {kept}. Free space or choose another --out, then "
+            f"--resume") from err
+    if partial is None:
+        _prune(out_dir, epoch, config.keep_checkpoints)
+    return paths[0]
+
+
+def _prune(out_dir, epoch, keep):
+    """Remove interrupted files and epoch files older than the ``keep`` newest."""
+    _remove_quietly(os.path.join(out_dir, f"{INTERRUPTED}.{ext}") for ext in ("params", "states"))
+    for old in range(epoch - keep, -1, -1):
+        stale = [os.path.join(out_dir, f"epoch-{old:04d}.{ext}") for ext in ("params", "states")]
+        if not any(os.path.exists(p) for p in stale):
+            break
+        _remove_quietly(stale)

@@ -1,0 +1,78 @@
+"""What every command-line entry point shares: one-line errors for user mistakes, exit codes.
+
+A script's ``main(argv)`` raises the library's own exceptions; :func:`run` turns those that mean
+"the input is wrong" into one line on stderr and exit code 2, the way argparse reports a bad flag::
+
+    train.py: error: --data-root runs/x: no such folder (make demo writes runs/demo/data)
+
+A bug (any other exception) still shows its traceback. ``GLUON_SSD_TRACEBACK=1`` shows the
+traceback of user errors too, for reporting a problem.
+
+Exit codes: 0 done, 1 done with failures the command reported (e.g. unreadable images), 2 user
+error, 3 a lost node of a distributed run (:mod:`gluon_ssd.watchdog`), 128 + N stopped by signal N
+after writing a checkpoint (:class:`~gluon_ssd.train.TrainingInterrupted`: 130 for Ctrl-C, 143 for
+SIGTERM), 1 for a diverged run (:class:`~gluon_ssd.train.TrainingDiverged`).
+"""
+import os
+import sys
+
+__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
+
+# Raised by the library for bad input: a wrong value or type, a missing or unusable file. An
+# OSError other than these (a full disk, a failing device) is reported in one line too: it says
+# what could not be written, and its traceback would add nothing a user can act on.
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+               PermissionError, OSError)
+EXIT_USER_ERROR = 2
+
+
+def error_line(prog, err, flags=None):
+    """``'PROG: error: MESSAGE'`` on one line (newlines folded, API names replaced by ``flags``)."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    for name, flag in (flags or {}).items():
+        message = message.replace(name, flag)
+    return f"{prog}: error: {message}"
+
+
+def run(main, argv=None, prog=None, flags=None):
+    """Call ``main(argv)`` and return its exit code, reporting user errors in one line.
+
+    Parameters
+    ----------
+    main : callable
+        ``main(argv) -> int or None``.
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``, as argparse reads them).
+    prog : str, optional
+        Name printed before the message (default: the script's file name).
+    flags : dict, optional
+        ``{api_name: flag}``: a message naming a library argument (``int8_tolerance``) names the
+        command's flag instead (``--int8-tolerance``). Longer names first where one contains
+        another (dicts keep their order).
+
+    Returns
+    -------
+    int
+        ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user error, the code a
+        training stop carries (see the module docstring).
+    """
+    from .train import TrainingDiverged, TrainingInterrupted
+    prog = prog or os.path.basename(sys.argv[0]) or "gluon-ssd"
+    show = os.environ.get("GLUON_SSD_TRACEBACK", "") not in ("", "0")
+    try:
+        code = main(argv)
+    except TrainingInterrupted as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return err.exit_code
+    except TrainingDiverged as err:
+        print(error_line(prog, err, flags), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        if show:
+            raise
+        print(error_line(prog, err, flags), file=sys.stderr)
+        return EXIT_USER_ERROR
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
