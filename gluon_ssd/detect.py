@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from .model_store import load_weights
 from .transforms import ValTransform
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "detect_images",
@@ -417,7 +418,7 @@ def load_detector(run=None, model=None, params=None, classes=None, bundle=None, 
         if not os.path.isfile(params):
             raise ValueError(f"params file not found: {params}")
         net = zoo.get_model(model, pretrained_base=False, classes=classes)
-        net.load_parameters(params, ctx=ctx)
+        load_weights(net, params, f"the weights of {model}", ctx=ctx)
         base = net.config.base_size
         shape = (base, base)
     net.hybridize()

@@ -34,7 +34,8 @@ import time
 
 from .fileio import atomic_write_json
 
-__all__ = ["Watchdog", "EXIT_LOST_NODE", "DEFAULT_TIMEOUT_S", "nodes_dir", "node_timeout"]
+__all__ = ["Watchdog", "EXIT_LOST_NODE", "DEFAULT_TIMEOUT_S", "nodes_dir", "node_timeout",
+           "run_node"]
 
 EXIT_LOST_NODE = 3
 DEFAULT_TIMEOUT_S = 120.0
@@ -160,13 +161,20 @@ class Watchdog:
                 return
 
 
-def _run_node():
-    """Launcher for a server or scheduler: a watchdog, then MXNet's own loop for the role."""
+def run_node(default_dir=None):
+    """Run this process's server or scheduler role under a watchdog (MXNet must not be imported).
+
+    A watchdog thread starts first, then ``import mxnet`` runs MXNet's loop for ``$DMLC_ROLE``
+    until the workers finish. The heartbeat folder is ``$GLUON_SSD_NODES_DIR`` or
+    ``default_dir``.
+    """
     role = os.environ.get("DMLC_ROLE")
     if role not in ("server", "scheduler"):
         sys.exit(f"python -m gluon_ssd.watchdog runs a server or scheduler: set DMLC_ROLE to "
                  f"server or scheduler (got {role!r}); workers run scripts/train.py")
-    folder = nodes_dir()
+    if "mxnet" in sys.modules:
+        sys.exit("run_node must start before MXNet is imported (its import runs the role)")
+    folder = nodes_dir(default_dir)
     if not folder:
         sys.exit("set GLUON_SSD_NODES_DIR to the heartbeat folder the workers use (OUT/.nodes)")
     watchdog = Watchdog(role, folder, node_timeout()).start()
@@ -177,4 +185,4 @@ def _run_node():
 
 
 if __name__ == "__main__":
-    _run_node()
+    run_node()

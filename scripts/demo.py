@@ -88,6 +88,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.num_train, args.num_val, args.epochs = 64, 16, 1
+    for flag in ("num_train", "num_val", "epochs", "batch_size"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if args.num_train < args.batch_size:
+        raise ValueError(f"--num-train ({args.num_train}) must be at least --batch-size "
+                         f"({args.batch_size})")
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     timings, total = {}, time.perf_counter()

@@ -19,6 +19,7 @@ import mxnet as mx
 
 from gluon_ssd import deploy, zoo
 from gluon_ssd.cli import run
+from gluon_ssd.model_store import load_weights
 from gluon_ssd.train import load_trained
 
 
@@ -75,7 +76,7 @@ def main(argv=None):
     else:
         net = zoo.get_model(args.model, pretrained_base=False, classes=classes, ctx=args.ctx)
     if args.params:
-        net.load_parameters(args.params, ctx=args.ctx)
+        load_weights(net, args.params, f"--params for {args.model}", ctx=args.ctx)
     elif not args.run:
         mx.random.seed(0)
         net.initialize(mx.init.Xavier(), ctx=args.ctx)

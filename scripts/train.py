@@ -15,14 +15,24 @@ Examples::
 Writes ``OUT/epoch-NNNN.params|states``, ``OUT/latest.json``, ``OUT/log.csv``, ``OUT/training.png``.
 """
 import argparse
+import os
 import sys
 
-import mxnet as mx
+if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
+    # MXNet's launcher starts every node of a dist_sync run with this command: a server or the
+    # scheduler runs its role under gluon_ssd's watchdog (heartbeats in --out/.nodes), see README.
+    from gluon_ssd.watchdog import run_node
+    _out = argparse.ArgumentParser(add_help=False)
+    _out.add_argument("--out")
+    _out = _out.parse_known_args()[0].out
+    run_node(os.path.join(_out, ".nodes") if _out else None)
 
-from gluon_ssd import zoo
-from gluon_ssd.cli import run
-from gluon_ssd.data import VOCDataset
-from gluon_ssd.train import TrainConfig, fit, parse_ctx
+import mxnet as mx  # noqa: E402
+
+from gluon_ssd import zoo  # noqa: E402
+from gluon_ssd.cli import run  # noqa: E402
+from gluon_ssd.data import VOCDataset  # noqa: E402
+from gluon_ssd.train import TrainConfig, fit, parse_ctx  # noqa: E402
 
 
 def main(argv=None):
@@ -49,7 +59,12 @@ def main(argv=None):
     p.add_argument("--num-workers", type=int, default=0, help="data loading processes")
     p.add_argument("--pretrained-base", action="store_true",
                    help="ImageNet backbone weights from the model store (needs them present)")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="continue --out's latest checkpoint (also one written by SIGTERM/Ctrl-C "
+                        "mid-epoch); optimizer states are pickles: only your own are loaded")
+    p.add_argument("--resume-weights-only", action="store_true",
+                   help="continue from the weights and schedule with fresh optimizer moments "
+                        "(loads no pickle: for a run folder someone else wrote)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
@@ -67,7 +82,7 @@ def main(argv=None):
         augment=args.augment, seed=args.seed, num_workers=args.num_workers)
     print(net.describe(*data_shape))
     fit(net, train, train_config, args.out, val_dataset=val, ctx=ctx, kvstore=args.kvstore,
-        resume=args.resume)
+        resume="weights" if args.resume_weights_only else args.resume)
     mx.nd.waitall()
     print(f"wrote {args.out}")
     return 0

@@ -62,8 +62,9 @@ def assert_same_detections(expected, actual, score_atol=1e-4, box_atol=1e-2, min
         e_valid, a_valid = e_ids[b, :, 0] >= 0, a_ids[b, :, 0] >= 0
         floor = -1.0 if score_thresh is None else score_thresh + cut_margin
         if e_valid.all() or a_valid.all():  # a full list: cut by top-k
-            floor = max(floor, max(e_scores[b, e_valid, 0].min(initial=-1.0),
-                                   a_scores[b, a_valid, 0].min(initial=-1.0)) + cut_margin)
+            lowest = [s[b, v, 0].min() for s, v in ((e_scores, e_valid), (a_scores, a_valid))
+                      if v.any()]
+            floor = max(floor, max(lowest) + cut_margin)
         e_rows = _rows_above(e_ids[b], e_scores[b], floor)
         a_rows = _rows_above(a_ids[b], a_scores[b], floor)
         assert abs(len(e_rows) - len(a_rows)) <= 1, f"image {b}: {len(e_rows)} vs {len(a_rows)}"
@@ -80,4 +81,18 @@ def assert_same_detections(expected, actual, score_atol=1e-4, box_atol=1e-2, min
             j = min(match, key=lambda j: _box_gap(a_boxes[b, j], e_boxes[b, i]))
             free.remove(j)
             compared += 1
+        extra = [j for j in free if a_scores[b, j, 0] > floor + 2 * score_atol]
+        assert not extra, f"image {b}: detection {extra[0]} ({a_ids[b, extra[0], 0]:g}, " \
+                          f"{a_scores[b, extra[0], 0]:.5f}) of the second list has no match"
     assert compared >= min_compared, f"only {compared} detections compared"
+
+
+def from_records(records, classes, rows):
+    """detect.py's detections of one image (``[{"class", "score", "box"}, ...]``) as a batch of 1:
+    ``(ids (1, rows, 1), scores (1, rows, 1), bboxes (1, rows, 4))``, -1 padded."""
+    assert len(records) <= rows, f"{len(records)} detections, more than {rows} rows"
+    ids, scores, boxes = (np.full((1, rows, n), -1.0, np.float32) for n in (1, 1, 4))
+    for k, det in enumerate(records):
+        ids[0, k, 0], scores[0, k, 0] = list(classes).index(det["class"]), det["score"]
+        boxes[0, k] = det["box"]
+    return ids, scores, boxes

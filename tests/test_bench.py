@@ -6,11 +6,14 @@ import subprocess
 import sys
 
 import mxnet as mx
+import pytest
 from mxnet.gluon import nn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "bench.py")
 PNG = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = [pytest.mark.gluoncv, pytest.mark.slow]
 
 
 def _bench_module():

@@ -161,6 +161,7 @@ def test_set_nms_validates():
     assert decoder.post_nms == 100  # unchanged after a refused call
 
 
+@pytest.mark.gluoncv
 def test_matches_gluoncv_ssd_inference(tmp_path, monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("the model must be built without downloading anything")

@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_demo_quick_runs_the_whole_pipeline(tmp_path):

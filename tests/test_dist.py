@@ -16,10 +16,13 @@ import textwrap
 import time
 
 import mxnet as mx
+import pytest
 import numpy as np
 from training_fixtures import no_bn_net, squares
 
 from gluon_ssd.train import TrainConfig, fit, load_checkpoint
+
+pytestmark = [pytest.mark.dist, pytest.mark.slow, pytest.mark.timeout(480)]
 
 DEADLINE_S = 240
 SIDE = 64  # no_bn_net's input size
@@ -90,41 +93,52 @@ def _tail(path, chars=3000):
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no output)"
 
 
-def _run_cluster(tmp_path, script):
-    """Start scheduler, server and two workers; wait for all with a deadline; kill leftovers."""
+def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADLINE_S,
+                 server=("-m", "gluon_ssd.watchdog"), **env):
+    """Start scheduler, server and two workers; wait for all with a deadline; kill leftovers.
+
+    Returns ``{name: (exit code, pid, log path)}`` for scheduler, server, worker0, worker1 and
+    checks each exit code against ``expected_codes`` (same order).
+    """
     port = _free_port()
     # DMLC_NODE_HOST: every node announces 127.0.0.1 instead of guessing a network interface.
+    # GLUON_SSD_NODES_DIR: the heartbeat folder of gluon_ssd.watchdog, shared by all four.
     base = dict(os.environ, DMLC_PS_ROOT_URI="127.0.0.1", DMLC_PS_ROOT_PORT=str(port),
                 DMLC_NODE_HOST="127.0.0.1",
                 DMLC_NUM_SERVER="1", DMLC_NUM_WORKER="2", OMP_NUM_THREADS="1",
-                PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
+                GLUON_SSD_NODES_DIR=str(tmp_path / "nodes"),
+                PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]), **env)
     base.pop("DMLC_ROLE", None)
-    # Importing mxnet with DMLC_ROLE=scheduler|server runs that role's loop until the workers
-    # finish, then exits.
-    roles = [("scheduler", None, "import mxnet"), ("server", None, "import mxnet"),
-             ("worker", "0", str(script)), ("worker", "1", str(script))]
-    procs, logs = [], []
+    # The scheduler and the server run MXNet's loop for their role under gluon_ssd's watchdog
+    # (python -m gluon_ssd.watchdog: a heartbeat thread, then `import mxnet`, which runs the loop
+    # until the workers finish).
+    node = ["-m", "gluon_ssd.watchdog"]
+    roles = [("scheduler", None, node), ("server", None, list(server)),
+             ("worker", "0", [str(script)]), ("worker", "1", [str(script)])]
+    procs, logs, names = [], [], []
     try:
         for role, wid, what in roles:
             env = dict(base, DMLC_ROLE=role)
             if wid is not None:
                 env["WORKER_ID"] = wid
             log = tmp_path / f"{role}{wid or ''}.log"
-            cmd = [sys.executable, what] if role == "worker" else [sys.executable, "-c", what]
             with open(log, "wb") as out:
-                procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out,
-                                              stderr=subprocess.STDOUT))
+                procs.append(subprocess.Popen([sys.executable, *what], env=env, cwd=REPO,
+                                              stdout=out, stderr=subprocess.STDOUT))
             logs.append(log)
-        deadline = time.monotonic() + DEADLINE_S
-        codes = []
+            names.append(f"{role}{wid or ''}")
+        deadline = time.monotonic() + deadline_s
+        codes = {}
         for proc, log in zip(reversed(procs), reversed(logs)):  # workers first
             try:
-                codes.append(proc.wait(timeout=max(1.0, deadline - time.monotonic())))
+                codes[log] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"{log.name} still running after {DEADLINE_S} s (hung "
+                raise AssertionError(f"{log.name} still running after {deadline_s} s (hung "
                                      f"parameter server?); its output:\n{_tail(log)}") from None
-        for code, log in zip(codes, reversed(logs)):
-            assert code == 0, f"{log.name} exited with {code}:\n{_tail(log)}"
+        for log, expected in zip(logs, expected_codes):
+            assert codes[log] == expected, f"{log.name} exited with {codes[log]}, expected " \
+                                           f"{expected}:\n{_tail(log)}"
+        return {name: (codes[log], proc.pid, log) for name, proc, log in zip(names, procs, logs)}
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -173,3 +187,73 @@ def test_two_dist_sync_workers_equal_one_local_process(tmp_path):
         np.testing.assert_array_equal(worker0[k], checkpoint[k], err_msg=k)
     moved = [np.abs(expected[k] - start[k]).max() for k in expected]
     assert sum(m > 1e-3 for m in moved) > len(moved) // 2
+
+
+# Worker 1 is SIGKILLed (no chance to say goodbye) while it loads item 4 of its 2nd epoch: its
+# share of the global batch is 4 items, so after epoch 1's 3 batches (12 items) and 1 batch of
+# epoch 2 (4 items): load 12 + 4 + 4 = 20 is inside batch 2 of epoch 2.
+KILLED_WORKER = textwrap.dedent("""\
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    import mxnet as mx
+    import test_dist as spec
+    from gluon_ssd.train import TrainConfig, fit
+
+    class Dying(mx.gluon.data.Dataset):
+        def __init__(self, data):
+            self.data, self.loads = data, 0
+        def __len__(self):
+            return len(self.data)
+        def __getitem__(self, i):
+            self.loads += 1
+            if os.environ["WORKER_ID"] == "1" and self.loads == 20:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return self.data[i]
+
+    rank_dir = os.path.join({tmp!r}, "worker-" + os.environ["WORKER_ID"])
+    net = spec.make_net()
+    net.load_parameters({init!r})
+    config = TrainConfig(**dict(spec.train_config().to_dict(), epochs=3))
+    fit(net, Dying(spec.dataset()), config, os.path.join(rank_dir, "run"), kvstore="dist_sync",
+        progress=False, log=lambda *a: None)
+    print("worker done")
+    """)
+
+
+def test_a_lost_worker_stops_every_other_node_and_the_run_resumes(tmp_path):
+    """Kill a worker mid-epoch: the other worker, the server and the scheduler stop within the
+    node timeout naming it (exit 3), rank 0's last checkpoint is intact and resumes."""
+    init = tmp_path / "init.params"
+    net = make_net()
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, SIDE, SIDE)))
+    net.save_parameters(str(init))
+    script = tmp_path / "worker.py"
+    script.write_text(KILLED_WORKER.format(tests=os.path.dirname(os.path.abspath(__file__)),
+                                           tmp=str(tmp_path), init=str(init)))
+    timeout = 6  # seconds without a heartbeat: a lost node (120 by default)
+    started = time.monotonic()
+    # The server starts as MXNet's launcher starts every node: the workers' command, here
+    # scripts/train.py, which runs a server role under the watchdog.
+    train_py = os.path.join(REPO, "scripts", "train.py")
+    nodes = _run_cluster(tmp_path, script, expected_codes=(3, 3, 3, -9), deadline_s=120,
+                         server=(train_py, "--out", str(tmp_path / "server-out")),
+                         GLUON_SSD_NODE_TIMEOUT=str(timeout))
+    took = time.monotonic() - started
+    dead_pid = nodes["worker1"][1]
+    for name in ("scheduler", "server", "worker0"):
+        lines = [line for line in nodes[name][2].read_text().splitlines() if "dist_sync" in line]
+        assert lines and "lost worker" in lines[0] and f"pid {dead_pid}," in lines[0], \
+            f"{name}: {_tail(nodes[name][2])}"
+    assert took < 100  # start-up + 1.3 epochs + the timeout, not the 240 s hang of a deadlock
+
+    # Rank 0 is whichever worker connected first: the survivor, or the killed one.
+    runs = [tmp_path / f"worker-{i}" / "run" for i in (0, 1)]
+    writer = next(run for run in runs if (run / "latest.json").exists())
+    record = load_checkpoint(str(writer))  # intact, verified
+    assert record["epoch"] == 0 and record["partial"] is None
+    resumed = make_net()
+    config = TrainConfig(**dict(train_config().to_dict(), epochs=3))
+    history = fit(resumed, dataset(), config, str(writer), resume=True, progress=False,
+                  log=lambda *a: None)
+    assert [row["epoch"] for row in history] == [1, 2, 3]

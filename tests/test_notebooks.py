@@ -22,6 +22,8 @@ CELL_TIMEOUT_S = 600  # one cell
 # A whole notebook in quick mode: 15-30 s on two busy cores. Far more means quick mode is ignored.
 QUICK_BUDGET_S = 300
 
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow, pytest.mark.timeout(QUICK_BUDGET_S + 120)]
+
 
 def test_there_are_notebooks():
     names = [p.name for p in NOTEBOOKS]

@@ -31,6 +31,7 @@ def _input_side(name):
     return config.base_size if config.backbone == "vgg16_atrous" else 128
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_every_model_builds_trains_hybridizes_and_infers(name):
     net = zoo.get_model(name, pretrained_base=False)
@@ -58,14 +59,26 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     assert ids.shape == (2, k, 1) and scores.shape == (2, k, 1) and bboxes.shape == (2, k, 4)
     net.hybridize()
     hybrid = net(x)
-    # The hybridized graph may fuse differently: float noise (1e-4 on 0-300 px boxes) and rows
-    # whose scores tie to noise in either order.
-    assert_same_detections((ids, scores, bboxes), hybrid, score_atol=1e-4, box_atol=1e-2)
+    # Random weights score every class about alike (1/21, 1/81): detections tie, and which of
+    # the tied candidates fill the top-k list is arbitrary. The raw per-anchor outputs are
+    # compared exactly (no order involved); detections order-insensitively, tied rows excepted.
+    # The hybridized graph may fuse differently: float noise (1e-4 on 0-300 px boxes).
+    assert_same_detections((ids, scores, bboxes), hybrid, score_atol=1e-4, box_atol=1e-2,
+                           min_compared=0)
     with autograd.train_mode():  # a train-mode pass on the hybridized net...
-        assert net(x)[0].shape == cls_preds.shape
+        raw = net(x)
+    # Train mode normalises by the statistics of this batch of 2 (on the 1x1 maps, two values:
+    # each normalises to about +-1, however close they are), so rounding differences of the
+    # fused graph grow through 100+ layers: seen 2e-3 on values of 3 (ResNet-101 v2) and one
+    # element of 16380 off by 1.5e-2 on a scale of 15 (ResNet-152 v2). 1e-2 of the outputs'
+    # scale stays far below what a wrong graph gives (differences of the outputs' own order).
+    for a, b in zip((cls_preds, box_preds, anchors), raw):
+        a = a.asnumpy()
+        np.testing.assert_allclose(b.asnumpy(), a, rtol=1e-2, atol=1e-2 * np.abs(a).max())
     again = net(x)               # ...must not leave inference with the training graph
     assert again[0].shape == (2, k, 1)
-    assert_same_detections((ids, scores, bboxes), again, score_atol=1e-4, box_atol=1e-2)
+    assert_same_detections((ids, scores, bboxes), again, score_atol=1e-4, box_atol=1e-2,
+                           min_compared=0)
 
 
 def test_unknown_model_names_close_matches():
@@ -91,8 +104,12 @@ def test_pretrained_loads_verified_weights_from_the_store(tmp_path, monkeypatch)
     tmp.rename(path)
     monkeypatch.setitem(model_store._MODEL_SHA1, name, sha1)
     loaded = zoo.get_model(name, pretrained=True, root=str(tmp_path))
-    # The same weights and the same (imperative) graph: equal up to float noise.
-    assert_same_detections(expected, loaded(x), score_atol=1e-5, box_atol=1e-3)
+    # The same weights and the same (imperative) graph: equal up to float noise. Random weights
+    # tie the detections' scores, so the per-anchor outputs are what is compared.
+    assert_same_detections(expected, loaded(x), score_atol=1e-5, box_atol=1e-3, min_compared=0)
+    with autograd.train_mode():
+        for a, b in zip(src(x), loaded(x)):
+            np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=1e-5, atol=1e-5)
     # A truncated file is refused by its hash, never loaded.
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
