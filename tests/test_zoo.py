@@ -40,9 +40,17 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     x = mx.nd.random.uniform(-1, 1, shape=(2, 3, side, side))
     num_classes = net.num_classes
 
+    # The anchors of every prediction map, from the maps themselves (real sizes: Inception-v3's
+    # valid convolutions give 3x3 and 1x1 taps at 128 px, not 8x8 and 4x4).
+    maps = list(net.features(x[:1]))
+    for extra in net.extras:
+        maps.append(extra(maps[-1]))
+    expected = sum(m.shape[2] * m.shape[3] * gen.num_anchors
+                   for m, gen in zip(maps, net.anchor_generators))
     with autograd.record():
         cls_preds, box_preds, anchors = net(x)
         n = anchors.shape[1]
+        assert n == expected
         assert cls_preds.shape == (2, n, num_classes + 1)
         assert box_preds.shape == (2, n, 4) and anchors.shape == (1, n, 4)
         weights = mx.nd.random.uniform(shape=cls_preds.shape)
