@@ -201,6 +201,8 @@ def first_refusal(symbols, data_shape):
         infer_shapes(symbols[lo], data_shape)
     except mx.base.MXNetError as err:
         reason = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+        if "Check failed:" in reason:  # drop MXNet's operator name, time stamp and source file
+            reason = reason[reason.index("Check failed:"):]
         return lo, reason
     raise AssertionError("shape inference is not monotone along the trunk")
 
