@@ -133,6 +133,8 @@ def test_densenet_stride_ends_have_the_block_rule_channels(name, channels):
     assert [s.channels for s in fe.specs] == list(channels)
     # 7x7/2 pad 3 and 3x3/2 pad 1 max pool: 256 -> 128 -> 64; transitions floor: 32, 16, 8.
     assert [h for _, h, _ in fe.output_shapes(256)] == [64, 32, 16, 8]
+    # Smallest: 29 -> 15 -> 8 -> 4 -> 2 -> 1, while 28 -> 14 -> 7 -> 3 -> 1 -> 0.
+    assert fe.min_input_size == 29
 
 
 def test_densenet121_taps_are_transition_convs_and_the_final_relu():
@@ -162,13 +164,16 @@ def test_densenet121_taps_are_transition_convs_and_the_final_relu():
 # SqueezeNet (Iandola et al. 2016) at 224, max pools 3x3/2 in ceil mode:
 # 1.0: 7x7/2 valid conv -> 109, pool -> 54, fires, pool -> 27, fires, pool -> 13, last fire.
 # 1.1: 3x3/2 valid conv -> 111, pool -> 55, fires, pool -> 27, fires, pool -> 13, fires.
-@pytest.mark.parametrize("name, sizes", [("squeezenet1.0", (54, 27, 13)),
-                                         ("squeezenet1.1", (55, 27, 13))])
-def test_squeezenet_ends_at_stride_16_with_its_last_fire_module(name, sizes):
+# Smallest inputs: the last pool needs a 3x3 map <- 6 <- 12 after the first conv: 1.0's 7x7/2 from
+# 2 * 11 + 7 = 29, 1.1's 3x3/2 from 2 * 11 + 3 = 25 (one less gives 11 -> 5 -> 2, refused).
+@pytest.mark.parametrize("name, sizes, smallest", [("squeezenet1.0", (54, 27, 13), 29),
+                                                   ("squeezenet1.1", (55, 27, 13), 25)])
+def test_squeezenet_ends_at_stride_16_with_its_last_fire_module(name, sizes, smallest):
     net = _net(name, 64)
     f = list(net.features)
     fe = FeatureExtractor(net, strides=(4, 8, 16), backbone_name=name)
     assert [h for _, h, _ in fe.output_shapes(224)] == list(sizes)
+    assert fe.min_input_size == smallest
     last_fire = max(i for i, b in enumerate(f) if isinstance(b, nn.HybridSequential))
     assert isinstance(f[last_fire + 1], nn.Dropout)  # the classifier's Dropout is not a tap
     assert fe.specs[2].channels == 512               # expand 1x1 + 3x3: 256 + 256
@@ -189,6 +194,8 @@ def test_alexnet_taps_at_224_match_its_layers():
     f = list(net.features)
     fe = FeatureExtractor(net, strides=(4, 8, 16, 32))
     assert fe.output_shapes(224) == [(64, 55, 55), (192, 27, 27), (256, 13, 13), (256, 6, 6)]
+    # Smallest: pool 3 needs 3 <- pool 2 needs 7 <- pool 1 needs 15 <- the conv, 4 * 14 + 11 - 4 = 63.
+    assert fe.min_input_size == 63
     x = mx.nd.random.uniform(shape=(1, 3, 64, 64))
     pools = [i for i, b in enumerate(f) if isinstance(b, nn.MaxPool2D)]
     for tap, end in zip(fe(x), (0, pools[1] - 1, pools[2] - 1, pools[2])):
