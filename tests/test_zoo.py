@@ -8,7 +8,7 @@ from mxnet import autograd
 
 from detections import assert_same_detections
 
-from gluon_ssd import model_store, zoo
+from gluon_ssd import deploy, model_store, zoo
 
 ALL_MODELS = zoo.list_models()
 
@@ -162,3 +162,19 @@ def test_reset_class_keeps_reused_and_background_predictions():
     assert net(x)[0].shape[2] == 1  # inference after reset: the new decoder, hybridized
     with pytest.raises(ValueError, match="reuse_weights"):
         net.reset_class(["a"], reuse_weights={"a": "dog"})
+
+
+@pytest.mark.parametrize("name", ["ssd_300_inceptionv3_voc", "ssd_512_densenet121_coco"])
+def test_new_families_export_and_reload_in_plain_mxnet(name, tmp_path):
+    # One preset per new family (the all-models test above builds, trains and hybridizes all of
+    # them); export folds BatchNorm and the plain SymbolBlock must give the same detections.
+    net = zoo.get_model(name, pretrained_base=False)
+    mx.random.seed(0)
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 96, 160))  # non-square, above both minimums
+    expected = net(x)
+    assert (expected[0].asnumpy() >= 0).all()  # 100 real detections to compare, no -1 padding
+    deploy.export(net, str(tmp_path), data_shape=(96, 160))
+    reloaded = mx.gluon.SymbolBlock.imports(str(tmp_path / f"{name}-symbol.json"), ["data"],
+                                            str(tmp_path / f"{name}-0000.params"))
+    assert_same_detections(expected, reloaded(x), score_atol=1e-4, box_atol=1e-2)
