@@ -106,3 +106,11 @@ def test_classifier_side_is_the_smallest_side_from_224_the_whole_network_accepts
     assert classifier_side(vision.get_model("resnet18_v1")) == 224
     # Inception-v3's 8x8 average pool needs the 8x8 map of a 299 input (tests/test_backbone_families)
     assert classifier_side(vision.get_model("inceptionv3")) == 299
+
+
+def test_a_network_refusing_every_probe_is_a_value_error_naming_the_layer():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, in_channels=3), nn.Conv2D(4, 5000, in_channels=4))  # 5000 > 4096 - 2
+    with pytest.raises(ValueError, match=r"Giant refuses a 4096x4096 input at layer \S+ \(1\): "
+                                         r"Check failed"):
+        trace_trunk(net, label="Giant")
