@@ -19,6 +19,20 @@ What a tap is, per family (all follow from the rule above):
   stride 32: layer 15 of the MobileNetV2 paper, the SSDLite tap (576 channels at width 1.0).
 * VGG: the ReLU before each max pooling (stride 8 is conv4_3's ReLU, SSD's first tap); the stride-32
   tap is pool5's output.
+* Inception-v3: an Inception block (a ``HybridConcurrent``) is one point, its concatenation. Strides
+  8, 16, 32 end at the last 35x35, 17x17 and 8x8 blocks at a 299 input (288, 768, 2048 channels):
+  the ``mixed_2``, ``mixed_7`` and ``mixed_10`` of MXNet's example/ssd configs.
+* DenseNet: a dense layer (concatenation) is one point; a transition is BN, ReLU, 1x1 conv, 2x2
+  average pooling, so strides 4, 8, 16 end at a transition's 1x1 conv (before its pooling) and
+  stride 32 at the final BN + ReLU.
+* SqueezeNet: a fire module's squeeze (1x1 conv, ReLU) is two points and its expand (concatenation)
+  one; its features end with a fire module at stride 16, so it has no stride-32 tap.
+* AlexNet: each convolution (with its ReLU) and each pooling is one point; stride 32 is pool 3.
+
+Valid (unpadded) convolutions make Inception-v3's, SqueezeNet's and AlexNet's maps a few pixels
+smaller than ``input / stride`` (Inception-v3 at 299: 35, 17, 8, not 37, 18, 9); the stride of a
+tap is the nominal power of two (:mod:`gluon_ssd.trunk`) and the real sizes come from
+:meth:`FeatureExtractor.output_shapes`.
 """
 import difflib
 import os
@@ -28,7 +42,8 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 from mxnet.gluon.model_zoo import vision
 
-from .trunk import count_params, infer_shapes, trace_trunk
+from .trunk import (classifier_side, count_params, count_trunk_params, first_refusal, infer_shapes,
+                    trace_trunk)
 
 __all__ = ["SUPPORTED_BACKBONES", "FeatureSpec", "FeatureExtractor", "get_backbone", "trunk_specs"]
 
@@ -36,11 +51,10 @@ SUPPORTED_BACKBONES = tuple(
     [f"resnet{depth}_v{version}" for version in (1, 2) for depth in (18, 34, 50, 101, 152)]
     + [f"mobilenet{width}" for width in ("1.0", "0.75", "0.5", "0.25")]
     + [f"mobilenetv2_{width}" for width in ("1.0", "0.75", "0.5", "0.25")]
-    + [f"vgg{depth}{bn}" for depth in (11, 13, 16, 19) for bn in ("", "_bn")])
-
-# The input side Gluon's model_zoo classifiers are defined at; used only to count the parameters of
-# the whole network (VGG's Dense layers size with the input).
-_CLASSIFIER_SIDE = 224
+    + [f"vgg{depth}{bn}" for depth in (11, 13, 16, 19) for bn in ("", "_bn")]
+    + ["inceptionv3"]
+    + [f"densenet{depth}" for depth in (121, 161, 169, 201)]
+    + ["squeezenet1.0", "squeezenet1.1", "alexnet"])
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,8 @@ class FeatureSpec:
     channels : int
         Channels ``C`` of the ``(B, C, H, W)`` output.
     stride : int
-        Output stride: ``H = ceil or floor(input_height / stride)`` depending on the layers' padding.
+        Nominal output stride, a power of two: ``H = ceil or floor(input_height / stride)`` for
+        padded layers, a few pixels less after valid convolutions (see :meth:`output_shapes`).
     path : str
         Attribute path of the block that produces it, e.g. ``'features.6.22'``.
     unit : tuple of int
@@ -104,13 +119,14 @@ def get_backbone(name, pretrained=False, root=None, ctx=None):
     return vision.get_model(name, **kwargs)
 
 
-def _trunk_with_params(net):
-    """Trunk points of ``net`` with the cumulative trainable parameters each one needs."""
-    points = trace_trunk(net)
-    params = net.collect_params()
-    data_shape = (1, 3, 64, 64)  # parameter shapes do not depend on the input size up to here
-    counts = [count_params(point.symbol, params, data_shape) for point in points]
-    return points, counts
+def _trunk_with_params(net, label=None):
+    """Trunk points of ``net`` with the cumulative trainable parameters each one needs.
+
+    Counted at a probe side the trunk accepts (parameter shapes do not depend on the input size
+    up to the end of the trunk).
+    """
+    points = trace_trunk(net, label)
+    return points, count_trunk_params(points, net.collect_params())
 
 
 def trunk_specs(network):
@@ -127,7 +143,7 @@ def trunk_specs(network):
         In execution order; strides never decrease.
     """
     net = get_backbone(network) if isinstance(network, str) else network
-    points, counts = _trunk_with_params(net)
+    points, counts = _trunk_with_params(net, network if isinstance(network, str) else None)
     return [FeatureSpec(p.name, p.channels, p.stride, p.path, p.unit, c)
             for p, c in zip(points, counts)]
 
@@ -182,15 +198,18 @@ class FeatureExtractor(HybridBlock):
         else:
             raise TypeError(f"network must be a backbone name or a HybridBlock, "
                             f"got {type(network).__name__}")
-        points, counts = _trunk_with_params(network)
+        points, counts = _trunk_with_params(network, self.backbone_name)
         taps = self._select(points, strides, names)
         self._points = points[:max(taps) + 1]
         self._taps = taps
         self._specs = tuple(FeatureSpec(points[i].name, points[i].channels, points[i].stride,
                                         points[i].path, points[i].unit, counts[i]) for i in taps)
-        self._network_params = count_params(
-            network(mx.sym.var("data")), network.collect_params(),
-            (1, 3, _CLASSIFIER_SIDE, _CLASSIFIER_SIDE))
+        # The whole classifier at the side it is defined at (224; 299 for Inception-v3): VGG's and
+        # AlexNet's Dense layers size with the input.
+        side = classifier_side(network)
+        self._network_params = (count_params(network(mx.sym.var("data")),
+                                             network.collect_params(), (1, 3, side, side))
+                                if side is not None else counts[-1])
         self._min_side = None
         for i, point in enumerate(self._points):
             self.register_child(point.block, f"layer{i}")
@@ -239,20 +258,39 @@ class FeatureExtractor(HybridBlock):
     @property
     def num_params(self):
         """int: trainable parameters this block holds (all of them feed its outputs)."""
+        side = self._points[0].probe_side  # a size the whole trunk accepts
         return count_params(mx.sym.Group([self._points[i].symbol for i in self._taps]),
-                            self.collect_params(), (1, 3, 64, 64))
+                            self.collect_params(), (1, 3, side, side))
 
     @property
     def backbone_params(self):
         """int: trainable parameters of the whole backbone network, classifier included."""
         return self._network_params
 
-    def output_shapes(self, height, width=None):
-        """Output shapes ``[(C, H_i, W_i), ...]`` for a ``height x width`` input (shape inference)."""
-        width = height if width is None else width
+    def _try_output_shapes(self, height, width):
         group = mx.sym.Group([self._points[i].symbol for i in self._taps])
-        _, out_shapes, _ = infer_shapes(group, (1, 3, height, width))
+        try:
+            _, out_shapes, _ = infer_shapes(group, (1, 3, height, width))
+        except mx.base.MXNetError:
+            return None  # a layer refused the size (e.g. a kernel larger than its input)
         return [tuple(s[1:]) for s in out_shapes]
+
+    def output_shapes(self, height, width=None):
+        """Output shapes ``[(C, H_i, W_i), ...]`` for a ``height x width`` input (shape inference).
+
+        These are the real map sizes, floor/ceil effects of valid layers included. Raises
+        ``ValueError`` naming the first layer that refuses the size, and the smallest input.
+        """
+        width = height if width is None else width
+        shapes = self._try_output_shapes(height, width)
+        if shapes is None:
+            k, reason = first_refusal([p.symbol for p in self._points], (1, 3, height, width))
+            point, m = self._points[k], self.min_input_size
+            raise ValueError(
+                f"{self.backbone_name} cannot take a {height}x{width} input: layer {point.name} "
+                f"({point.path}) refuses it ({reason}); the smallest input for taps "
+                f"{[s.name for s in self._specs]} is {m}x{m}")
+        return shapes
 
     @property
     def min_input_size(self):
@@ -263,13 +301,10 @@ class FeatureExtractor(HybridBlock):
         """
         if self._min_side is None:
             def fits(side):
-                try:
-                    shapes = self.output_shapes(side)
-                except mx.base.MXNetError:
-                    return False  # a layer refused the size (e.g. a pooling window above it)
-                return all(h >= 1 and w >= 1 for _, h, w in shapes)
-            lo, hi = 1, 4096
-            assert fits(hi), "backbone refuses a 4096 px input"
+                shapes = self._try_output_shapes(side, side)
+                return shapes is not None and all(h >= 1 and w >= 1 for _, h, w in shapes)
+            lo, hi = 1, self._points[0].probe_side  # the trunk was measured there
+            assert fits(hi), "the trunk refuses its own probe side"
             while lo < hi:
                 mid = (lo + hi) // 2
                 if fits(mid):

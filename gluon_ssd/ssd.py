@@ -81,6 +81,7 @@ class SSD(HybridBlock):
         """
         width = height if width is None else width
         shape = (1, 3, height, width)
+        self.features.output_shapes(height, width)  # a size the backbone refuses: a ValueError
         data = mx.sym.var("data")
         maps = list(self.features(data))
         strides = [s.stride for s in self.features.specs]

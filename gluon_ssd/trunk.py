@@ -8,27 +8,49 @@ alone. Running the leaves ``0..i`` one after the other therefore gives exactly p
 what :class:`gluon_ssd.FeatureExtractor` does.
 
 A block is flattened into its children when running those children in order *is* its whole forward
-pass. That is true of every ``HybridSequential``; for any other block it is checked on the network
-itself, by comparing the symbolic graph of the block with the graph of its children chained:
-MobileNetV2's ``LinearBottleneck`` without a shortcut passes (so the expansion inside it is a trunk
-point), a ResNet unit with its skip connection does not (so a unit is one point, its output).
+pass. That is true of every ``HybridSequential`` that keeps its forward; for any other block it is
+checked on the network itself, by comparing the symbolic graph of the block with the graph of its
+children chained: MobileNetV2's ``LinearBottleneck`` without a shortcut passes (so the expansion
+inside it is a trunk point), a ResNet unit with its skip connection does not (so a unit is one
+point, its output), nor does a ``HybridConcurrent`` (a ``HybridSequential`` subclass that
+concatenates its children's outputs): an Inception block, a DenseNet layer or the expand part of a
+SqueezeNet fire module is one point, its concatenation.
 
-Channels and strides come from symbolic shape inference (no forward pass, no weights needed) at two
-input sizes: the stride of a point is input size / output size and must agree at both. The first
-``Dense`` or ``Flatten`` leaf, or the first point whose size does not follow the input (a global
-pooling), ends the spatial trunk.
+Channels and strides come from symbolic shape inference (no forward pass, no weights needed) at
+three probe sides the network accepts. A point's stride is its *nominal* output stride: the power of
+two that ``input / output`` rounds to, which must agree at every probe and with the slope of the
+output size between the smallest and largest probe. Padded networks (ResNet, MobileNet, VGG) give
+exact powers of two; networks with valid (unpadded) convolutions (Inception-v3, SqueezeNet,
+AlexNet) give maps a few pixels smaller, e.g. Inception-v3's 299 -> 35 -> 17 -> 8 at strides
+8, 16, 32. The real map sizes are always taken from shape inference at the size asked for; the
+nominal stride only names the point. The first ``Dense``, ``Flatten`` or ``Dropout`` leaf (model_zoo
+puts Dropout only in front of a classifier: SqueezeNet's features end with one), the first point whose
+size does not follow the input, or the first point reduced to 1x1 at the network's own classifier
+input side (a global pooling sized to the classifier's map, like DenseNet's 7x7 average pool at 224
+or Inception-v3's 8x8 at 299) ends the spatial trunk.
+
+Shape-inference failures never escape as raw ``MXNetError``: they become ``ValueError`` naming the
+network, the first layer that refuses the size, and the size.
 """
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Tuple
 
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
-__all__ = ["TrunkPoint", "trace_trunk", "infer_shapes", "count_params"]
+__all__ = ["TrunkPoint", "trace_trunk", "infer_shapes", "count_params", "count_trunk_params",
+           "classifier_side", "first_refusal", "nominal_stride", "probe_sides"]
 
-# Two input sides for shape inference; both divide by 256, so every stride up to 256 is exact.
-_PROBE_SIDES = (512, 768)
+# The smallest probe side tried first; probes are it, 1.5x and 2x it: multiples of 256, so every
+# stride up to 256 of a padded network is exact. Doubled until the network accepts it.
+_PROBE_BASE = 512
+# The largest input side any search here tries (a 4096 x 4096 image).
+MAX_SIDE = 4096
+# ImageNet's 224 x 224 crop, the input Gluon model_zoo classifiers are defined at; a network that
+# refuses it (Inception-v3, defined at 299) is counted at the smallest side above that it accepts.
+IMAGENET_SIDE = 224
 
 
 @dataclass(frozen=True)
@@ -50,7 +72,10 @@ class TrunkPoint:
     channels : int
         Channels of the output feature map.
     stride : int
-        Output stride: input size divided by output size.
+        Nominal output stride: the power of two ``input size / output size`` rounds to (exact for
+        padded layers; valid convolutions make the real map a few pixels smaller).
+    probe_side : int
+        An input side at which the whole trunk's shapes were inferred: one the network accepts.
     """
 
     index: int
@@ -59,6 +84,7 @@ class TrunkPoint:
     unit: Tuple[int, int]
     channels: int
     stride: int
+    probe_side: int
     block: HybridBlock = field(repr=False, compare=False)
     symbol: mx.sym.Symbol = field(repr=False, compare=False)
 
@@ -83,8 +109,9 @@ def _runs_children_in_order(block):
     children = _children(block)
     if not children:
         return False
-    if isinstance(block, nn.HybridSequential):
-        return True
+    if isinstance(block, nn.HybridSequential) \
+            and type(block).hybrid_forward is nn.HybridSequential.hybrid_forward:
+        return True  # a subclass with its own forward (HybridConcurrent: concat) is compared below
     data = mx.sym.var("data")
     with mx.name.NameManager():
         whole = block(data)
@@ -100,10 +127,11 @@ def _runs_children_in_order(block):
 def _expand(block, path, unit, x, leaves):
     """Trace ``block`` on symbol ``x``, appending ``(block, path, unit, output)`` per leaf.
 
-    Returns the output symbol, or ``None`` once a non-spatial layer (Dense, Flatten) is reached.
+    Returns the output symbol, or ``None`` once a classifier layer (Dense, Flatten, Dropout)
+    is reached.
     """
-    if isinstance(block, (nn.Dense, nn.Flatten)):
-        return None
+    if isinstance(block, (nn.Dense, nn.Flatten, nn.Dropout)):
+        return None  # the classifier: model_zoo puts Dropout only before its Dense layers
     if _runs_children_in_order(block):
         children = _children(block)
         with block.name_scope():
@@ -127,19 +155,117 @@ def _features_of(net):
         f"HybridSequential, got {type(net).__name__}")
 
 
-def trace_trunk(net):
-    """Flatten a backbone into its spatial trunk.
+def infer_shapes(symbol, data_shape):
+    """``(arg_shapes, out_shapes, aux_shapes)`` of a graph whose one input is ``data``.
+
+    Raises ``mxnet.base.MXNetError`` when a layer refuses the shape. (``Symbol.infer_shape`` prints
+    a diagnostic to stdout before raising; its implementation does not.) User-facing callers turn
+    that error into a ``ValueError`` with :func:`first_refusal`.
+    """
+    return symbol._infer_shape_impl(False, data=tuple(data_shape))
+
+
+def _accepts(symbol, data_shape):
+    try:
+        infer_shapes(symbol, data_shape)
+    except mx.base.MXNetError:
+        return False
+    return True
+
+
+def first_refusal(symbols, data_shape):
+    """The first of a chain of graphs whose shape inference fails at ``data_shape``.
 
     Parameters
     ----------
-    net : mxnet.gluon.HybridBlock
-        A Gluon model_zoo network (its ``features`` are traced) or a ``HybridSequential``.
+    symbols : sequence of mxnet.sym.Symbol
+        Graphs in trunk order, each one containing the previous (so once one fails, all later fail).
+    data_shape : tuple of int
+        ``(B, C, H, W)``.
 
     Returns
     -------
-    list of TrunkPoint
-        The spatial trunk in execution order; strides never decrease along it.
+    (int, str) or None
+        Index of the first refusing graph and the first line of MXNet's reason; None if all pass.
     """
+    if _accepts(symbols[-1], data_shape):
+        return None
+    lo, hi = 0, len(symbols) - 1  # symbols[hi] refuses
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _accepts(symbols[mid], data_shape):
+            lo = mid + 1
+        else:
+            hi = mid
+    try:
+        infer_shapes(symbols[lo], data_shape)
+    except mx.base.MXNetError as err:
+        reason = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+        if "Check failed:" in reason:  # drop MXNet's operator name, time stamp and source file
+            reason = reason[reason.index("Check failed:"):]
+        return lo, reason
+    raise AssertionError("shape inference is not monotone along the trunk")
+
+
+def probe_sides(symbol):
+    """Three input sides at which ``symbol`` infers shapes: ``(s, 1.5 s, 2 s)``, ``s`` from 512 up.
+
+    Returns None if it refuses every ``s`` up to ``MAX_SIDE``.
+    """
+    side = _PROBE_BASE
+    while not _accepts(symbol, (1, 3, side, side)):
+        if side * 2 > MAX_SIDE:
+            return None
+        side *= 2
+    return side, side * 3 // 2, side * 2
+
+
+def classifier_side(net):
+    """The smallest input side from 224 (ImageNet's crop) at which the whole ``net`` runs.
+
+    224 for the model_zoo classifiers but Inception-v3, whose 8x8 average pool needs the 8x8 map
+    of a 299 input (``tests/test_backbone_families.py``). Returns None for a network refusing
+    every side up to ``MAX_SIDE``.
+    """
+    with mx.name.NameManager():
+        whole = net(mx.sym.var("data"))
+    if isinstance(whole, (list, tuple)):
+        whole = mx.sym.Group(list(whole))
+    if _accepts(whole, (1, 3, IMAGENET_SIDE, IMAGENET_SIDE)):
+        return IMAGENET_SIDE
+    lo, hi = IMAGENET_SIDE + 1, MAX_SIDE
+    if not _accepts(whole, (1, 3, hi, hi)):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _accepts(whole, (1, 3, mid, mid)):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def nominal_stride(sides, map_sides):
+    """The power-of-two output stride of a point with ``map_sides[i]`` at input ``sides[i]``.
+
+    ``2 ** round(log2(side / map_side))`` at every probe and ``2 ** round(log2(slope))`` with
+    ``slope = (sides[-1] - sides[0]) / (map_sides[-1] - map_sides[0])`` must all agree: a valid
+    3x3 convolution shifts the map by a pixel without changing either. Returns None when they do
+    not, or when the map does not grow with the input (a global pooling).
+
+    >>> nominal_stride((512, 768, 1024), (14, 22, 30))  # Inception-v3's last 8x8-at-299 block
+    32
+    """
+    if any(m < 1 for m in map_sides) or map_sides[-1] <= map_sides[0]:
+        return None
+    slope = (sides[-1] - sides[0]) / (map_sides[-1] - map_sides[0])
+    powers = {round(math.log2(s / m)) for s, m in zip(sides, map_sides)} | {round(math.log2(slope))}
+    if len(powers) != 1:
+        return None
+    return 2 ** max(powers.pop(), 0)
+
+
+def _leaves_of(net):
     features, root = _features_of(net)
     leaves = []
     data = mx.sym.var("data")
@@ -149,35 +275,88 @@ def trace_trunk(net):
         else:
             with net.name_scope():  # as net(x) would: names carry the network's prefix
                 _expand(features, root, (1, 1), data, leaves)
-    if not leaves:
-        raise ValueError(f"{type(net).__name__} has no layers in its features to tap")
+    return leaves
 
-    group = mx.sym.Group([out for _, _, _, out in leaves])
-    shapes = [infer_shapes(group, (1, 3, side, side))[1] for side in _PROBE_SIDES]
-    prefix = net.prefix
-    points = []
-    for i, (block, path, unit, out) in enumerate(leaves):
-        dims = [s[i] for s in shapes]
+
+def _spatial_sides(leaves, shape_lists):
+    """Per leaf, its map sides at each probe, up to the first non-4-D output."""
+    sides = []
+    for i in range(len(leaves)):
+        dims = [shapes[i] for shapes in shape_lists]
         if any(len(d) != 4 for d in dims):
             break
-        strides = {side // d[2] if d[2] and side % d[2] == 0 else None
-                   for side, d in zip(_PROBE_SIDES, dims)}
-        stride = strides.pop()
-        if strides or stride is None:
+        sides.append([d[2] for d in dims])
+    return sides
+
+
+def trace_trunk(net, label=None):
+    """Flatten a backbone into its spatial trunk.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.HybridBlock
+        A Gluon model_zoo network (its ``features`` are traced) or a ``HybridSequential``.
+    label : str, optional
+        The network's name in error messages (default: its class name).
+
+    Returns
+    -------
+    list of TrunkPoint
+        The spatial trunk in execution order; strides never decrease along it.
+    """
+    label = label or type(net).__name__
+    leaves = _leaves_of(net)
+    if not leaves:
+        raise ValueError(f"{label} has no layers in its features to tap")
+    group = mx.sym.Group([out for _, _, _, out in leaves])
+    sides = probe_sides(group)
+    if sides is None:
+        k, reason = first_refusal([out for _, _, _, out in leaves], (1, 3, MAX_SIDE, MAX_SIDE))
+        raise ValueError(f"{label} refuses a {MAX_SIDE}x{MAX_SIDE} input at layer "
+                         f"{leaves[k][3].name} ({leaves[k][1].lstrip('.')}): {reason}")
+    shape_lists = [infer_shapes(group, (1, 3, side, side))[1] for side in sides]
+    cls_side = classifier_side(net)
+    at_classifier = (infer_shapes(group, (1, 3, cls_side, cls_side))[1]
+                     if cls_side is not None else None)
+    prefix = net.prefix
+    points = []
+    for i, map_sides in enumerate(_spatial_sides(leaves, shape_lists)):
+        stride = nominal_stride(sides, map_sides)
+        if stride is None:
             break  # the size no longer follows the input: global pooling ends the trunk
+        if at_classifier is not None and tuple(at_classifier[i][2:]) == (1, 1):
+            break  # pooled to one vector at the classifier's input: its global pooling
+        block, path, unit, out = leaves[i]
         name = out.name[len(prefix):] if prefix and out.name.startswith(prefix) else out.name
-        points.append(TrunkPoint(i, name, path.lstrip("."), unit, dims[0][1], stride, block, out))
+        points.append(TrunkPoint(i, name, path.lstrip("."), unit, shape_lists[0][i][1], stride,
+                                 sides[0], block, out))
     assert all(a.stride <= b.stride for a, b in zip(points, points[1:])), "trunk strides decrease"
     return points
 
 
-def infer_shapes(symbol, data_shape):
-    """``(arg_shapes, out_shapes, aux_shapes)`` of a graph whose one input is ``data``.
+def count_trunk_params(points, params):
+    """Trainable parameters each trunk point needs, cumulative: one shape inference for all.
 
-    Raises ``mxnet.base.MXNetError`` when a layer refuses the shape. (``Symbol.infer_shape`` prints
-    a diagnostic to stdout before raising; its implementation does not.)
+    Parameters
+    ----------
+    points : list of TrunkPoint
+        From :func:`trace_trunk`.
+    params : mxnet.gluon.ParameterDict
+        The network's parameters (``net.collect_params()``).
+
+    Returns
+    -------
+    list of int
+        ``counts[i]``: trainable scalars of the parameters ``points[i]``'s output depends on.
     """
-    return symbol._infer_shape_impl(False, data=tuple(data_shape))
+    if not points:
+        return []
+    group = mx.sym.Group([p.symbol for p in points])
+    side = points[0].probe_side
+    arg_shapes, _, _ = infer_shapes(group, (1, 3, side, side))
+    sizes = {name: math.prod(shape) for name, shape in zip(group.list_arguments(), arg_shapes)
+             if name in params and params[name].grad_req != "null"}
+    return [sum(sizes.get(name, 0) for name in p.symbol.list_arguments()) for p in points]
 
 
 def count_params(symbol, params, data_shape):

@@ -2,6 +2,7 @@
 import dataclasses
 
 import mxnet as mx
+import numpy as np
 import pytest
 from mxnet import autograd
 
@@ -85,3 +86,54 @@ def test_unknown_keys_and_bad_types():
     with pytest.raises(TypeError, match="one list of ratios per layer"):
         SSDConfig(**{**SMALL, "ratios": [1, 2, 0.5]})
     assert dataclasses.replace(SSDConfig(**SMALL), lite=True).lite
+
+
+# MXNet example/ssd's Inception-v3 config (symbol/symbol_factory.py), as its users wrote it; taps
+# by stride here (its names were the old symbol's 'ch_concat_mixed_7_chconcat' and
+# 'ch_concat_mixed_10_chconcat': the ends of strides 16 and 32).
+SEED_INCEPTION_SIZES = [[.1, .141], [.2, .272], [.37, .447], [.54, .619], [.71, .79], [.88, .961]]
+
+
+def _seed_inceptionv3(taps):
+    # Its sizes are (s_k, sqrt(s_k * s_k+1)) pairs; the last s_7 = 1.05 (sqrt(.88 * 1.05) = .961).
+    scales = [pair[0] for pair in SEED_INCEPTION_SIZES] + [1.05]
+    # Its steps=[] means one grid cell per input / map side. Maps at 300: 300 -> 149 -> 147 -> 73
+    # -> 71 -> 35 -> 17 (B's valid 3x3/2: the stride-16 tap) -> 8 (D's: stride 32), then the
+    # stride-2 pad-1 extras 4, 2, 1, 1.
+    maps = [17, 8, 4, 2, 1, 1]
+    return dict(
+        backbone="inceptionv3", base_size=300, from_layers=list(taps) + ["", "", "", ""],
+        num_filters=[-1, -1, 512, 256, 256, 128], strides=[-1, -1, 2, 2, 2, 2],
+        pads=[-1, -1, 1, 1, 1, 1], sizes=[round(s * 300, 2) for s in scales],
+        ratios=[R4, R6, R6, R6, R4, R4], steps=[300 / m for m in maps],
+        extra_bn=False, extra_reduce_ratio=0.5)  # its extras: 1x1 max(128, f/2) + ReLU, 3x3 + ReLU
+
+
+def _predictions(net, x):
+    with autograd.train_mode():
+        return [out.asnumpy() for out in net(x)]
+
+
+def test_seed_inceptionv3_config_builds_the_preset_by_stride_and_by_name():
+    preset, _ = zoo.get_config("ssd_300_inceptionv3_voc")
+    assert SSDConfig.from_dict(_seed_inceptionv3([16, 32])) == preset
+    # By name: the stride ends' names, read from the network (never typed: they are generated).
+    names = [s.name for s in zoo.get_model("ssd_300_inceptionv3_voc",
+                                           pretrained_base=False).features.specs]
+    by_name = zoo.build_ssd(_seed_inceptionv3(names), classes=zoo.dataset_classes("voc"))
+    net = zoo.get_model("ssd_300_inceptionv3_voc", pretrained_base=False)
+    mx.random.seed(0)
+    net.initialize(mx.init.Xavier())
+    by_name.initialize()
+    x = mx.nd.random.uniform(shape=(1, 3, 75, 75))  # Inception-v3's smallest input
+    expected = _predictions(net, x)
+    _predictions(by_name, x)  # materialise its deferred shapes
+    ours, theirs = list(by_name.collect_params().values()), list(net.collect_params().values())
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):  # the same layers in the same order: copy the weights over
+        assert a.shape == b.shape, (a.name, b.name)
+        a.set_data(b.data())
+    for a, b in zip(_predictions(by_name, x), expected):  # cls, box, anchors
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # 17x17x4 + 8x8x6 + 4x4x6 + 2x2x6 + 1x4 + 1x4 anchors at the 300 px base size.
+    assert by_name.describe(300).splitlines()[-1].startswith(f"  {1156 + 384 + 96 + 24 + 8} anchors")

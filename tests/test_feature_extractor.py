@@ -38,19 +38,29 @@ def _assert_close(a, b):
     np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_supported_backbones_are_the_26_of_the_design():
+# Families whose every layer pads to keep 'same' sizes: maps are exactly ceil(input / stride).
+_PADDED = ("resnet", "mobilenet", "vgg", "densenet")
+
+
+def test_supported_backbones_are_every_model_zoo_classifier_with_spatial_features():
     # resnet{18,34,50,101,152}_v{1,2}: 10; mobilenet x4 widths; mobilenetv2 x4; vgg{11,13,16,19}(_bn): 8
-    assert len(SUPPORTED_BACKBONES) == 26
-    assert len(set(SUPPORTED_BACKBONES)) == 26
+    # + inceptionv3, densenet{121,161,169,201}, squeezenet1.{0,1}, alexnet: 8
+    assert len(SUPPORTED_BACKBONES) == 34
+    assert len(set(SUPPORTED_BACKBONES)) == 34
+    # ...which is every name model_zoo's get_model lists (its error message is the only listing).
+    with pytest.raises(ValueError) as listing:
+        vision.get_model("no-such-network")
+    assert set(SUPPORTED_BACKBONES) == set(str(listing.value).split("\n\t")[1:])
 
 
 @pytest.mark.parametrize("name", SUPPORTED_BACKBONES)
 def test_every_backbone_specs_match_outputs_and_hybridize(name):
     net = vision.get_model(name)
-    fe = FeatureExtractor(net)  # every stride's end
+    fe = FeatureExtractor(net, backbone_name=name)  # every stride's end
     _init(fe)
     strides = [s.stride for s in fe.specs]
-    assert strides == sorted(set(strides)) and strides[-1] == 32, strides
+    # SqueezeNet's features end with a fire module at stride 16; every other family reaches 32.
+    assert strides == sorted(set(strides)) and strides[-1] == (16 if "squeeze" in name else 32)
     # Exactly the parameters the outputs depend on: the graph's variables are the registered ones.
     graph = mx.sym.Group(fe(mx.sym.var("data")))
     used = set(graph.list_arguments()) | set(graph.list_auxiliary_states())
@@ -61,13 +71,20 @@ def test_every_backbone_specs_match_outputs_and_hybridize(name):
     net_params = net.collect_params()
     assert all(p is net_params[k] for k, p in fe.collect_params().items())
 
-    for height, width in ((64, 64), (96, 128)):  # both divisible by 32: H_out == H / stride
+    # The smallest square input (at least 64) and a non-square one: multiples of 32 for the padded
+    # families, where H_out == H / stride; valid convolutions make the others' maps smaller.
+    side = max(64, fe.min_input_size)
+    for height, width in ((side, side), (side + 32, side + 64)):
         x = mx.nd.random.uniform(shape=(2, 3, height, width))
         imperative = fe(x)
         assert len(imperative) == len(fe.specs)
         for spec, out, shape in zip(fe.specs, imperative, fe.output_shapes(height, width)):
-            assert out.shape == (2, spec.channels, height // spec.stride, width // spec.stride)
-            assert out.shape[1:] == shape
+            assert out.shape[1:] == shape and out.shape[:2] == (2, spec.channels)
+            nominal = (-(-height // spec.stride), -(-width // spec.stride))
+            if name.startswith(_PADDED):
+                assert out.shape[2:] == nominal
+            else:
+                assert 1 <= out.shape[2] <= nominal[0] and 1 <= out.shape[3] <= nominal[1]
         fe.hybridize()
         hybrid = fe(x)
         fe.hybridize(active=False)

@@ -1,10 +1,12 @@
 """Tests for gluon_ssd.trunk: how a backbone is flattened and measured."""
 import mxnet as mx
+import pytest
 from mxnet.gluon import HybridBlock, nn
+from mxnet.gluon.contrib.nn import HybridConcurrent
 from mxnet.gluon.model_zoo import vision
 from mxnet.gluon.model_zoo.vision.mobilenet import LinearBottleneck
 
-from gluon_ssd.trunk import count_params, trace_trunk
+from gluon_ssd.trunk import classifier_side, count_params, nominal_stride, trace_trunk
 
 
 class _Skip(HybridBlock):
@@ -74,3 +76,41 @@ def test_count_params_counts_trainable_shapes_before_initialization():
     sym = net(mx.sym.var("data"))
     # conv: 8 * 3 * 3 * 3 weights + 8 biases; BN: gamma + beta of 8 (running stats not trainable)
     assert count_params(sym, net.collect_params(), (1, 3, 16, 16)) == 8 * 27 + 8 + 16
+
+
+def test_a_concatenation_is_one_point_and_valid_convs_keep_nominal_strides():
+    net = nn.HybridSequential()
+    branches = HybridConcurrent(axis=1)
+    branches.add(nn.Conv2D(4, 1, in_channels=8), nn.Conv2D(6, 3, padding=1, in_channels=8))
+    # 3x3/2 valid conv: side s -> (s - 3) // 2 + 1, i.e. 512 -> 255, 768 -> 383, 1024 -> 511: the
+    # ratio is 2.008 and the map one pixel short of s / 2, still nominal stride 2.
+    net.add(nn.Conv2D(8, 3, strides=2, in_channels=3), branches, nn.GlobalAvgPool2D())
+    points = trace_trunk(net)
+    assert [(p.path, p.channels, p.stride) for p in points] == [("0", 8, 2), ("1", 10, 2)]
+
+
+@pytest.mark.parametrize("sides, maps, stride", [
+    ((512, 768, 1024), (16, 24, 32), 32),   # padded: exact 512 / 16
+    ((512, 768, 1024), (14, 22, 30), 32),   # Inception-v3's 8x8-at-299 block: 36.6, 34.9, 34.1
+    ((512, 768, 1024), (61, 93, 125), 8),   # its 35x35-at-299 block
+    ((512, 768, 1024), (512, 768, 1024), 1),
+    ((512, 768, 1024), (1, 1, 1), None),    # a global pooling does not follow the input
+    ((512, 768, 1024), (1, 2, 3), None),    # Inception's 8x8/8 pool: 512, 384, 341 disagree
+    ((512, 768, 1024), (0, 1, 2), None),    # refused (empty) at the smallest probe
+])
+def test_nominal_stride_is_the_agreeing_power_of_two(sides, maps, stride):
+    assert nominal_stride(sides, maps) == stride
+
+
+def test_classifier_side_is_the_smallest_side_from_224_the_whole_network_accepts():
+    assert classifier_side(vision.get_model("resnet18_v1")) == 224
+    # Inception-v3's 8x8 average pool needs the 8x8 map of a 299 input (tests/test_backbone_families)
+    assert classifier_side(vision.get_model("inceptionv3")) == 299
+
+
+def test_a_network_refusing_every_probe_is_a_value_error_naming_the_layer():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, in_channels=3), nn.Conv2D(4, 5000, in_channels=4))  # 5000 > 4096 - 2
+    with pytest.raises(ValueError, match=r"Giant refuses a 4096x4096 input at layer \S+ \(1\): "
+                                         r"Check failed"):
+        trace_trunk(net, label="Giant")

@@ -8,7 +8,7 @@ from mxnet import autograd
 
 from detections import assert_same_detections
 
-from gluon_ssd import model_store, zoo
+from gluon_ssd import deploy, model_store, zoo
 
 ALL_MODELS = zoo.list_models()
 
@@ -41,9 +41,17 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     x = mx.nd.random.uniform(-1, 1, shape=(2, 3, side, side))
     num_classes = net.num_classes
 
+    # The anchors of every prediction map, from the maps themselves (real sizes: Inception-v3's
+    # valid convolutions give 3x3 and 1x1 taps at 128 px, not 8x8 and 4x4).
+    maps = list(net.features(x[:1]))
+    for extra in net.extras:
+        maps.append(extra(maps[-1]))
+    expected = sum(m.shape[2] * m.shape[3] * gen.num_anchors
+                   for m, gen in zip(maps, net.anchor_generators))
     with autograd.record():
         cls_preds, box_preds, anchors = net(x)
         n = anchors.shape[1]
+        assert n == expected
         assert cls_preds.shape == (2, n, num_classes + 1)
         assert box_preds.shape == (2, n, 4) and anchors.shape == (1, n, 4)
         weights = mx.nd.random.uniform(shape=cls_preds.shape)
@@ -79,6 +87,13 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     assert again[0].shape == (2, k, 1)
     assert_same_detections((ids, scores, bboxes), again, score_atol=1e-4, box_atol=1e-2,
                            min_compared=0)
+
+
+def test_a_size_the_backbone_refuses_is_a_value_error_naming_it():
+    net = zoo.get_model("ssd_300_inceptionv3_voc", pretrained_base=False)
+    # Inception-v3's stride-32 block is 1x1 from 75 px (tests/test_backbone_families.py).
+    with pytest.raises(ValueError, match=r"inceptionv3 cannot take a 60x60 input.*75x75"):
+        net.describe(60)
 
 
 def test_unknown_model_names_close_matches():
@@ -164,3 +179,19 @@ def test_reset_class_keeps_reused_and_background_predictions():
     assert net(x)[0].shape[2] == 1  # inference after reset: the new decoder, hybridized
     with pytest.raises(ValueError, match="reuse_weights"):
         net.reset_class(["a"], reuse_weights={"a": "dog"})
+
+
+@pytest.mark.parametrize("name", ["ssd_300_inceptionv3_voc", "ssd_512_densenet121_coco"])
+def test_new_families_export_and_reload_in_plain_mxnet(name, tmp_path):
+    # One preset per new family (the all-models test above builds, trains and hybridizes all of
+    # them); export folds BatchNorm and the plain SymbolBlock must give the same detections.
+    net = zoo.get_model(name, pretrained_base=False)
+    mx.random.seed(0)
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 96, 160))  # non-square, above both minimums
+    expected = net(x)
+    assert (expected[0].asnumpy() >= 0).all()  # 100 real detections to compare, no -1 padding
+    deploy.export(net, str(tmp_path), data_shape=(96, 160))
+    reloaded = mx.gluon.SymbolBlock.imports(str(tmp_path / f"{name}-symbol.json"), ["data"],
+                                            str(tmp_path / f"{name}-0000.params"))
+    assert_same_detections(expected, reloaded(x), score_atol=1e-4, box_atol=1e-2)
