@@ -184,3 +184,18 @@ def test_cpu_isa_from_cpuinfo(tmp_path, flags, isa, bf16):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cpu.cpu_isa()["avx2"] in (True, False)  # this machine's own flags parse
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_onnx_with_preprocessing_takes_uint8_pixels(net, tmp_path, runtime):
+    require("onnx")
+    require(runtime)
+    out = str(tmp_path)
+    manifest = deploy.export(net, out, SIZE, onnx=True, preprocess=True)
+    assert manifest["variants"]["onnx"]["input"] == {"name": "data", "shape": ["B", "H", "W", 3],
+                                                     "dtype": "uint8"}
+    detector = deploy.load(out, runtime=runtime)
+    for images in (noise_images(23, 2), noise_images(24, 1, size=(240, 320))):
+        assert_same_detections(net(normalized(images, net)), detector(images))
+    with pytest.raises(ValueError, match=r"\(B, H, W, 3\) uint8"):
+        detector(np.zeros((1, 3, 300, 300), np.uint8))
