@@ -199,3 +199,27 @@ def test_onnx_with_preprocessing_takes_uint8_pixels(net, tmp_path, runtime):
         assert_same_detections(net(normalized(images, net)), detector(images))
     with pytest.raises(ValueError, match=r"\(B, H, W, 3\) uint8"):
         detector(np.zeros((1, 3, 300, 300), np.uint8))
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_static_shape_onnx_folds_the_anchors_and_detects_like_mxnet(net, tmp_path, runtime):
+    onnx = require("onnx")
+    require(runtime)
+    size = (256, 320)
+    manifest = deploy.export(net, str(tmp_path), size, onnx=True, static_shape=True)
+    entry = manifest["variants"]["onnx"]
+    assert entry["file"].endswith("-static.onnx") and not entry["any_size"]
+    assert entry["input"]["shape"] == ["B", 3, 256, 320]
+    model = onnx.load(str(tmp_path / entry["file"]))
+    anchors = [i for i in model.graph.initializer if i.name.endswith("static_anchors")]
+    # The constant holds the anchors the MXNet net builds at that size (its dynamic graph's).
+    n_expected = net.predictions(mx.nd, mx.nd.zeros((1, 3) + size))[2].shape[1]
+    assert anchors and list(anchors[0].dims) == [1, n_expected, 4]
+    detector = deploy.load(str(tmp_path), runtime=runtime)
+    images = noise_images(25, 2, size=size)
+    assert_same_detections(net(normalized(images, net)), detector(normalized(images, net)))
+    with pytest.raises(ValueError, match=r"static_shape=True for \(H, W\) = \(256, 320\), got "
+                                         r"images of \(300, 300\)"):
+        detector(normalized(noise_images(26, 1), net))
+    with pytest.raises(ValueError, match="static_shape=True .* needs onnx=True"):
+        deploy.export(net, str(tmp_path / "x"), size, static_shape=True)

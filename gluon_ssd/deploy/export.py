@@ -28,7 +28,7 @@ DTYPES = ("float32", "float16")
 
 
 def _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_images,
-                       int8_tolerance, onnx, bf16, bf16_tolerance):
+                       int8_tolerance, onnx, bf16, bf16_tolerance, static_shape):
     if not hasattr(net, "decoder") or not hasattr(net, "config"):
         raise TypeError(f"net must be a gluon_ssd SSD (from gluon_ssd.zoo), got "
                         f"{type(net).__name__}")
@@ -51,6 +51,8 @@ def _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_ima
         if value is not None and not 0 <= value <= 1:
             raise ValueError(f"{flag} is a minimum agreement mAP in [0, 1] (or None), got "
                              f"{value!r}")
+    if static_shape and not onnx:
+        raise ValueError("static_shape=True is an option of the ONNX graph: it needs onnx=True")
     if bf16 and not onnx:
         raise ValueError("bf16=True measures the ONNX graph in OpenVINO: it needs onnx=True")
     if bf16 and calib_images is None:
@@ -67,7 +69,7 @@ def _save_params(path, args, aux):
 def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=True, int8=False,
            calib_images=None, calib_mode="naive", int8_tolerance=DEFAULT_INT8_TOLERANCE,
            onnx=False, ctx=None, dtype="float32", max_calib_images=64, bf16=False,
-           bf16_tolerance=DEFAULT_BF16_TOLERANCE):
+           bf16_tolerance=DEFAULT_BF16_TOLERANCE, static_shape=False):
     """Export ``net`` as a deployable bundle in ``out_dir`` (see :mod:`gluon_ssd.deploy`).
 
     All files are produced in a temporary folder inside ``out_dir`` and moved in with
@@ -117,6 +119,11 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
         ``onnx=True``, OpenVINO, and a CPU with bf16 units).
     bf16_tolerance : float or None, default DEFAULT_BF16_TOLERANCE
         As ``int8_tolerance``, for bf16.
+    static_shape : bool, default False
+        With ``onnx``: the ONNX graph takes ``data_shape`` only (any batch), its anchors folded
+        to a constant (``<name>-static.onnx``). For small models, whose time goes to the
+        dynamic anchor ops, and for OpenVINO's static-shape compilation; the MXNet graphs stay
+        dynamic.
 
     Returns
     -------
@@ -131,7 +138,7 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
     """
     data_shape = tuple(data_shape) if data_shape is not None else (net.config.base_size,) * 2
     _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_images,
-                       int8_tolerance, onnx, bf16, bf16_tolerance)
+                       int8_tolerance, onnx, bf16, bf16_tolerance, static_shape)
     name = name or getattr(net, "model_name", None) or "ssd"
     ctx = ctx or next(iter(net.collect_params().values())).list_ctx()[0]
     os.makedirs(out_dir, exist_ok=True)
@@ -152,7 +159,7 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
             if onnx:
                 entry, onnx_files = export_onnx(tmp_dir, name, net, **{
                     k: opts[k] for k in ("data_shape", "ctx", "preprocess", "mean", "std",
-                                         "optimize")})
+                                         "optimize")}, static=static_shape)
                 if bf16:
                     images = _check_images(calib_images, opts, max_calib_images)
                     entry["precisions"]["bf16"] = measure_bf16(

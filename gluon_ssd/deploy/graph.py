@@ -9,7 +9,7 @@ import numpy as np
 from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
-__all__ = ["RawSSD", "HalfPrecisionSSD", "trace", "fold_batchnorm", "cast_params"]
+__all__ = ["RawSSD", "StaticRawSSD", "HalfPrecisionSSD", "trace", "fold_batchnorm", "cast_params"]
 
 
 def _preprocess_symbol(data):
@@ -51,6 +51,38 @@ class RawSSD(HybridBlock):
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
         cls_preds, box_preds, anchors = self.net.predictions(F, x)
         boxes = self.net.decoder.bbox_decoder(box_preds, anchors)
+        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
+        return boxes, scores
+
+
+class StaticRawSSD(RawSSD):
+    """:class:`RawSSD` for one input size: the anchors are a constant, not built from the maps.
+
+    The anchor generators' shape-dependent ops (arange / reshape on the feature maps' shapes)
+    leave the graph; the graph then only runs at ``(H, W)`` (any batch). Small models spend a
+    large share of their time in those ops, and OpenVINO cannot compile a static-shape version
+    of the dynamic graph ("Can not create StaticMemory object") until they are constants.
+
+    Parameters
+    ----------
+    net : gluon_ssd.SSD
+        The detector (initialised).
+    data_shape : (int, int)
+        ``(H, W)``.
+    ctx : mxnet.Context
+    """
+
+    def __init__(self, net, data_shape, ctx, **kwargs):
+        super().__init__(net, **kwargs)
+        with autograd.predict_mode():
+            _, _, anchors = net.predictions(mx.nd, mx.nd.zeros((1, 3) + tuple(data_shape),
+                                                               ctx=ctx))  # (1, N, 4)
+        self.static_anchors = self.params.get_constant("static_anchors", anchors.asnumpy())
+        self.static_anchors.initialize(ctx=ctx)
+
+    def hybrid_forward(self, F, x, static_anchors):  # pylint: disable=arguments-differ
+        cls_preds, box_preds, _ = self.net.predictions(F, x)
+        boxes = self.net.decoder.bbox_decoder(box_preds, static_anchors)
         scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
         return boxes, scores
 

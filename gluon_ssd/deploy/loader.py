@@ -161,6 +161,8 @@ class Detector:
             expected = "(B, H, W, 3) uint8" if self.preprocess else "(B, 3, H, W) float"
             raise ValueError(f"images must be {expected} for this bundle, got shape {shape}")
         as_ndarray = isinstance(images, mx.nd.NDArray)
+        if self.runtime != "mxnet":
+            self._check_static_size(shape)
         if self.runtime == "mxnet":
             if not as_ndarray:
                 images = mx.nd.array(images, ctx=self.ctx, dtype=self.input_dtype)
@@ -171,6 +173,17 @@ class Detector:
         x = images.asnumpy() if as_ndarray else images
         out = self.session.run(np.ascontiguousarray(x, dtype=self.input_dtype))
         return tuple(mx.nd.array(o, ctx=self.ctx) for o in out) if as_ndarray else tuple(out)
+
+
+    def _check_static_size(self, shape):
+        """A static-shape ONNX graph takes its export size only."""
+        spec = self.manifest["variants"]["onnx"]["input"]["shape"]
+        size = tuple(spec[1:3] if self.preprocess else spec[2:4])
+        got = tuple(shape[1:3] if self.preprocess else shape[2:4])
+        if all(isinstance(v, int) for v in size) and got != size:
+            raise ValueError(f"this bundle's ONNX graph was exported with static_shape=True "
+                             f"for (H, W) = {size}, got images of {got}; resize them, or use "
+                             f"runtime='mxnet' (any size)")
 
 
 def load(out_dir, runtime="auto", precision="auto", ctx=None, verify=True, variant=None,

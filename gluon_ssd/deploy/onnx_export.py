@@ -6,13 +6,14 @@ import warnings
 import mxnet as mx
 import numpy as np
 
-from .graph import RawSSD, fold_batchnorm, trace
+from .graph import RawSSD, StaticRawSSD, fold_batchnorm, trace
 from .onnx_nms import OUTPUT_NAMES, append_nms
 
 __all__ = ["export_onnx"]
 
 
-def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, optimize):
+def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, optimize,
+                static=False):
     """Write ``<name>.onnx`` in ``tmp_dir``: the whole detector, dynamic batch and size.
 
     Parameters
@@ -25,6 +26,9 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
         ``(H, W)`` of the trace (the graph accepts any size: anchors follow the input).
     ctx, preprocess, mean, std, optimize :
         As in :func:`gluon_ssd.deploy.export`.
+    static : bool, default False
+        Fix ``H, W`` to ``data_shape`` (batch stays dynamic), with the anchors as a constant
+        (:class:`~.graph.StaticRawSSD`); written as ``<name>-static.onnx``.
 
     Returns
     -------
@@ -38,7 +42,8 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
     except ImportError:
         raise ImportError("onnx=True needs the onnx package: pip install 'gluon_ssd[onnx]'") \
             from None
-    sym, args, aux = trace(RawSSD(net), data_shape, ctx, preprocess, mean, std)
+    raw = StaticRawSSD(net, data_shape, ctx) if static else RawSSD(net)
+    sym, args, aux = trace(raw, data_shape, ctx, preprocess, mean, std)
     if optimize:
         sym, args, aux, _ = fold_batchnorm(sym, args, aux)
     # mx.onnx ignores fix_gamma: give any fix_gamma BatchNorm left a gamma of ones (same maths).
@@ -47,10 +52,12 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
         if node["op"] == "BatchNorm" and node.get("attrs", {}).get("fix_gamma", "True") == "True":
             gamma = graph["nodes"][node["inputs"][1][0]]["name"]
             args[gamma] = mx.nd.ones_like(args[gamma])
-    fname = f"{name}.onnx"
+    fname = f"{name}-static.onnx" if static else f"{name}.onnx"
     path = os.path.join(tmp_dir, fname)
     in_shape = (1, data_shape[0], data_shape[1], 3) if preprocess else (1, 3) + tuple(data_shape)
-    dynamic = (None, None, None, 3) if preprocess else (None, 3, None, None)
+    h, w = data_shape
+    dynamic = ((None, h, w, 3) if preprocess else (None, 3, h, w)) if static else \
+        ((None, None, None, 3) if preprocess else (None, 3, None, None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mx.onnx.export_model(sym, {**args, **aux}, in_shapes=[in_shape],
@@ -70,8 +77,14 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
     onnx_lib.save(model, path)
     entry = {"file": fname, "opset": int(model.opset_import[0].version),
              "input": {"name": model.graph.input[0].name,
-                       "shape": ["B", "H", "W", 3] if preprocess else ["B", 3, "H", "W"],
+                       "shape": _shape_names(dynamic, preprocess),
                        "dtype": "uint8" if preprocess else "float32"},
-             "outputs": list(OUTPUT_NAMES), "any_size": True, "nms_in_graph": True,
+             "outputs": list(OUTPUT_NAMES), "any_size": not static, "nms_in_graph": True,
              "precisions": {"fp32": {"agreement": None, "reference": True}}}
     return entry, [fname]
+
+
+def _shape_names(dynamic, preprocess):
+    """The input shape for the manifest: dynamic dims named B, H, W; fixed ones as numbers."""
+    names = ("B", "H", "W", None) if preprocess else ("B", None, "H", "W")
+    return [name if dim is None else dim for dim, name in zip(dynamic, names)]
