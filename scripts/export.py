@@ -62,6 +62,9 @@ def build_parser():
     parser.add_argument("--bf16", action="store_true",
                         help="with --onnx: measure OpenVINO bf16 against fp32 on --calib-images "
                              "and record it (CPU with avx512_bf16 or amx_bf16 only)")
+    parser.add_argument("--static-shape", action="store_true",
+                        help="with --onnx: fix the ONNX graph to --data-shape (any batch), anchors "
+                             "folded to a constant: faster for small models")
     parser.add_argument("--bf16-tolerance", type=float, default=deploy.DEFAULT_BF16_TOLERANCE,
                         help="minimum bf16/fp32 detection agreement (mAP); a negative value "
                              "records it unchecked")
@@ -79,6 +82,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.int8 and not args.calib_images:
         parser.error("--int8 needs --calib-images DIR")
+    if args.static_shape and not args.onnx:
+        parser.error("--static-shape is an option of the ONNX graph: add --onnx")
     if args.bf16 and not (args.onnx and args.calib_images):
         parser.error("--bf16 needs --onnx and --calib-images DIR")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
@@ -108,7 +113,8 @@ def main(argv=None):
         optimize=not args.no_optimize, int8=args.int8, calib_images=args.calib_images,
         calib_mode=args.calib_mode, int8_tolerance=tolerance, onnx=args.onnx, ctx=args.ctx,
         dtype=args.dtype, bf16=args.bf16,
-        bf16_tolerance=None if args.bf16_tolerance < 0 else args.bf16_tolerance)
+        bf16_tolerance=None if args.bf16_tolerance < 0 else args.bf16_tolerance,
+        static_shape=args.static_shape)
 
     print(f"exported {args.model or args.run} ({len(manifest['classes'])} classes) to {args.out}")
     inp = manifest["input"]
@@ -122,8 +128,8 @@ def main(argv=None):
               f"{agreement['num_reference_detections']} reference detections")
     if "onnx" in manifest["variants"]:
         entry = manifest["variants"]["onnx"]
-        print(f"  ONNX: {entry['file']} (opset {entry['opset']}, NMS inside, outputs "
-              f"{', '.join(entry['outputs'])})")
+        print(f"  ONNX: {entry['file']} (opset {entry['opset']}, NMS inside, input "
+              f"{entry['input']['shape']}, outputs {', '.join(entry['outputs'])})")
         bf16 = entry["precisions"].get("bf16")
         if bf16:
             print(f"  bf16 (OpenVINO) agreement with fp32: mAP {bf16['agreement']} over "
