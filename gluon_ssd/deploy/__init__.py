@@ -40,10 +40,10 @@ from .images import load_images, normalize_images
 from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE
 from .loader import PRECISIONS, Detector, available, load
 from .postprocess import AGREEMENT_SCORE, detection_agreement, postprocess_numpy
-from .runtimes import RUNTIMES
+from .runtimes import RUNTIMES, installed_runtimes
 
 __all__ = ["export", "load", "Detector", "RawSSD", "postprocess_numpy", "detection_agreement",
            "fold_batchnorm", "load_images", "normalize_images", "verify_bundle",
            "read_manifest", "available", "cpu_isa", "has_bf16", "isa_summary", "MANIFEST",
            "DEFAULT_INT8_TOLERANCE", "DEFAULT_BF16_TOLERANCE", "CALIB_MODES", "DTYPES",
-           "RUNTIMES", "PRECISIONS", "AGREEMENT_SCORE"]
+           "RUNTIMES", "PRECISIONS", "AGREEMENT_SCORE", "installed_runtimes"]

@@ -14,7 +14,7 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["RUNTIMES", "installed", "MXNetSession", "OnnxRuntimeSession", "OpenVINOSession",
+__all__ = ["RUNTIMES", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession", "OpenVINOSession",
            "open_session"]
 
 RUNTIMES = ("mxnet", "onnxruntime", "openvino")
@@ -26,6 +26,11 @@ def installed(runtime):
     if runtime == "mxnet":
         return True
     return importlib.util.find_spec(runtime) is not None
+
+
+def installed_runtimes():
+    """The packages of the ONNX path importable here, among 'onnx', 'onnxruntime', 'openvino'."""
+    return [name for name in ("onnx", "onnxruntime", "openvino") if installed(name)]
 
 
 class MXNetSession:
