@@ -60,10 +60,10 @@ def test_auto_picks_the_fastest_verified_option_and_says_so(bundle, caplog):
     with caplog.at_level(logging.INFO, logger="gluon_ssd.deploy"):
         detector = deploy.load(out)
     # No bf16 record in this bundle: auto must not pick bf16 even on a bf16 CPU.
-    assert (detector.runtime, detector.precision) == ("openvino", "fp32")
+    assert (detector.runtime, detector.precision) == ("onnxruntime", "fp32")
     assert "picked by auto" in detector.choice
-    assert "runtime=openvino precision=fp32" in caplog.text and "CPU x86_64" in caplog.text
-    assert deploy.load(out, runtime="onnxruntime").runtime == "onnxruntime"
+    assert "runtime=onnxruntime precision=fp32" in caplog.text and "CPU x86_64" in caplog.text
+    assert deploy.load(out, runtime="openvino").precision == "fp32"  # auto precision: verified
     assert deploy.load(out, precision="fp32", runtime="mxnet").net is not None
 
 
@@ -84,11 +84,11 @@ def test_unavailable_choices_are_errors_naming_what_exists(net, bundle, tmp_path
         deploy.load(plain, runtime="openvino")
     # A runtime that is not installed: named, with how to install it.
     real = loader.installed
-    monkeypatch.setattr(loader, "installed", lambda r: r != "openvino" and real(r))
-    with pytest.raises(ValueError, match=r"openvino/fp32: openvino is not installed \(pip "
+    monkeypatch.setattr(loader, "installed", lambda r: r != "onnxruntime" and real(r))
+    with pytest.raises(ValueError, match=r"onnxruntime/fp32: onnxruntime is not installed \(pip "
                                          r"install 'gluon_ssd\[runtimes\]'\)"):
-        deploy.load(out, runtime="openvino")
-    assert deploy.load(out).runtime == "onnxruntime"  # auto: the next fastest
+        deploy.load(out, runtime="onnxruntime")
+    assert deploy.load(out).runtime == "openvino"  # auto: the next fastest
     # bf16 on a CPU without bf16 units: refused, with the CPU's ISA.
     monkeypatch.setattr(loader, "has_bf16", lambda: False)
     monkeypatch.setattr(loader, "installed", real)
