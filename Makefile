@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	GLUON_SSD_REQUIRE_RUNTIMES=1 $(PY) -m pytest -q tests
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

@@ -15,9 +15,10 @@ model's base size (300 or 512) goes through up to five *variants* (``--variants`
 - ``gluoncv``: GluonCV's network, fp32, hybridized (the reference of every ratio);
 - ``ours``: our network, fp32, hybridized;
 - ``exported``: ``gluon_ssd.deploy.export(net, dir, data_shape=(base, base))`` then
-  ``deploy.load(dir)`` (BatchNorm folded into the convolutions, oneDNN subgraph fusion at load);
+  ``deploy.load(dir, runtime='mxnet', precision='fp32')`` (BatchNorm folded into the
+  convolutions, oneDNN subgraph fusion at load);
 - ``int8``: the same bundle's oneDNN int8 graph (``export(..., int8=True, calib_images=...,
-  int8_tolerance=None)``, ``load(dir, variant='int8')``), calibrated (``naive``) on a few synthetic
+  int8_tolerance=None)``, ``load(dir, runtime='mxnet', precision='int8')``), calibrated (``naive``) on a few synthetic
   shape images (:func:`gluon_ssd.data.synthetic.generate_image`); the int8 / fp32 detection
   agreement the export measured is printed (random nets rarely score >= 0.5: then n/a);
 - ``onnx``: the bundle's ONNX graph (the whole detector, NMS inside) in ONNX Runtime (CPU
