@@ -223,3 +223,22 @@ def test_static_shape_onnx_folds_the_anchors_and_detects_like_mxnet(net, tmp_pat
         detector(normalized(noise_images(26, 1), net))
     with pytest.raises(ValueError, match="static_shape=True .* needs onnx=True"):
         deploy.export(net, str(tmp_path / "x"), size, static_shape=True)
+
+
+@pytest.mark.parametrize("amx, expected", [
+    (True, ("openvino", "bf16")),   # AMX: OpenVINO bf16 is the fastest (issue 10: 0.075x GluonCV)
+    (False, ("mxnet", "int8")),     # AVX-512 BF16 / AVX2: oneDNN int8 (measured 0.23x vs 0.49x)
+])
+def test_auto_order_depends_on_the_cpu_and_skips_unverified(amx, expected, monkeypatch):
+    isa = {"avx2": True, "avx512": True, "avx512_bf16": not amx, "amx": amx, "bf16": True}
+    order = loader.auto_order(isa)
+    assert order[0] == expected and order[2:4] == (("onnxruntime", "fp32"), ("openvino", "fp32"))
+    # usable, verified, why: both reduced precisions verified -> the CPU's first.
+    options = {("openvino", "bf16"): (True, True, ""), ("mxnet", "int8"): (True, True, ""),
+               ("mxnet", "fp32"): (True, True, "")}
+    monkeypatch.setattr(loader, "cpu_isa", lambda: isa)
+    assert loader._choose(options, "auto", "auto", "b", True)[0] == expected
+    # The CPU's first choice not verified: auto takes the other reduced precision.
+    options[expected] = (True, False, "")
+    other = ("mxnet", "int8") if amx else ("openvino", "bf16")
+    assert loader._choose(options, "auto", "auto", "b", True)[0] == other

@@ -3,18 +3,19 @@
 ``runtime='auto'`` / ``precision='auto'`` take the first of these that the bundle has, that is
 installed, that this CPU supports and whose agreement with fp32 the bundle verified:
 
-1. ``openvino`` bf16 (CPU with ``avx512_bf16`` or ``amx_bf16``; bundle's bf16 record passed)
+1. the reduced precisions, verified ones only: on a CPU with AMX, ``openvino`` bf16 then
+   ``mxnet`` int8 (oneDNN); on any other CPU int8 first, then bf16 (``avx512_bf16`` CPUs only)
 2. ``onnxruntime`` fp32
 3. ``openvino`` fp32
-4. ``mxnet`` int8 (oneDNN; the bundle's int8 record passed)
-5. ``mxnet`` fp32 (or the float16 main graph)
+4. ``mxnet`` fp32 (or the float16 main graph)
 
-The order is fixed, from measurements (README, ``scripts/bench.py``), not timed at load: bf16
-units make OpenVINO bf16 2.5x (AVX-512 BF16) to 6x (AMX) faster than fp32 on VGG300; at fp32,
-ONNX Runtime and OpenVINO are within 10% on VGG300 and ONNX Runtime is 2x faster on the dynamic
-mobilenet0.25-300 graph (AMD EPYC, AVX-512 BF16, shared machine). On a GPU
-``ctx`` only ``mxnet`` applies. The choice is in ``Detector.runtime``, ``Detector.precision``
-and ``Detector.choice`` and logged (logger ``gluon_ssd.deploy``, INFO).
+The order is fixed per CPU kind, from measurements (README, ``scripts/bench.py``), not timed at
+load. On an AMD EPYC with AVX-512 BF16 but no AMX (2 cores, shared): VGG300 int8 0.23x GluonCV
+fp32, OpenVINO bf16 0.49x, fp32 runtimes 0.8-1.1x; mobilenet0.25-300 int8 0.16x, ONNX Runtime
+0.25-0.32x, OpenVINO f32 (dynamic graph) 0.55-0.74x. The issue's Intel AMX figures put OpenVINO
+bf16 at 0.075x on VGG300, far ahead. On a GPU ``ctx`` only ``mxnet`` applies. The choice is in
+``Detector.runtime``, ``Detector.precision`` and ``Detector.choice`` and logged (logger
+``gluon_ssd.deploy``, INFO).
 """
 import logging
 import warnings
@@ -23,15 +24,22 @@ import mxnet as mx
 import numpy as np
 
 from .bundle import bundle_path, import_graph, read_manifest, verify_bundle
-from .cpu import has_bf16, isa_summary
+from .cpu import cpu_isa, has_bf16, isa_summary
 from .runtimes import RUNTIMES, MXNetSession, installed, open_session
 
-__all__ = ["load", "Detector", "PRECISIONS", "available"]
+__all__ = ["load", "Detector", "PRECISIONS", "available", "auto_order"]
 
 LOG = logging.getLogger("gluon_ssd.deploy")
 PRECISIONS = ("fp32", "bf16", "int8", "float16")
-_AUTO_ORDER = (("openvino", "bf16"), ("onnxruntime", "fp32"), ("openvino", "fp32"),
-               ("mxnet", "int8"), ("mxnet", "fp32"), ("mxnet", "float16"))
+_FP32_ORDER = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("mxnet", "fp32"),
+               ("mxnet", "float16"))
+
+
+def auto_order(isa=None):
+    """The (runtime, precision) pairs ``auto`` tries, fastest first, for this CPU's ``isa``."""
+    isa = cpu_isa() if isa is None else isa
+    reduced = (("openvino", "bf16"), ("mxnet", "int8"))
+    return (reduced if isa["amx"] else reduced[::-1]) + _FP32_ORDER
 _UNSET = object()
 
 
@@ -85,7 +93,7 @@ def _choose(options, runtime, precision, out_dir, has_onnx):
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     usable = {k: v for k, v in options.items() if v[0]}
     have = sorted(f"{r}/{p}" for r, p in usable)
-    for key in _AUTO_ORDER:
+    for key in auto_order():
         if key in usable and runtime in ("auto", key[0]) and precision in ("auto", key[1]):
             if precision == "auto" and not usable[key][1]:
                 continue  # auto never picks an unverified reduced precision
