@@ -18,8 +18,9 @@ model's base size (300 or 512) goes through up to five *variants* (``--variants`
   ``deploy.load(dir, runtime='mxnet', precision='fp32')`` (BatchNorm folded into the
   convolutions, oneDNN subgraph fusion at load);
 - ``int8``: the same bundle's oneDNN int8 graph (``export(..., int8=True, calib_images=...,
-  int8_tolerance=None)``, ``load(dir, runtime='mxnet', precision='int8')``), calibrated (``naive``) on a few synthetic
-  shape images (:func:`gluon_ssd.data.synthetic.generate_image`); the int8 / fp32 detection
+  int8_tolerance=None)``, ``load(dir, runtime='mxnet', precision='int8')``), calibrated
+  (``naive``) on a few synthetic shape images (:func:`gluon_ssd.data.synthetic.generate_image`);
+  the int8 / fp32 detection
   agreement the export measured is printed (random nets rarely score >= 0.5: then n/a);
 - ``onnx``: the bundle's ONNX graph (the whole detector, NMS inside) in ONNX Runtime (CPU
   execution provider), through ``deploy.load(dir, runtime='onnxruntime')``;

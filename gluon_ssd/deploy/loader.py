@@ -1,4 +1,4 @@
-"""Load a bundle in one of its runtimes, at one of its precisions: :func:`load` -> :class:`Detector`.
+"""Load a bundle in one of its runtimes and precisions: :func:`load` -> :class:`Detector`.
 
 ``runtime='auto'`` / ``precision='auto'`` take the first of these that the bundle has, that is
 installed, that this CPU supports and whose agreement with fp32 the bundle verified:

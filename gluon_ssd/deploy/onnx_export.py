@@ -1,4 +1,4 @@
-"""The whole detector as one ONNX graph: raw outputs by ``mx.onnx``, NMS tail by :mod:`.onnx_nms`."""
+"""The whole detector as one ONNX graph: raw outputs by ``mx.onnx``, NMS by :mod:`.onnx_nms`."""
 import json
 import os
 import warnings

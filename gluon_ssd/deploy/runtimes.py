@@ -14,8 +14,8 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["RUNTIMES", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession", "OpenVINOSession",
-           "open_session"]
+__all__ = ["RUNTIMES", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession",
+           "OpenVINOSession", "open_session"]
 
 RUNTIMES = ("mxnet", "onnxruntime", "openvino")
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
