@@ -20,14 +20,17 @@ setup(
         "defusedxml",
     ],
     extras_require={
-        # ONNX export (gluon_ssd.deploy.export(..., onnx=True)). ONNX Runtime, to run the model
-        # and the ONNX parity test, cannot be listed: every onnxruntime wheel for Python 3.11
-        # declares numpy>=1.24.2, which mxnet 1.9.1 does not import with, although
-        # onnxruntime 1.16.3 runs fine on numpy 1.23.5. Install it without its numpy pin:
-        #   pip install --no-deps onnxruntime==1.16.3 coloredlogs flatbuffers sympy
+        # ONNX export (gluon_ssd.deploy.export(..., onnx=True)).
         "onnx": ["onnx==1.14.1"],
-        # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py).
-        "test": ["pytest", "pytest-timeout", "onnx==1.14.1", "nbclient==0.11.0",
-                 "nbformat==5.11.1", "ipykernel==7.4.0"],
+        # Runtimes for the exported ONNX graph (gluon_ssd.deploy.load(runtime=...)). Both
+        # versions install, import and run with numpy 1.23.5 on Python 3.11 (mxnet 1.9.1 needs
+        # numpy < 1.24): onnxruntime 1.32.0 declares numpy>=1.21.6, openvino 2026.4.1
+        # numpy>=1.16.6.
+        "runtimes": ["onnx==1.14.1", "onnxruntime==1.32.0", "openvino==2026.4.1"],
+        # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py);
+        # the runtimes run the ONNX parity tests (tests/test_deploy.py, tests/test_onnx.py).
+        "test": ["pytest", "pytest-timeout", "onnx==1.14.1", "onnxruntime==1.32.0",
+                 "openvino==2026.4.1", "nbclient==0.11.0", "nbformat==5.11.1",
+                 "ipykernel==7.4.0"],
     },
 )

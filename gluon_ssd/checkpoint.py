@@ -60,7 +60,7 @@ def load_checkpoint(out_dir):
     for key in ("params", "states"):
         if record[key] is None:  # the states of a distributed run
             continue
-        path = contained_path(out_dir, record[key], f"{key!r} of {latest}")
+        path = contained_path(out_dir, record[key], f"{latest} entry {key!r} =")
         if not os.path.exists(path):
             raise ValueError(f"checkpoint file {path} named by {latest} is missing")
         if file_digest(path) != record.get(f"{key}_sha256"):

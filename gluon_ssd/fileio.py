@@ -64,7 +64,8 @@ def contained_path(folder, name, what):
     name : str
         The file name the record holds.
     what : str
-        Which entry of which record, for the message (e.g. ``"'params' of run/latest.json"``).
+        Which entry of which record, put before the name in the message (e.g.
+        ``"run/latest.json entry 'params' ="``).
 
     Raises
     ------
@@ -74,13 +75,13 @@ def contained_path(folder, name, what):
     """
     if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
             or os.sep in name or os.path.isabs(name) or "\0" in name:
-        raise ValueError(f"{what} names {name!r}: only a plain file name inside {folder} is "
-                         f"allowed (no path separator, no '..', not absolute)")
+        raise ValueError(f"{what} {name!r} is not a plain file name inside {folder} (no path "
+                         f"separator, no '..', not absolute): refusing it")
     path = os.path.join(folder, name)
     if os.path.islink(path) and os.path.dirname(os.path.realpath(path)) \
             != os.path.realpath(folder):
-        raise ValueError(f"{what} names {name!r}, a symlink to {os.path.realpath(path)} outside "
-                         f"{folder}: refused")
+        raise ValueError(f"{what} {name!r} is a symlink to {os.path.realpath(path)}, outside "
+                         f"{folder}: refusing it")
     return path
 
 

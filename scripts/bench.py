@@ -15,15 +15,24 @@ model's base size (300 or 512) goes through up to five *variants* (``--variants`
 - ``gluoncv``: GluonCV's network, fp32, hybridized (the reference of every ratio);
 - ``ours``: our network, fp32, hybridized;
 - ``exported``: ``gluon_ssd.deploy.export(net, dir, data_shape=(base, base))`` then
-  ``deploy.load(dir)`` (BatchNorm folded into the convolutions, oneDNN subgraph fusion at load);
+  ``deploy.load(dir, runtime='mxnet', precision='fp32')`` (BatchNorm folded into the
+  convolutions, oneDNN subgraph fusion at load);
 - ``int8``: the same bundle's oneDNN int8 graph (``export(..., int8=True, calib_images=...,
-  int8_tolerance=None)``, ``load(dir, variant='int8')``), calibrated (``naive``) on a few synthetic
-  shape images (:func:`gluon_ssd.data.synthetic.generate_image`); the int8 / fp32 detection
+  int8_tolerance=None)``, ``load(dir, runtime='mxnet', precision='int8')``), calibrated
+  (``naive``) on a few synthetic shape images (:func:`gluon_ssd.data.synthetic.generate_image`);
+  the int8 / fp32 detection
   agreement the export measured is printed (random nets rarely score >= 0.5: then n/a);
-- ``onnx``: the bundle's ONNX model (raw boxes + class scores) in ONNX Runtime (CPU execution
-  provider, default session options), followed by :func:`gluon_ssd.deploy.postprocess_numpy`
-  (top-k + per-class NMS in numpy, the bundle's NMS settings), timed together; the NMS share is
-  reported separately (``nms ms``).
+- ``onnx``: the bundle's ONNX graph (the whole detector, NMS inside) in ONNX Runtime (CPU
+  execution provider), through ``deploy.load(dir, runtime='onnxruntime')``;
+- ``onnx_static``: the same with ``export(..., static_shape=True)`` (anchors folded to a
+  constant, input size fixed);
+- ``openvino``: the dynamic ONNX graph in OpenVINO, ``precision='fp32'`` (``f32`` hint);
+- ``openvino_bf16``: the same at ``precision='bf16'``, only on a CPU with bf16 units
+  (``avx512_bf16`` or ``amx_bf16``; otherwise left out and said so);
+- ``openvino_static``: the static ONNX graph reshaped to the batch's exact shape, f32.
+
+The ONNX variants take numpy input and return numpy detections; their latency is the call.
+The CPU's ISA (``gluon_ssd.deploy.isa_summary``) is printed and saved with the results.
 
 All variants share the NMS settings (``set_nms(nms_thresh=0.45, nms_topk=400, post_nms=100)``
 before export): NMS cost depends on the scores, and random nets give near-uniform scores, so the
@@ -115,14 +124,24 @@ DEFAULTS = dict(models=DEFAULT_MODELS, batch_sizes=[1, 8], repeats=10, warmup=2,
                 pipeline_images=64, calib_images=4)
 QUICK = dict(models=["ssd_300_mobilenet0.25_voc"], batch_sizes=[1], repeats=3, warmup=1,
              train_batch=2, pipeline_images=8, calib_images=2)
-VARIANTS = ("gluoncv", "ours", "exported", "int8", "onnx")
+VARIANTS = ("gluoncv", "ours", "exported", "int8", "onnx", "onnx_static", "openvino",
+            "openvino_bf16", "openvino_static")
 LABELS = {"gluoncv": "GluonCV fp32", "ours": "ours fp32", "exported": "ours exported",
-          "int8": "ours int8", "onnx": "ours ONNX RT"}
+          "int8": "ours int8", "onnx": "ONNX Runtime", "onnx_static": "ORT static",
+          "openvino": "OpenVINO f32", "openvino_bf16": "OpenVINO bf16",
+          "openvino_static": "OV f32 static"}
+# The variants deploy.load offers (the fastest of them is the deployment target).
+DEPLOYED = ("exported", "int8", "onnx", "onnx_static", "openvino", "openvino_bf16",
+            "openvino_static")
+ONNX_VARIANTS = ("onnx", "onnx_static", "openvino", "openvino_bf16", "openvino_static")
 NMS = dict(nms_thresh=0.45, nms_topk=400, post_nms=100)
 SGD = dict(learning_rate=1e-3, momentum=0.9, wd=5e-4)
 PIPELINE_IMAGE_SIZE = (375, 500)  # (height, width), a typical VOC image
 TARGET_MODEL, TARGET_BATCH = "ssd_300_vgg16_atrous_voc", 1
-TARGET_EXPORTED, TARGET_INT8, TARGET_ONNX_FLOOR, TARGET_TRAIN = 0.77, 0.5, 1.15, 1.0
+TARGET_EXPORTED, TARGET_INT8, TARGET_TRAIN = 0.77, 0.5, 1.0
+# Issue 10: the fastest runtime deploy.load offers, x GluonCV fp32, batch 1.
+TARGET_DEPLOY_BF16, TARGET_DEPLOY_NO_BF16 = 0.12, 0.45
+SMALL_MODEL, TARGET_DEPLOY_SMALL = "ssd_300_mobilenet0.25_voc", 0.2
 
 
 def base_size(name):
@@ -233,30 +252,23 @@ def mxnet_runner(call, x):
     return run
 
 
-class OnnxRunner:
-    """The bundle's ONNX model in ONNX Runtime (CPU) + ``deploy.postprocess_numpy``."""
+def numpy_runner(call, x):
+    """A run of ``call(x)`` on numpy ``x`` (numpy outputs): returns ``(seconds, None)``."""
+    def run():
+        start = time.perf_counter()
+        call(x)
+        return time.perf_counter() - start, None
+    return run
 
-    def __init__(self, bundle, manifest):
-        import onnxruntime as ort
-        entry = manifest["variants"]["onnx"]
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # the exporter's "initializer in graph inputs" warnings
-        self.session = ort.InferenceSession(os.path.join(bundle, entry["file"]), options,
-                                            providers=["CPUExecutionProvider"])
-        self.input = entry["input"]["name"]
-        self.outputs = [o["onnx_name"] for o in entry["outputs"]]  # boxes, scores
-        self.nms = {k: v for k, v in manifest["nms"].items() if k != "per_class"}
 
-    def runner(self, x):
-        """A run on numpy ``x``: returns ``(seconds, NMS seconds)``."""
-        def run():
-            start = time.perf_counter()
-            boxes, scores = self.session.run(self.outputs, {self.input: x})
-            mid = time.perf_counter()
-            deploy.postprocess_numpy(boxes, scores, **self.nms)
-            end = time.perf_counter()
-            return end - start, end - mid
-        return run
+def static_openvino_maker(path):
+    """A maker compiling ``path`` for the batch's exact input shape (OpenVINO, f32)."""
+    from gluon_ssd.deploy.runtimes import OpenVINOSession
+
+    def make(xs):
+        session = OpenVINOSession(path, "fp32", static_shape=xs[1].shape)
+        return numpy_runner(session.run, xs[1])
+    return make
 
 
 def calibration_images(size, count):
@@ -291,7 +303,7 @@ def prepare_model(name, variants, calib_count, tmp_root, ctx, progress):
     for key, net in nets.items():
         makers[key] = lambda xs, net=net: mxnet_runner(net, xs[0])
 
-    if {"exported", "int8", "onnx"} & set(variants):
+    if set(DEPLOYED) & set(variants):
         progress.set_postfix_str(f"{name} export")
         bundle = tempfile.mkdtemp(prefix="bundle-", dir=tmp_root)
         start = time.perf_counter()
@@ -300,20 +312,47 @@ def prepare_model(name, variants, calib_count, tmp_root, ctx, progress):
             manifest = deploy.export(
                 ours, bundle, data_shape=(size, size), int8="int8" in variants,
                 calib_images=calibration_images(size, calib_count) if "int8" in variants
-                else None, int8_tolerance=None, onnx="onnx" in variants)
+                else None, int8_tolerance=None,
+                onnx=bool({"onnx", "openvino", "openvino_bf16"} & set(variants)))
         info["export_s"] = time.perf_counter() - start
         info["batchnorm_folded"] = manifest["optimizations"]["batchnorm_folded"]
         if "exported" in variants:
-            det = deploy.load(bundle, ctx=ctx)
+            det = deploy.load(bundle, runtime="mxnet", precision="fp32", ctx=ctx)
             makers["exported"] = lambda xs, det=det: mxnet_runner(det, xs[0])
         if "int8" in variants:
             info["int8_agreement"] = manifest["variants"]["int8"]["agreement"]["map"]
-            qdet = deploy.load(bundle, ctx=ctx, variant="int8")
+            qdet = deploy.load(bundle, runtime="mxnet", precision="int8", ctx=ctx)
             makers["int8"] = lambda xs, qdet=qdet: mxnet_runner(qdet, xs[0])
-        if "onnx" in variants:
-            onnx_runner = OnnxRunner(bundle, manifest)
-            makers["onnx"] = lambda xs: onnx_runner.runner(xs[1])
-    return info, {v: makers[v] for v in variants}
+        makers.update(onnx_makers(ours, bundle, size, variants, tmp_root, info))
+    return info, {v: makers[v] for v in variants if v in makers}
+
+
+def onnx_makers(net, bundle, size, variants, tmp_root, info):
+    """Makers of the ONNX variants (see the module docstring); skipped ones go in ``info``."""
+    makers, info["skipped"] = {}, {}
+    if "openvino_bf16" in variants and not deploy.has_bf16():
+        info["skipped"]["openvino_bf16"] = f"CPU has no bf16 units ({deploy.isa_summary()})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bf16 unverified on a random net: asked for anyway
+        for v, runtime, precision in (("onnx", "onnxruntime", "fp32"),
+                                      ("openvino", "openvino", "fp32"),
+                                      ("openvino_bf16", "openvino", "bf16")):
+            if v in variants and v not in info["skipped"]:
+                det = deploy.load(bundle, runtime=runtime, precision=precision)
+                makers[v] = lambda xs, det=det: numpy_runner(det, xs[1])
+    if {"onnx_static", "openvino_static"} & set(variants):
+        static = tempfile.mkdtemp(prefix="static-", dir=tmp_root)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            manifest = deploy.export(net, static, data_shape=(size, size), onnx=True,
+                                     static_shape=True)
+        if "onnx_static" in variants:
+            det = deploy.load(static, runtime="onnxruntime")
+            makers["onnx_static"] = lambda xs, det=det: numpy_runner(det, xs[1])
+        if "openvino_static" in variants:
+            path = os.path.join(static, manifest["variants"]["onnx"]["file"])
+            makers["openvino_static"] = static_openvino_maker(path)
+    return makers
 
 
 def bench_inference(info, makers, batch, repeats, warmup, ctx, progress):
@@ -330,14 +369,11 @@ def bench_inference(info, makers, batch, repeats, warmup, ctx, progress):
             runners[v]()
             progress.update(1)
     times = {v: [] for v in variants}
-    nms = {v: [] for v in variants}
     for r in range(repeats):
         shift = r % len(variants)
         for v in variants[shift:] + variants[:shift]:
-            seconds, nms_seconds = runners[v]()
+            seconds, _ = runners[v]()
             times[v].append(seconds)
-            if nms_seconds is not None:
-                nms[v].append(nms_seconds)
             progress.update(1)
     flops = info["flops_per_image"] * batch
     row = {"model": name, "batch": batch, "input": [batch, 3, size, size], "repeats": repeats,
@@ -346,8 +382,6 @@ def bench_inference(info, makers, batch, repeats, warmup, ctx, progress):
         median = statistics.median(times[v])
         row["variants"][v] = {"ms": 1000 * median, "runs_ms": [1000 * t for t in times[v]],
                               "gflops": flops / median / 1e9}
-        if nms[v]:
-            row["variants"][v]["nms_ms"] = 1000 * statistics.median(nms[v])
     return row
 
 
@@ -511,9 +545,11 @@ def print_inference(infos, rows, ceiling, repeats):
                 agreement if isinstance(agreement, str) else f"{agreement:.3f}")
             print(f"  export {info['export_s']:.1f} s, {info['batchnorm_folded']} BatchNorm "
                   f"folded; int8 agreement with fp32 (mAP): {agreement}")
+        for variant, why in info.get("skipped", {}).items():
+            print(f"  {LABELS[variant]} not measured: {why}")
     print()
     header = (f"{'model':<28} {'batch':>5} {'variant':<14} {'median ms':>10} {'x GluonCV':>9} "
-              f"{'GFLOP/s':>8} {'% ceil':>7} {'floor ms':>9} {'x floor':>8} {'nms ms':>7}")
+              f"{'GFLOP/s':>8} {'% ceil':>7} {'floor ms':>9} {'x floor':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -521,7 +557,7 @@ def print_inference(infos, rows, ceiling, repeats):
             print(f"{row['model']:<28} {row['batch']:>5} {LABELS[v]:<14} {e['ms']:>10.1f} "
                   f"{_fmt(e['x_gluoncv'], '.3f'):>9} {e['gflops']:>8.1f} "
                   f"{100 * e['fraction_of_ceiling']:>7.1f} {row['floor_ms']:>9.1f} "
-                  f"{e['x_floor']:>8.2f} {_fmt(e.get('nms_ms'), '.1f'):>7}")
+                  f"{e['x_floor']:>8.2f}")
     print(f"\nMedian of {repeats} timed runs per variant at batch 1, "
           f"{inference_plan(2, repeats, 0)[0]} at larger batches; x floor = latency / "
           f"(FLOPs x batch / ceiling).")
@@ -542,6 +578,13 @@ def print_training(rows):
               f"{rows[0]['pipeline_images']} images, num_workers=0.")
 
 
+def fastest_deployed(row):
+    """The smallest x GluonCV among the deployed variants of ``row`` (None if not measured)."""
+    ratios = [e["x_gluoncv"] for v, e in (row or {}).get("variants", {}).items()
+              if v in DEPLOYED and e.get("x_gluoncv") is not None]
+    return min(ratios) if ratios else None
+
+
 def targets_report(inference_rows, training_rows):
     """[(description, value, met or None)]: the issue's targets, as measured in this run."""
     out = []
@@ -558,8 +601,14 @@ def targets_report(inference_rows, training_rows):
           variants.get("exported", {}).get("x_gluoncv"), TARGET_EXPORTED)
     check(f"{where}: int8 <= {TARGET_INT8} x GluonCV", variants.get("int8", {}).get("x_gluoncv"),
           TARGET_INT8)
-    check(f"{where}: ONNX Runtime + numpy NMS <= {TARGET_ONNX_FLOOR} x FLOP floor",
-          variants.get("onnx", {}).get("x_floor"), TARGET_ONNX_FLOOR)
+    bf16 = deploy.has_bf16()
+    limit = TARGET_DEPLOY_BF16 if bf16 else TARGET_DEPLOY_NO_BF16
+    check(f"{where}: fastest deploy.load runtime <= {limit} x GluonCV "
+          f"({'CPU with' if bf16 else 'CPU without'} bf16 units)", fastest_deployed(target), limit)
+    small = next((r for r in inference_rows if r["model"] == SMALL_MODEL
+                  and r["batch"] == TARGET_BATCH), None)
+    check(f"{SMALL_MODEL} batch {TARGET_BATCH}: fastest deploy.load runtime <= "
+          f"{TARGET_DEPLOY_SMALL} x GluonCV", fastest_deployed(small), TARGET_DEPLOY_SMALL)
     ours = [r["variants"]["ours"]["x_gluoncv"] for r in inference_rows
             if r["variants"].get("ours", {}).get("x_gluoncv") is not None]
     check(f"ours fp32 <= 1.0 x GluonCV in all {len(ours)} inference cases (worst)",
@@ -611,6 +660,18 @@ def plot(inference_rows, training_rows, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def runtime_versions():
+    """'onnxruntime X, openvino Y' for the runtimes installed."""
+    import importlib
+    found = []
+    for name in ("onnxruntime", "openvino"):
+        try:
+            found.append(f"{name} {importlib.import_module(name).__version__}")
+        except ImportError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
 
 
 def main(argv=None):
@@ -696,8 +757,9 @@ def main(argv=None):
     load_end = os.getloadavg()
 
     print(f"\nmxnet {mx.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, ctx {ctx}; load average (1 min) {load_start[0]:.2f} at the "
-          f"start, {load_end[0]:.2f} at the end; wall time {wall:.0f} s\n")
+          f"{os.cpu_count()} CPUs, ctx {ctx}; CPU ISA: {deploy.isa_summary()}; "
+          f"{runtime_versions()}; load average (1 min) {load_start[0]:.2f} at the start, "
+          f"{load_end[0]:.2f} at the end; wall time {wall:.0f} s\n")
     if inference:
         print_inference(infos, inference_rows, ceiling, args.repeats)
         print()
@@ -713,6 +775,8 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"mxnet": mx.__version__, "cpus": os.cpu_count(), "ctx": str(ctx),
+                       "cpu_isa": deploy.cpu_isa(), "cpu_isa_summary": deploy.isa_summary(),
+                       "runtimes": runtime_versions(),
                        "load_average": {"start": load_start, "end": load_end},
                        "wall_s": wall, "matmul_ceiling_gflops": ceiling,
                        "flops_method": "2 x multiply-adds of Convolution/FullyConnected nodes, "

@@ -128,9 +128,13 @@ def main(argv=None):
     start = time.perf_counter()
     bundle = os.path.join(out, "export")
     calib = [train[i][0].asnumpy() for i in range(min(32, len(train)))]
-    # A --quick model has no confident detection to measure int8 against: no tolerance then.
+    # A --quick model has no confident detection to measure int8 / bf16 against: no tolerance
+    # then. bf16 (OpenVINO) only where the CPU has bf16 units and OpenVINO is installed.
+    bf16 = deploy.has_bf16() and "openvino" in deploy.installed_runtimes()
     manifest = deploy.export(net, bundle, data_shape=(SIDE, SIDE), name="demo_ssd", int8=True,
-                             calib_images=calib, int8_tolerance=None if args.quick else 0.8)
+                             calib_images=calib, int8_tolerance=None if args.quick else 0.8,
+                             onnx="onnx" in deploy.installed_runtimes(), bf16=bf16,
+                             bf16_tolerance=None if args.quick else deploy.DEFAULT_BF16_TOLERANCE)
     # Plain MXNet: the bundle's symbol and params, no gluon_ssd code involved.
     plain = mx.gluon.SymbolBlock.imports(os.path.join(bundle, "demo_ssd-symbol.json"), ["data"],
                                          os.path.join(bundle, "demo_ssd-0000.params"))
@@ -169,6 +173,8 @@ def main(argv=None):
                    "max_box_difference_px": export_diff,
                    "agreement_voc07_map": None if np.isnan(agreement) else agreement,
                    "int8_agreement_on_calibration": manifest["variants"]["int8"]["agreement"],
+                   "bf16_agreement_on_calibration": manifest["variants"].get("onnx", {}).get(
+                       "precisions", {}).get("bf16"), "cpu_isa": deploy.isa_summary(),
                    "int8_voc07_map": int8["voc07_map"], "int8_voc_map": int8["voc_map"]},
         "timings": timings, "quick": bool(args.quick),
     }

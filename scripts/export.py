@@ -4,11 +4,16 @@ Builds the model without downloading anything (``pretrained_base=False``), loads
 initialises RANDOM weights, for trying the pipeline), exports and lists the files written::
 
     python scripts/export.py --model ssd_300_mobilenet0.25_voc --params model.params \\
-        --data-shape 300 300 --out bundle/ [--int8 --calib-images imgs/] [--onnx] [--preprocess]
+        --data-shape 300 300 --out bundle/ [--int8 --calib-images imgs/] [--onnx [--bf16]] \\
+        [--preprocess]
 
-The bundle reloads in plain MXNet::
+The bundle reloads in plain MXNet, and its ONNX graph (``--onnx``: the whole detector, NMS
+inside) in ONNX Runtime, OpenVINO or TensorRT::
 
     mx.gluon.SymbolBlock.imports('bundle/NAME-symbol.json', ['data'], 'bundle/NAME-0000.params')
+    onnxruntime.InferenceSession('bundle/NAME.onnx').run(None, {'data': x})  # ids, scores, bboxes
+
+or through ``gluon_ssd.deploy.load('bundle/', runtime='auto')``, whichever is fastest here.
 """
 import argparse
 import os
@@ -53,7 +58,18 @@ def build_parser():
     parser.add_argument("--int8-tolerance", type=float, default=deploy.DEFAULT_INT8_TOLERANCE,
                         help="minimum int8/fp32 detection agreement (mAP); a negative value "
                              "disables the check")
-    parser.add_argument("--onnx", action="store_true", help="also write NAME.onnx (raw outputs)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also write NAME.onnx: the whole detector (per-class NMS inside), "
+                             "for ONNX Runtime, OpenVINO, TensorRT")
+    parser.add_argument("--bf16", action="store_true",
+                        help="with --onnx: measure OpenVINO bf16 against fp32 on --calib-images "
+                             "and record it (CPU with avx512_bf16 or amx_bf16 only)")
+    parser.add_argument("--static-shape", action="store_true",
+                        help="with --onnx: fix the ONNX graph to --data-shape (any batch), anchors "
+                             "folded to a constant: faster for small models")
+    parser.add_argument("--bf16-tolerance", type=float, default=deploy.DEFAULT_BF16_TOLERANCE,
+                        help="minimum bf16/fp32 detection agreement (mAP); a negative value "
+                             "records it unchecked")
     parser.add_argument("--preprocess", action="store_true",
                         help="graph input uint8 (B, H, W, 3) RGB, normalized in the graph")
     parser.add_argument("--no-optimize", action="store_true",
@@ -68,6 +84,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.int8 and not args.calib_images:
         raise ValueError("--int8 needs --calib-images DIR (images like the ones it will see)")
+    if args.static_shape and not args.onnx:
+        raise ValueError("--static-shape is an option of the ONNX graph: add --onnx")
+    if args.bf16 and not (args.onnx and args.calib_images):
+        raise ValueError("--bf16 needs --onnx and --calib-images DIR")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     if args.run:
         if args.params or classes:
@@ -88,7 +108,9 @@ def main(argv=None):
         net, args.out, tuple(args.data_shape), name=args.name, preprocess=args.preprocess,
         optimize=not args.no_optimize, int8=args.int8, calib_images=args.calib_images,
         calib_mode=args.calib_mode, int8_tolerance=tolerance, onnx=args.onnx, ctx=args.ctx,
-        dtype=args.dtype)
+        dtype=args.dtype, bf16=args.bf16,
+        bf16_tolerance=None if args.bf16_tolerance < 0 else args.bf16_tolerance,
+        static_shape=args.static_shape)
 
     print(f"exported {args.model or args.run} ({len(manifest['classes'])} classes) to {args.out}")
     inp = manifest["input"]
@@ -100,6 +122,15 @@ def main(argv=None):
         agreement = manifest["variants"]["int8"]["agreement"]
         print(f"  int8 agreement with fp32: mAP {agreement['map']} over "
               f"{agreement['num_reference_detections']} reference detections")
+    if "onnx" in manifest["variants"]:
+        entry = manifest["variants"]["onnx"]
+        print(f"  ONNX: {entry['file']} (opset {entry['opset']}, NMS inside, input "
+              f"{entry['input']['shape']}, outputs {', '.join(entry['outputs'])})")
+        bf16 = entry["precisions"].get("bf16")
+        if bf16:
+            print(f"  bf16 (OpenVINO) agreement with fp32: mAP {bf16['agreement']} over "
+                  f"{bf16['num_reference_detections']} reference detections, verified "
+                  f"{bf16['verified']}")
     width = max(len(f) for f in manifest["files"])
     for fname, info in manifest["files"].items():
         print(f"  {fname:<{width}}  {info['size']:>12,} bytes  sha256 {info['sha256'][:16]}")
@@ -111,6 +142,8 @@ def main(argv=None):
 
 # The library's argument names, as this script's flags, in the messages it prints.
 FLAGS = {"int8_tolerance=None": "--int8-tolerance -1", "int8_tolerance": "--int8-tolerance",
+         "bf16_tolerance=None": "--bf16-tolerance -1", "bf16_tolerance": "--bf16-tolerance",
+         "static_shape": "--static-shape",
          "calib_images": "--calib-images", "calib_mode": "--calib-mode", "data_shape": "--data-shape"}
 
 if __name__ == "__main__":

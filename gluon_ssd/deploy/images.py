@@ -1,0 +1,58 @@
+"""Images for calibration and agreement checks: loading, resizing, normalizing (numpy)."""
+import os
+
+import mxnet as mx
+import numpy as np
+
+__all__ = ["load_images", "normalize_images", "IMAGE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def load_images(source, data_shape, limit=None):
+    """Images resized to ``data_shape``, as uint8 RGB.
+
+    Parameters
+    ----------
+    source : str or sequence of array
+        A folder (files ending in .jpg/.jpeg/.png/.bmp, sorted by name), or arrays ``(H, W, 3)``
+        uint8 RGB of any size (a list, or one ``(N, H, W, 3)`` array).
+    data_shape : (int, int)
+        ``(H, W)`` to resize to (plain resize, aspect ratio not kept).
+    limit : int, optional
+        Use at most this many.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H, W, 3)`` uint8.
+    """
+    h, w = data_shape
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isdir(source):
+            raise ValueError(f"calibration images: {source!r} is not a folder")
+        files = sorted(f for f in os.listdir(source) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise ValueError(f"calibration images: no {'/'.join(IMAGE_EXTENSIONS)} file in "
+                             f"{source!r}")
+        files = files[:limit] if limit else files
+        images = [mx.image.imread(os.path.join(source, f)).asnumpy() for f in files]
+    else:
+        images = [np.asarray(im) for im in source]
+        images = images[:limit] if limit else images
+        if not images:
+            raise ValueError("calibration images: the list is empty")
+        for k, im in enumerate(images):
+            if im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
+                raise ValueError(f"calibration image {k}: expected (H, W, 3) uint8 RGB, got "
+                                 f"{im.shape} {im.dtype}")
+    out = [im if im.shape[:2] == (h, w) else
+           mx.image.imresize(mx.nd.array(im, dtype="uint8"), w, h).asnumpy() for im in images]
+    return np.stack(out).astype(np.uint8)
+
+
+def normalize_images(images, mean, std):
+    """uint8 ``(N, H, W, 3)`` RGB -> float32 ``(N, 3, H, W)``: ``(x / 255 - mean) / std``."""
+    x = np.asarray(images, np.float32) / 255.0
+    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

@@ -1,0 +1,123 @@
+"""The runtimes a bundle runs in, behind one call: ``session.run(x) -> [ids, scores, bboxes]``.
+
+- ``mxnet``: the bundle's MXNet graph (fp32, float16 or oneDNN int8), hybridized with
+  ``static_alloc`` and, on CPU, a subgraph backend (oneDNN ``'MKLDNN'``: conv + activation
+  fusion). Any ``ctx``.
+- ``onnxruntime``: the bundle's ONNX graph (NMS inside), CPU execution provider.
+- ``openvino``: the same ONNX graph compiled by OpenVINO's CPU plugin, ``INFERENCE_PRECISION_HINT``
+  ``f32`` or ``bf16`` (bf16 only on CPUs with bf16 units, see :mod:`.cpu`), latency hint.
+
+The ONNX runtimes take and return numpy; the MXNet one NDArrays (see :class:`~.loader.Detector`
+for the conversion).
+"""
+import importlib.util
+
+import numpy as np
+
+__all__ = ["RUNTIMES", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession",
+           "OpenVINOSession", "open_session"]
+
+RUNTIMES = ("mxnet", "onnxruntime", "openvino")
+_OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+
+
+def installed(runtime):
+    """bool: whether ``runtime``'s Python package can be imported (without importing it)."""
+    if runtime == "mxnet":
+        return True
+    return importlib.util.find_spec(runtime) is not None
+
+
+def installed_runtimes():
+    """The packages of the ONNX path importable here, among 'onnx', 'onnxruntime', 'openvino'."""
+    return [name for name in ("onnx", "onnxruntime", "openvino") if installed(name)]
+
+
+class MXNetSession:
+    """An MXNet ``SymbolBlock``, hybridized; ``run`` takes and returns NDArrays on ``ctx``."""
+
+    def __init__(self, net, ctx, backend=None):
+        self.net, self.ctx, self.backend = net, ctx, backend
+        if backend:
+            net.hybridize(static_alloc=True, static_shape=True, backend=backend)
+        else:
+            net.hybridize(static_alloc=True, static_shape=True)
+
+    def run(self, x):
+        """``x`` NDArray ``(B, 3, H, W)`` (or uint8 NHWC) -> list of 3 NDArrays."""
+        return list(self.net(x))
+
+
+class OnnxRuntimeSession:
+    """An ONNX model in ONNX Runtime (CPU execution provider, all graph optimizations).
+
+    Parameters
+    ----------
+    path : str
+        The ``.onnx`` file.
+    threads : int, optional
+        Intra-op threads; default ONNX Runtime's (one per core).
+    """
+
+    def __init__(self, path, threads=None):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, x):
+        """``x`` numpy ``(B, 3, H, W)`` float32 (or uint8 NHWC) -> ``[ids, scores, bboxes]``."""
+        return self.session.run(self.output_names, {self.input_name: x})
+
+
+class OpenVINOSession:
+    """An ONNX model compiled by OpenVINO for the CPU.
+
+    Parameters
+    ----------
+    path : str
+        The ``.onnx`` file.
+    precision : {'fp32', 'bf16'}
+        ``INFERENCE_PRECISION_HINT`` ``f32`` / ``bf16``. OpenVINO defaults to bf16 on CPUs with
+        AMX; here it is always set explicitly.
+    static_shape : tuple of int, optional
+        Reshape the model to this input shape before compiling (one size only).
+    """
+
+    def __init__(self, path, precision="fp32", static_shape=None):
+        import openvino as ov
+        if precision not in _OV_PRECISION:
+            raise ValueError(f"OpenVINO precision must be one of {sorted(_OV_PRECISION)}, got "
+                             f"{precision!r}")
+        core = ov.Core()
+        model = core.read_model(path)
+        if static_shape is not None:
+            model.reshape(list(static_shape))
+        self.precision = precision
+        self.compiled = core.compile_model(model, "CPU", {
+            "INFERENCE_PRECISION_HINT": _OV_PRECISION[precision],
+            "PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.compiled.create_infer_request()
+        self.outputs = list(self.compiled.outputs)
+
+    def run(self, x):
+        """``x`` numpy ``(B, 3, H, W)`` float32 (or uint8 NHWC) -> ``[ids, scores, bboxes]``."""
+        results = self.request.infer({0: x})
+        return [np.array(results[o]) for o in self.outputs]
+
+
+def open_session(runtime, path, precision="fp32"):
+    """An ONNX session of ``runtime`` ('onnxruntime' or 'openvino') on ``path``."""
+    if runtime == "onnxruntime":
+        if precision != "fp32":
+            raise ValueError(f"ONNX Runtime runs the bundle's graph in fp32 only, got precision "
+                             f"{precision!r}; use runtime='openvino' for bf16")
+        return OnnxRuntimeSession(path)
+    if runtime == "openvino":
+        return OpenVINOSession(path, precision)
+    raise ValueError(f"no ONNX session for runtime {runtime!r}; expected 'onnxruntime' or "
+                     f"'openvino'")
