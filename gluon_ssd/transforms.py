@@ -73,9 +73,26 @@ class ValTransform(_ResizeFlip):
         super().__init__(width, height, tuple(mean), tuple(std), 0.0)
 
 
+class _PadLabels:
+    """gluoncv's ``Pad(pad_val=-1)`` of the labels, with at least one row per image.
+
+    A batch whose images all have no object would otherwise be ``(B, 0, 6)``, which MXNet cannot
+    copy between devices (``_copyto inferring shapes failed``) and the matcher cannot use.
+    """
+
+    def __init__(self):
+        self._pad = Pad(pad_val=-1)
+
+    def __call__(self, labels):
+        labels = [np.full((1,) + label.shape[1:], -1, label.dtype) if len(label) == 0 else label
+                  for label in (np.asarray(label) for label in labels)]
+        return self._pad(labels)
+
+
 def batchify():
-    """Batch ``(image, label)`` items: images stacked, labels padded with -1 rows to ``(B, M, 6)``."""
-    return Tuple(Stack(), Pad(pad_val=-1))
+    """Batch ``(image, label)`` items: images stacked, labels padded with -1 rows to ``(B, M, 6)``,
+    ``M >= 1`` (a batch without any object gets one padding row per image)."""
+    return Tuple(Stack(), _PadLabels())
 
 
 def _check_shape(data_shape):
