@@ -1,9 +1,10 @@
 """Run a detector on image files: find and decode them, batch them, map boxes back, draw, save.
 
 - :func:`find_images` expands inputs (files, folders, glob patterns) to a sorted list of files.
-- :func:`load_image` decodes any file Pillow reads to uint8 RGB: grey, palette, 16-bit (scaled, not
-  clipped), float, CMYK; transparency is composited onto white; EXIF orientation is applied, so
-  boxes are in the frame an image viewer shows.
+- :func:`load_image` decodes any file Pillow reads to uint8 RGB with the package's one decoder
+  (:func:`gluon_ssd.data.image.read_image`, also behind training, evaluation and calibration):
+  grey, palette, 16-bit (scaled, not clipped), float, CMYK; transparency is composited onto white;
+  EXIF orientation is applied, so boxes are in the frame an image viewer shows.
 - :func:`detect_images` yields one :class:`ImageDetections` per file, in input order, running the
   network on batches. Every image is resized to ``data_shape`` like
   :class:`~gluon_ssd.transforms.ValTransform` does for evaluation (an image more than twice the
@@ -25,9 +26,10 @@ from typing import List, Optional
 
 import mxnet as mx
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
+from .data.image import read_image
 from .transforms import ValTransform
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "detect_images",
@@ -36,8 +38,6 @@ __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm")
-
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 @dataclass
@@ -122,9 +122,9 @@ def find_images(inputs):
 def load_image(path):
     """Decode an image file to uint8 ``(H, W, 3)`` RGB in the orientation a viewer shows.
 
-    16-bit images are scaled to 8 bits (65535 -> 255); float images in [0, 1] are scaled by 255;
-    transparent pixels are composited onto white; EXIF orientation is applied. Truncated files
-    are refused.
+    The decoder training and evaluation use too (:func:`gluon_ssd.data.image.read_image`): 16-bit
+    scaled to 8 bits, transparency composited onto white, EXIF orientation applied, truncated
+    files refused.
 
     Raises
     ------
@@ -134,48 +134,7 @@ def load_image(path):
         Pillow cannot read it (not an image, truncated, corrupt, over Pillow's size limit); the
         message starts with the path.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path}")
-    # gluoncv (imported by gluon_ssd) sets Pillow's global LOAD_TRUNCATED_IMAGES, which fills a
-    # truncated file with black silently; refuse truncated files here.
-    truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return _to_rgb(img)
-    except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image file (Pillow cannot identify its format)") from None
-    except Image.DecompressionBombError as err:
-        raise ValueError(f"{path}: too large ({err}); raise PIL.Image.MAX_IMAGE_PIXELS if the "
-                         f"file is trusted") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path}: cannot decode image (truncated or corrupt?): {err}") from None
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
-
-
-def _to_rgb(img):
-    if img.mode in _SIXTEEN_BIT:
-        grey = np.asarray(img).astype(np.float32) / 257.0  # 65535 -> 255
-        return np.repeat(_to_uint8(grey)[..., None], 3, axis=2)
-    if img.mode == "F":
-        grey = np.asarray(img, dtype=np.float32)
-        finite = grey[np.isfinite(grey)]
-        if finite.size and finite.max() <= 1.0:
-            grey = grey * 255.0
-        return np.repeat(_to_uint8(np.nan_to_num(grey))[..., None], 3, axis=2)
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
-        alpha = rgba[..., 3:] / 255.0
-        return _to_uint8(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha))
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
-
-
-def _to_uint8(array):
-    return np.clip(np.round(array), 0, 255).astype(np.uint8)
+    return read_image(path)
 
 
 def _shrink(image, width, height):

@@ -29,11 +29,12 @@ Choices:
   and the file, because a typo in the class list would otherwise silently drop objects and teach
   the detector that they are background; ``'skip'`` drops such objects with a warning.
   Names are matched exactly after stripping surrounding white space (no lower-casing).
-- **Images** are decoded with Pillow, which refuses truncated files (OpenCV, behind
-  ``mx.image.imread``, fills the missing part with grey and carries on); grey-scale, palette and
-  RGBA images are converted to RGB. A missing image raises ``FileNotFoundError``, an unreadable
-  one ``ValueError``, both naming the file. EXIF orientation is not applied: VOC boxes refer to
-  the stored pixel grid.
+- **Images** are decoded by :func:`gluon_ssd.data.image.read_image`, the decoder detection and
+  calibration use too: EXIF orientation applied, 16-bit scaled, transparency composited onto
+  white, any mode to RGB, truncated files refused. A missing image raises ``FileNotFoundError``,
+  an unreadable one ``ValueError``, both naming the file. An image whose EXIF orientation swaps
+  the ``<size>`` recorded in the XML is refused (``ValueError``): its boxes were drawn on the
+  stored pixels (:func:`gluon_ssd.data.image.check_recorded_size`).
 """
 import math
 import os
@@ -46,9 +47,10 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from gluoncv.data import VOCDetection
 from gluoncv.data.base import VisionDataset
-from PIL import Image, ImageFile
 
-__all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "read_image",
+from .image import check_recorded_size, decode_image
+
+__all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES",
            "parse_annotation"]
 
 VOC_CLASSES = tuple(VOCDetection.CLASSES)
@@ -197,35 +199,6 @@ def parse_annotation(path, index_map, unknown_class="error"):
     return label, size
 
 
-def read_image(path):
-    """Decode an image file to uint8 (H, W, 3) RGB, refusing missing, truncated or corrupt files.
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    ValueError
-        Pillow cannot decode it completely (truncated, corrupt, not an image, too large).
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            fmt = img.format
-            array = np.asarray(img.convert("RGB"))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{path}: cannot decode image (truncated or corrupt?): {err}") from None
-    if fmt == "JPEG" and ImageFile.LOAD_TRUNCATED_IMAGES:
-        # Someone switched off Pillow's truncation check (it is a global); check the JPEG
-        # end-of-image marker ourselves.
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 2))
-            if f.read() != b"\xff\xd9":
-                raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
-    return array
-
-
 def _check_class_list(classes):
     if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes must be a sequence of class names, got {classes!r}")
@@ -342,14 +315,12 @@ class VOCDataset(VisionDataset):
 
     def __getitem__(self, idx):
         path = self.image_path(idx)
-        array = read_image(path)
+        array, orientation = decode_image(path)
         height, width = array.shape[:2]
         label = self._labels[idx]
-        size = self._sizes[idx]
-        if size != (width, height):
-            if size is not None:
-                _warn(f"{self.annotation_path(idx)}: <size> says {size[0]}x{size[1]} but "
-                      f"{path} is {width}x{height}; boxes clipped to the image")
+        if not check_recorded_size(self._sizes[idx], array.shape, orientation, path,
+                                   f"{self.annotation_path(idx)} <size>", VOCAnnotationWarning) \
+                or self._sizes[idx] is None:
             label = _clip_boxes(label, width, height, self.annotation_path(idx))
         else:
             label = label.copy()
