@@ -261,6 +261,9 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     """
     if isinstance(config, dict):
         config = TrainConfig(**config)
+    if getattr(train_dataset, "use_crowd", False):
+        raise ValueError("train_dataset keeps crowd boxes (COCODataset(use_crowd=True)), which "
+                         "would become training targets; train on use_crowd=False")
     ctx = _as_ctx_list(ctx)
     # A distributed store is created here, for this worker's rank; a local one is left to the
     # Trainer (which can then rebuild it when a parameter is reset).
