@@ -7,9 +7,9 @@
   EXIF orientation is applied, so boxes are in the frame an image viewer shows.
 - :func:`detect_images` yields one :class:`ImageDetections` per file, in input order, running the
   network on batches. Every image is resized to ``data_shape`` like
-  :class:`~gluon_ssd.transforms.ValTransform` does for evaluation (an image more than twice the
-  input size is first shrunk with Pillow's antialiased filter, so a 6000x4000 photo is not
-  aliased); boxes come back in ORIGINAL image pixels: ``x * width / input_width``, ``y * height /
+  :class:`~gluon_ssd.transforms.ValTransform` does for evaluation (the same transform: an image
+  more than twice the input size is first shrunk with Pillow's antialiased filter, so a 6000x4000
+  photo is not aliased); boxes come back in ORIGINAL image pixels: ``x * width / input_width``, ``y * height /
   input_height``, clipped to the image. A file that cannot be read gives a result with ``error``
   naming it and the others go on.
 - :func:`draw_detections` saves a picture of one result; :func:`write_detections` the JSON file.
@@ -26,15 +26,14 @@ from typing import List, Optional
 
 import mxnet as mx
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from .data.image import read_image
-from .transforms import ValTransform
+from .transforms import ValTransform, antialiased_resize
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "detect_images",
-           "draw_detections", "write_detections", "load_detector", "add_detector_arguments",
-           "detector_from_arguments"]
+           "draw_detections", "write_detections", "to_original_pixels", "load_detector",
+           "add_detector_arguments", "detector_from_arguments"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm")
@@ -137,25 +136,14 @@ def load_image(path):
     return read_image(path)
 
 
-def _shrink(image, width, height):
-    """``image`` resized with Pillow's antialiased bilinear filter to ``(width, height)``."""
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
-
-
 def _prepare(path, data_shape, transform, max_side):
     """(network input (3, H, W) NDArray, original (width, height), drawing copy)."""
     image = load_image(path)
     height, width = image.shape[:2]
-    in_h, in_w = data_shape
-    # Beyond 2x the input size, bilinear resizing (what ValTransform does) skips pixels; shrink
-    # with an antialiased filter first. Both resizes map the whole image onto the whole target,
-    # so box coordinates still scale by width / in_w and height / in_h.
-    small = image
-    if width > 2 * in_w or height > 2 * in_h:
-        small = _shrink(image, min(width, 2 * in_w), min(height, 2 * in_h))
-    data, _ = transform(mx.nd.array(small, dtype="uint8"), np.zeros((0, 5), np.float32))
+    # ValTransform shrinks big images with an antialiased filter first, as in evaluation.
+    data, _ = transform(mx.nd.array(image, dtype="uint8"), np.zeros((0, 5), np.float32))
     scale = min(1.0, max_side / max(width, height))
-    picture = image if scale == 1.0 else _shrink(
+    picture = image if scale == 1.0 else antialiased_resize(
         image, max(1, round(width * scale)), max(1, round(height * scale)))
     return data, (width, height), picture
 
@@ -230,15 +218,37 @@ def _flush(net, pending, inputs, data_shape, thresh, ctx, class_names):
     k = 0
     for result in pending:
         if result.error is None:
-            result.detections = _to_original(ids[k, :, 0], scores[k, :, 0], bboxes[k],
+            result.detections = to_original_pixels(ids[k, :, 0], scores[k, :, 0], bboxes[k],
                                              data_shape, result.width, result.height, thresh,
                                              class_names)
             k += 1
         yield result
 
 
-def _to_original(ids, scores, boxes, data_shape, width, height, thresh, class_names):
-    """Kept detections with boxes mapped from input pixels to original pixels."""
+def to_original_pixels(ids, scores, boxes, data_shape, width, height, thresh, class_names):
+    """One image's detections with boxes mapped from input pixels to original pixels.
+
+    Parameters
+    ----------
+    ids, scores : numpy.ndarray
+        ``(K,)`` class ids (-1 for padding) and scores of the network's output.
+    boxes : numpy.ndarray
+        ``(K, 4)`` corners ``[x1, y1, x2, y2]`` in input pixels.
+    data_shape : (int, int)
+        Network input ``(height, width)``.
+    width, height : int
+        Original image size; boxes scale by ``width / input_width``, ``height / input_height``
+        and are clipped to ``[0, width] x [0, height]``.
+    thresh : float
+        Detections scoring lower are dropped.
+    class_names : sequence of str
+
+    Returns
+    -------
+    list of dict
+        ``{'class', 'class_id', 'score', 'box': [x1, y1, x2, y2]}`` (box rounded to 0.01 px),
+        highest score first. :func:`gluon_ssd.evaluate.evaluate` (COCO metric) uses it too.
+    """
     keep = (ids >= 0) & (scores >= thresh)
     scale = np.array([width / data_shape[1], height / data_shape[0]] * 2)
     limit = np.array([width, height] * 2, dtype=np.float64)

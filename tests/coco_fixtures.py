@@ -47,3 +47,29 @@ def write_coco(root, images=None, annotations=None, categories=None, size=(64, 4
         json.dump({"images": images, "annotations": annotations,
                    "categories": CATEGORIES if categories is None else categories}, f)
     return path, os.path.join(root, "images")
+
+
+def voc_split_to_coco(voc, path, category_ids, first_image_id=1000):
+    """Write a VOCDataset's images and boxes as a COCO instances file (with area and iscrowd, so
+    pycocotools alone can read it); its images stay where they are. Returns ``path``.
+
+    ``category_ids``: {class name: category id}. Boxes: VOC rows ``[x1, y1, x2, y2]`` become
+    ``[x1, y1, x2 - x1, y2 - y1]``.
+    """
+    images, annotations = [], []
+    for k in range(len(voc)):
+        with Image.open(voc.image_path(k)) as img:
+            width, height = img.size
+        image_id = first_image_id + 7 * k
+        images.append({"id": image_id, "file_name": os.path.basename(voc.image_path(k)),
+                       "width": width, "height": height})
+        for row in voc.label(k):
+            x1, y1, x2, y2 = (float(v) for v in row[:4])
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "category_id": category_ids[voc.classes[int(row[4])]],
+                                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
+    categories = [{"id": cid, "name": name} for name, cid in category_ids.items()]
+    with open(path, "w") as f:
+        json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
+    return str(path)
