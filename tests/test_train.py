@@ -1,4 +1,6 @@
 """Tests for gluon_ssd.train: config checks, schedule, resume, NaN stop, atomic checkpoints, devices."""
+import json
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -241,3 +243,23 @@ def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
     assert max(np.abs(g).max() for g in alone[1]) > 0
     for g, a, b in zip(both, *alone):
         np.testing.assert_allclose(g, a + b, rtol=1e-4, atol=1e-6)
+
+
+def test_best_params_follow_the_validation_score_and_survive_a_resume(tmp_path, monkeypatch):
+    import gluon_ssd.train as train_module
+    from gluon_ssd.fileio import file_digest
+    scores = iter([0.2, 0.5, 0.4, 0.45])   # epochs 1-3, then epoch 4 after a resume
+    monkeypatch.setattr(train_module, "evaluate",
+                        lambda *a, **k: {"voc07_map": next(scores)})
+    data = squares(8)
+    fit(_small_net(), data, _config(epochs=3), str(tmp_path), val_dataset=data, progress=False,
+        log=lambda *a: None)
+    best = json.loads((tmp_path / "best.json").read_text())
+    # Epoch index 1 scored 0.5, the highest: best.params is byte for byte epoch-0001.params.
+    assert (best["epoch"], best["score"], best["metric"]) == (1, 0.5, "val_voc07_map")
+    assert file_digest(str(tmp_path / "best.params")) == best["params_sha256"] == \
+        file_digest(str(tmp_path / "epoch-0001.params"))
+    # Resumed for a 4th epoch scoring 0.45 < 0.5: best stays epoch 1.
+    fit(_small_net(), data, _config(epochs=4), str(tmp_path), val_dataset=data, resume=True,
+        progress=False, log=lambda *a: None)
+    assert json.loads((tmp_path / "best.json").read_text())["epoch"] == 1

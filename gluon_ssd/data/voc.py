@@ -50,8 +50,8 @@ from gluoncv.data.base import VisionDataset
 
 from .image import check_recorded_size, decode_image
 
-__all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES",
-           "parse_annotation"]
+__all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation",
+           "find_classes"]
 
 VOC_CLASSES = tuple(VOCDetection.CLASSES)
 """The 20 Pascal VOC classes, in GluonCV's order."""
@@ -199,6 +199,49 @@ def parse_annotation(path, index_map, unknown_class="error"):
     return label, size
 
 
+def _read_split(root, split):
+    """Image ids listed by ``root/ImageSets/Main/<split>.txt`` (ids that are paths refused)."""
+    path = os.path.join(root, "ImageSets", "Main", split + ".txt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"split file not found: {path}")
+    ids = []
+    with open(path, "r", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            # The first field: class-specific split files add a 1/-1/0 column.
+            image_id = fields[0]
+            if "/" in image_id or "\\" in image_id or image_id in (".", ".."):
+                raise ValueError(f"{path}:{number}: image id {image_id!r} is a path; ids "
+                                 "name files inside JPEGImages/ and Annotations/")
+            ids.append(image_id)
+    if not ids:
+        raise ValueError(f"split file {path} lists no image ids")
+    return ids
+
+
+def find_classes(root, split="train"):
+    """The sorted class names used by the annotations of a VOC folder's split(s).
+
+    For a folder without a class list (what a custom VOC export is): Pascal VOC's own names come
+    out in :data:`VOC_CLASSES` order (GluonCV's list is alphabetical). Raises like
+    :class:`VOCDataset` for a missing folder, split or annotation, or malformed XML.
+    """
+    folder = os.path.expanduser(root)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"VOC root folder not found: {folder}")
+    names = set()
+    for one in ((split,) if isinstance(split, str) else tuple(split)):
+        for image_id in _read_split(folder, one):
+            path = os.path.join(folder, "Annotations", image_id + ".xml")
+            for obj in _read_xml(path).iter("object"):
+                names.add(_text(obj, "name", path))
+    if not names:
+        raise ValueError(f"no object in the annotations of {root} ({split}): give the classes")
+    return tuple(sorted(names))
+
+
 def _check_class_list(classes):
     if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes must be a sequence of class names, got {classes!r}")
@@ -258,31 +301,11 @@ class VOCDataset(VisionDataset):
         self._transform = transform
         self._image_ext = image_ext
         self.index_map = {name: i for i, name in enumerate(self._classes)}
-        self._ids = [i for s in splits for i in self._read_split(s)]
+        self._ids = [i for s in splits for i in _read_split(root, s)]
         parsed = [parse_annotation(self.annotation_path(i), self.index_map, unknown_class)
                   for i in range(len(self._ids))]
         self._labels = [label for label, _ in parsed]
         self._sizes = [size for _, size in parsed]
-
-    def _read_split(self, split):
-        path = os.path.join(self._root, "ImageSets", "Main", split + ".txt")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"split file not found: {path}")
-        ids = []
-        with open(path, "r", encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                # The first field: class-specific split files add a 1/-1/0 column.
-                image_id = fields[0]
-                if "/" in image_id or "\\" in image_id or image_id in (".", ".."):
-                    raise ValueError(f"{path}:{number}: image id {image_id!r} is a path; ids "
-                                     "name files inside JPEGImages/ and Annotations/")
-                ids.append(image_id)
-        if not ids:
-            raise ValueError(f"split file {path} lists no image ids")
-        return ids
 
     def __repr__(self):
         return (f"{type(self).__name__}(root={self._root!r}, split={'+'.join(self._splits)}, "
