@@ -8,7 +8,7 @@ Examples::
         --val-root VOCdevkit/VOC2007 --val-split test --out runs/voc0712
 
     # a COCO file (classes: its categories), validated by COCO AP on another file
-    python scripts/train.py --model ssd_300_mobilenet1.0_lite_coco \\
+    python scripts/train.py --model ssdlite_320_mobilenetv2_1.0_coco \\
         --coco-annotations train.json --coco-images images/ \\
         --val-coco-annotations val.json --val-coco-images images/ --out runs/coco
 
