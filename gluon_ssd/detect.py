@@ -9,9 +9,9 @@
   network on batches. Every image is resized to ``data_shape`` like
   :class:`~gluon_ssd.transforms.ValTransform` does for evaluation (the same transform: an image
   more than twice the input size is first shrunk with Pillow's antialiased filter, so a 6000x4000
-  photo is not aliased); boxes come back in ORIGINAL image pixels: ``x * width / input_width``, ``y * height /
-  input_height``, clipped to the image. A file that cannot be read gives a result with ``error``
-  naming it and the others go on.
+  photo is not aliased); boxes come back in ORIGINAL image pixels (:func:`to_original_pixels`):
+  ``x * width / input_width``, ``y * height / input_height``, clipped to the image. A file that
+  cannot be read gives a result with ``error`` naming it and the others go on.
 - :func:`draw_detections` saves a picture of one result; :func:`write_detections` the JSON file.
 - :func:`load_detector` rebuilds a network from a training run, a zoo name + weights, or an
   exported bundle (:mod:`gluon_ssd.deploy`).

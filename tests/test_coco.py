@@ -21,7 +21,8 @@ def test_items_classes_and_ids(tmp_path):
     # cat [30, 20, 24, 20] -> [30, 20, 54, 40], class 1; iscrowd 0.
     np.testing.assert_array_equal(label, [[4, 6, 24, 22, 0, 0], [30, 20, 54, 40, 1, 0]])
     # The painted pixels are where the boxes say (dog 200, cat 120 on noise < 60).
-    assert (image.asnumpy()[6:22, 4:24] == 200).all() and (image.asnumpy()[20:40, 30:54] == 120).all()
+    pixels = image.asnumpy()
+    assert (pixels[6:22, 4:24] == 200).all() and (pixels[20:40, 30:54] == 120).all()
     # Image 11: the crowd box is not a target by default; image 12 is kept with no box.
     np.testing.assert_array_equal(dataset[1][1], [[10, 10, 40, 40, 1, 0]])
     assert dataset[2][1].shape == (0, 6)
@@ -78,7 +79,7 @@ def _bad(tmp_path, mutate):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["annotations"][0].update(category_id=99), r"annotation id 1: category_id 99 is not"),
+    (lambda d: d["annotations"][0].update(category_id=99), r"annotation id 1: category_id 99 is"),
     (lambda d: d["annotations"][0].update(image_id=5), r"annotation id 1: image_id 5 is not"),
     (lambda d: d["annotations"][1].update(bbox=[1, 2, "x", 4]), r"annotation id 2: bbox"),
     (lambda d: d["annotations"][1].update(bbox=[1, 2, 3]), r"annotation id 2: bbox"),
@@ -119,7 +120,8 @@ def test_a_recorded_size_that_differs_is_warned_and_boxes_clipped(tmp_path):
     # is clipped to the decoded image: [40, 30, 64, 48].
     path, images = write_coco(str(tmp_path), [{"id": 1, "file_name": "a.png", "width": 64,
                                                "height": 48}],
-                              [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [40, 30, 60, 40]}])
+                              [{"id": 1, "image_id": 1, "category_id": 3,
+                                "bbox": [40, 30, 60, 40]}])
     with open(path) as f:
         data = json.load(f)
     data["images"][0].update(width=128, height=96)

@@ -1,4 +1,4 @@
-"""scripts/train.py on real-data layouts: a tiny COCO file, several VOC roots, --config, --init-from."""
+"""scripts/train.py on real data: a tiny COCO file, several VOC roots, --config, --init-from."""
 import importlib.util
 import json
 import os

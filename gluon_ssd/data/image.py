@@ -28,7 +28,7 @@ import os
 import threading
 import warnings
 
-import gluoncv.data  # noqa: F401  (its import switches LOAD_TRUNCATED_IMAGES on; switched off below)
+import gluoncv.data  # noqa: F401  (switches LOAD_TRUNCATED_IMAGES on; switched off below)
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
