@@ -177,3 +177,12 @@ def test_training_detection_and_calibration_decode_the_same_pixels(tmp_path):
         deploy.load_images(str(folder), (40, 20))
     dataset = _voc_folder(str(tmp_path / "voc"), photo, 20, 40)
     np.testing.assert_array_equal(dataset[0][0].asnumpy(), reference)
+
+
+def test_a_jpeg_with_bytes_after_its_end_marker_is_not_called_truncated(tmp_path):
+    # Some cameras append data after the end-of-image marker; the file is complete.
+    noise = np.random.RandomState(1).randint(0, 256, (32, 32, 3)).astype(np.uint8)
+    Image.fromarray(noise).save(tmp_path / "a.jpg", quality=95)
+    plain = read_image(tmp_path / "a.jpg")
+    (tmp_path / "b.jpg").write_bytes((tmp_path / "a.jpg").read_bytes() + b"TRAILER" * 10)
+    np.testing.assert_array_equal(read_image(tmp_path / "b.jpg"), plain)

@@ -88,8 +88,10 @@ def decode_image(path):
                          f"file is trusted") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"{path}: cannot decode image (truncated or corrupt?): {err}") from None
-    if fmt == "JPEG" and not _has_jpeg_end_marker(path):
-        # Belt and braces for a JPEG decoded while another thread had truncation tolerance on.
+    if fmt == "JPEG" and ImageFile.LOAD_TRUNCATED_IMAGES and not _has_jpeg_end_marker(path):
+        # Someone switched the tolerance on while this decode ran unlocked (another thread):
+        # Pillow may have filled a truncated file silently. Only then is the end-of-image marker
+        # required to close the file (valid JPEGs may carry trailing bytes after it).
         raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
     return array, orientation
 
