@@ -382,3 +382,31 @@ def test_labels_returned_are_copies(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")     # a clean annotation raises no warning
         VOCDataset(root, CLASSES)
+
+
+def test_concat_dataset_maps_indices_and_refuses_other_class_lists(tmp_path):
+    from gluon_ssd.data import ConcatDataset
+    generate_voc(str(tmp_path / "a"), 3, 1, image_size=(32, 32), seed=1, progress=False)
+    generate_voc(str(tmp_path / "b"), 2, 1, image_size=(32, 32), seed=2, progress=False)
+    a, b = (VOCDataset(str(tmp_path / n), CLASSES) for n in ("a", "b"))
+    both = ConcatDataset([a, b])
+    assert len(both) == 5 and both.classes == CLASSES and not both.use_crowd
+    # Item 3 is b's item 0, item -1 is b's item 1.
+    np.testing.assert_array_equal(both[3][1], b[0][1])
+    np.testing.assert_array_equal(both[-1][0].asnumpy(), b[1][0].asnumpy())
+    np.testing.assert_array_equal(both[2][1], a[2][1])
+    with pytest.raises(IndexError):
+        both[5]
+    with pytest.raises(ValueError, match="has classes"):
+        ConcatDataset([a, VOCDataset(str(tmp_path / "b"), CLASSES + ("hexagon",))])
+    with pytest.raises(ValueError, match="at least one"):
+        ConcatDataset([])
+
+
+def test_find_classes_lists_the_annotation_names_sorted(tmp_path):
+    from gluon_ssd.data import find_classes
+    root = _voc(tmp_path, _xml(_obj("zebra", 1, 1, 10, 10), _obj("ant", 2, 2, 20, 20)))
+    assert find_classes(root) == ("ant", "zebra")
+    empty = _voc(tmp_path / "e", _xml())
+    with pytest.raises(ValueError, match="no object"):
+        find_classes(empty)
