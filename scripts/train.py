@@ -71,7 +71,8 @@ def _parser():
     data.add_argument("--skip-empty", action="store_true",
                       help="COCO: leave out images without boxes (default: kept, as background)")
     data.add_argument("--classes", help="comma-separated class names (default: the dataset's: "
-                      "COCO categories by id, or the names in the VOC annotations, sorted)")
+                      "COCO categories by id, or the names in the VOC annotations, sorted); for "
+                      "COCO a subset of the categories, the others' boxes dropped")
     _add_training_arguments(p.add_argument_group("training (defaults: the SSD paper's recipe)"))
     run = p.add_argument_group("model and devices")
     run.add_argument("--pretrained-base", action=argparse.BooleanOptionalAction, default=True,
@@ -157,6 +158,9 @@ def parse_arguments(argv=None):
         p.error("give --data-root (VOC folders) or --coco-annotations with --coco-images")
     if args.coco_annotations and not args.coco_images:
         p.error("--coco-annotations needs --coco-images")
+    if args.val_coco_annotations and not args.coco_annotations:
+        p.error("--val-coco-annotations goes with --coco-annotations (VOC training validates on "
+                "--val-root/--val-split)")
     if not args.model and ssd is None:
         p.error("give --model, or an 'ssd' section in --config")
     return p, args, ssd
@@ -165,12 +169,14 @@ def parse_arguments(argv=None):
 def _datasets(args, classes):
     """(train dataset, validation dataset or None, validation metric)."""
     if args.coco_annotations:
+        # --classes picks a subset of the categories: the others' boxes are dropped (warned).
+        subset = "skip" if classes is not None else "error"
         train = COCODataset(args.coco_annotations, args.coco_images, classes=classes,
-                            skip_empty=args.skip_empty)
+                            skip_empty=args.skip_empty, unknown_class=subset)
         val = None
         if args.val_coco_annotations:
-            val = COCODataset(args.val_coco_annotations,
-                              args.val_coco_images or args.coco_images, classes=classes)
+            val = COCODataset(args.val_coco_annotations, args.val_coco_images or args.coco_images,
+                              classes=train.classes, unknown_class="skip")
         return train, val, "coco" if val is not None else "voc07"
     splits = [s for s in args.train_split.split(",") if s]
     parts = [VOCDataset(root, classes=classes, split=splits) for root in args.data_root]

@@ -131,3 +131,21 @@ def test_several_voc_roots_classes_from_the_annotations_and_init_from(tmp_path, 
 
 def test_voc_classes_are_alphabetical_so_found_names_keep_their_order():
     assert list(VOC_CLASSES) == sorted(VOC_CLASSES)
+
+
+def test_coco_class_subset_and_inconsistent_flags(tmp_path, monkeypatch, capsys):
+    module = _module()
+    ann, images = write_coco(str(tmp_path / "coco"))
+    seen = {}
+    monkeypatch.setattr(module, "fit", lambda net, train, config, out, val_dataset=None, **k:
+                        seen.update(train=train, val=val_dataset))
+    argv = TINY + ["--coco-annotations", ann, "--coco-images", images, "--out", tmp_path / "r"]
+    with pytest.warns(UserWarning, match="skipped 3 annotation"):
+        assert module.main([str(a) for a in argv + ["--classes", "cat",
+                                                    "--val-coco-annotations", ann]]) == 0
+    assert seen["train"].classes == seen["val"].classes == ("cat",)
+    assert seen["train"].category_ids == (17,)
+    with pytest.raises(SystemExit):
+        module.main([str(a) for a in TINY + ["--data-root", tmp_path, "--val-coco-annotations",
+                                             ann, "--out", tmp_path / "r"]])
+    assert "--val-coco-annotations goes with --coco-annotations" in capsys.readouterr().err
