@@ -412,8 +412,12 @@ def _read_best(out_dir):
     path = os.path.join(out_dir, "best.json")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); delete it to start the best-score "
+                         "record afresh") from err
 
 
 def _keep_best(net, config, out_dir, epoch, row, best):
