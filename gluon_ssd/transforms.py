@@ -29,39 +29,19 @@ AUGMENTATIONS = ("ssd", "flip", "none")
 
 
 class _ResizeFlip:
-    """Resize to ``(width, height)`` (bilinear), then flip horizontally with probability ``flip``.
-
-    The pixels of gluoncv's ``imresize`` -> ``random_flip`` -> ``to_tensor`` -> ``normalize``, bit
-    for bit (tested), with the last three steps in numpy: MXNet's CPU engine runs its operators on
-    one worker thread, so these per-image operators issued by a data-loading thread queued behind
-    (and delayed) the training step's; numpy runs them in the loading thread itself. The resize
-    stays OpenCV's (``imresize``), skipped when the image already has the target size (OpenCV's
-    resize to the same size is a copy).
-    """
+    """Resize to ``(width, height)`` (bilinear), then flip horizontally with probability ``flip``."""
 
     def __init__(self, width, height, mean, std, flip):
         self._size, self._mean, self._std, self._flip = (width, height), mean, std, flip
-        self._mean_f = np.array(mean, np.float32)
-        self._std_f = np.array(std, np.float32)
 
     def __call__(self, src, label):
         h, w, _ = src.shape
-        if (w, h) == self._size:
-            pixels = src.asnumpy() if isinstance(src, mx.nd.NDArray) else np.asarray(src)
-        else:
-            pixels = timage.imresize(src, *self._size, interp=1).asnumpy()
+        img = timage.imresize(src, *self._size, interp=1)
         bbox = tbbox.resize(np.asarray(label, dtype=np.float32), (w, h), self._size)
         if self._flip > 0:
-            # gluoncv's random_flip(px=flip): the same two draws from numpy's global generator
-            # (vertical with p=0, then horizontal), so a seed gives the same flips as before.
-            np.random.choice([False, True], p=[1.0, 0.0])
-            flip_x = np.random.choice([False, True], p=[1 - self._flip, self._flip])
-            if flip_x:
-                pixels = pixels[:, ::-1]
-            bbox = tbbox.flip(bbox, self._size, flip_x=flip_x)
-        # to_tensor: uint8 / 255 in float32; normalize: (x - mean) / std per channel, float32.
-        chw = (pixels.astype(np.float32) / np.float32(255) - self._mean_f) / self._std_f
-        img = mx.nd.array(np.ascontiguousarray(chw.transpose(2, 0, 1)), dtype=np.float32)
+            img, flips = timage.random_flip(img, px=self._flip)
+            bbox = tbbox.flip(bbox, self._size, flip_x=flips[0])
+        img = mx.nd.image.normalize(mx.nd.image.to_tensor(img), mean=self._mean, std=self._std)
         return img, bbox.astype(np.float32)
 
 
