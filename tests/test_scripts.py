@@ -221,3 +221,14 @@ def test_export_script_takes_a_training_run(run, tmp_path):
     refused = _script("export.py", "--run", run_dir, "--classes", "a", "--data-shape", *SHAPE,
                       "--out", tmp_path / "c")
     assert refused.returncode == 2 and "--run brings its own" in refused.stderr
+
+
+def test_eval_flags_all_have_help_and_show_defaults():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("eval_script",
+                                                  os.path.join(REPO, "scripts", "eval.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parser = module._parser()
+    assert [a.dest for a in parser._actions if not a.help] == []
+    assert "(default: 16)" in parser.format_help()          # --batch-size
