@@ -18,6 +18,11 @@ setup(
         "tqdm",
         # Annotation XML is parsed with DTDs and entities refused (gluon_ssd.data.voc).
         "defusedxml",
+        # COCO files are indexed and COCO AP computed by pycocotools (gluon_ssd.data.coco,
+        # gluon_ssd.coco_eval); its 2.0.x wheels build against the installed numpy.
+        "pycocotools>=2.0.6",
+        # scripts/train.py --config FILE.yaml.
+        "pyyaml",
     ],
     extras_require={
         # ONNX export (gluon_ssd.deploy.export(..., onnx=True)).

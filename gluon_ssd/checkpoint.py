@@ -25,9 +25,10 @@ import os
 from .fileio import atomic_write, atomic_write_json, contained_path, file_digest
 
 __all__ = ["LATEST", "CheckpointWriteError", "load_checkpoint", "save_checkpoint",
-           "check_states_owner"]
+           "check_states_owner", "read_best", "keep_best"]
 
 LATEST = "latest.json"
+BEST = "best.json"
 INTERRUPTED = "interrupted"
 
 
@@ -149,6 +150,39 @@ def save_checkpoint(net, trainer, config, out_dir, epoch, history, partial=None)
     if partial is None:
         _prune(out_dir, epoch, config.keep_checkpoints)
     return paths[0]
+
+
+def read_best(out_dir):
+    """The ``best.json`` record of ``out_dir``, or None."""
+    import json
+    path = os.path.join(out_dir, BEST)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); delete it to start the best-score "
+                         "record afresh") from err
+
+
+def keep_best(net, out_dir, epoch, key, row, best):
+    """Write ``best.params`` / ``best.json`` when ``row[key]`` beats ``best``; the best record.
+
+    ``best.params`` holds the weights of the epoch with the highest validation score ``key`` (a
+    log column such as ``val_voc07_map``); the record (epoch, metric, score, sha256) is written
+    after it, both atomically.
+    """
+    score = row.get(key)
+    if score is None or (best is not None and best.get("metric") == key
+                         and score <= best["score"]):
+        return best
+    path = os.path.join(out_dir, "best.params")
+    atomic_write(path, net.save_parameters)
+    best = {"epoch": epoch, "metric": key, "score": score, "params": "best.params",
+            "params_sha256": file_digest(path)}
+    atomic_write_json(best, os.path.join(out_dir, BEST))
+    return best
 
 
 def _prune(out_dir, epoch, keep):

@@ -1,16 +1,17 @@
 """Run a detector on image files: find and decode them, batch them, map boxes back, draw, save.
 
 - :func:`find_images` expands inputs (files, folders, glob patterns) to a sorted list of files.
-- :func:`load_image` decodes any file Pillow reads to uint8 RGB: grey, palette, 16-bit (scaled, not
-  clipped), float, CMYK; transparency is composited onto white; EXIF orientation is applied, so
-  boxes are in the frame an image viewer shows.
+- :func:`load_image` decodes any file Pillow reads to uint8 RGB with the package's one decoder
+  (:func:`gluon_ssd.data.image.read_image`, also behind training, evaluation and calibration):
+  grey, palette, 16-bit (scaled, not clipped), float, CMYK; transparency is composited onto white;
+  EXIF orientation is applied, so boxes are in the frame an image viewer shows.
 - :func:`detect_images` yields one :class:`ImageDetections` per file, in input order, running the
   network on batches. Every image is resized to ``data_shape`` like
-  :class:`~gluon_ssd.transforms.ValTransform` does for evaluation (an image more than twice the
-  input size is first shrunk with Pillow's antialiased filter, so a 6000x4000 photo is not
-  aliased); boxes come back in ORIGINAL image pixels: ``x * width / input_width``, ``y * height /
-  input_height``, clipped to the image. A file that cannot be read gives a result with ``error``
-  naming it and the others go on.
+  :class:`~gluon_ssd.transforms.ValTransform` does for evaluation (the same transform: an image
+  more than twice the input size is first shrunk with Pillow's antialiased filter, so a 6000x4000
+  photo is not aliased); boxes come back in ORIGINAL image pixels (:func:`to_original_pixels`):
+  ``x * width / input_width``, ``y * height / input_height``, clipped to the image. A file that
+  cannot be read gives a result with ``error`` naming it and the others go on.
 - :func:`draw_detections` saves a picture of one result; :func:`write_detections` the JSON file.
 - :func:`load_detector` rebuilds a network from a training run, a zoo name + weights, or an
   exported bundle (:mod:`gluon_ssd.deploy`).
@@ -25,20 +26,18 @@ from typing import List, Optional
 
 import mxnet as mx
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from .data.image import read_image
 from .model_store import load_weights
-from .transforms import ValTransform
+from .transforms import ValTransform, antialiased_resize
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "detect_images",
-           "draw_detections", "write_detections", "load_detector", "add_detector_arguments",
-           "detector_from_arguments"]
+           "draw_detections", "write_detections", "to_original_pixels", "load_detector",
+           "add_detector_arguments", "detector_from_arguments"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm")
-
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 @dataclass
@@ -123,9 +122,9 @@ def find_images(inputs):
 def load_image(path):
     """Decode an image file to uint8 ``(H, W, 3)`` RGB in the orientation a viewer shows.
 
-    16-bit images are scaled to 8 bits (65535 -> 255); float images in [0, 1] are scaled by 255;
-    transparent pixels are composited onto white; EXIF orientation is applied. Truncated files
-    are refused.
+    The decoder training and evaluation use too (:func:`gluon_ssd.data.image.read_image`): 16-bit
+    scaled to 8 bits, transparency composited onto white, EXIF orientation applied, truncated
+    files refused.
 
     Raises
     ------
@@ -135,69 +134,17 @@ def load_image(path):
         Pillow cannot read it (not an image, truncated, corrupt, over Pillow's size limit); the
         message starts with the path.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path}")
-    # gluoncv (imported by gluon_ssd) sets Pillow's global LOAD_TRUNCATED_IMAGES, which fills a
-    # truncated file with black silently; refuse truncated files here.
-    truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return _to_rgb(img)
-    except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image file (Pillow cannot identify its format)") from None
-    except Image.DecompressionBombError as err:
-        raise ValueError(f"{path}: too large ({err}); raise PIL.Image.MAX_IMAGE_PIXELS if the "
-                         f"file is trusted") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path}: cannot decode image (truncated or corrupt?): {err}") from None
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
-
-
-def _to_rgb(img):
-    if img.mode in _SIXTEEN_BIT:
-        grey = np.asarray(img).astype(np.float32) / 257.0  # 65535 -> 255
-        return np.repeat(_to_uint8(grey)[..., None], 3, axis=2)
-    if img.mode == "F":
-        grey = np.asarray(img, dtype=np.float32)
-        finite = grey[np.isfinite(grey)]
-        if finite.size and finite.max() <= 1.0:
-            grey = grey * 255.0
-        return np.repeat(_to_uint8(np.nan_to_num(grey))[..., None], 3, axis=2)
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
-        alpha = rgba[..., 3:] / 255.0
-        return _to_uint8(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha))
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
-
-
-def _to_uint8(array):
-    return np.clip(np.round(array), 0, 255).astype(np.uint8)
-
-
-def _shrink(image, width, height):
-    """``image`` resized with Pillow's antialiased bilinear filter to ``(width, height)``."""
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+    return read_image(path)
 
 
 def _prepare(path, data_shape, transform, max_side):
     """(network input (3, H, W) NDArray, original (width, height), drawing copy)."""
     image = load_image(path)
     height, width = image.shape[:2]
-    in_h, in_w = data_shape
-    # Beyond 2x the input size, bilinear resizing (what ValTransform does) skips pixels; shrink
-    # with an antialiased filter first. Both resizes map the whole image onto the whole target,
-    # so box coordinates still scale by width / in_w and height / in_h.
-    small = image
-    if width > 2 * in_w or height > 2 * in_h:
-        small = _shrink(image, min(width, 2 * in_w), min(height, 2 * in_h))
-    data, _ = transform(mx.nd.array(small, dtype="uint8"), np.zeros((0, 5), np.float32))
+    # ValTransform shrinks big images with an antialiased filter first, as in evaluation.
+    data, _ = transform(mx.nd.array(image, dtype="uint8"), np.zeros((0, 5), np.float32))
     scale = min(1.0, max_side / max(width, height))
-    picture = image if scale == 1.0 else _shrink(
+    picture = image if scale == 1.0 else antialiased_resize(
         image, max(1, round(width * scale)), max(1, round(height * scale)))
     return data, (width, height), picture
 
@@ -272,15 +219,37 @@ def _flush(net, pending, inputs, data_shape, thresh, ctx, class_names):
     k = 0
     for result in pending:
         if result.error is None:
-            result.detections = _to_original(ids[k, :, 0], scores[k, :, 0], bboxes[k],
+            result.detections = to_original_pixels(ids[k, :, 0], scores[k, :, 0], bboxes[k],
                                              data_shape, result.width, result.height, thresh,
                                              class_names)
             k += 1
         yield result
 
 
-def _to_original(ids, scores, boxes, data_shape, width, height, thresh, class_names):
-    """Kept detections with boxes mapped from input pixels to original pixels."""
+def to_original_pixels(ids, scores, boxes, data_shape, width, height, thresh, class_names):
+    """One image's detections with boxes mapped from input pixels to original pixels.
+
+    Parameters
+    ----------
+    ids, scores : numpy.ndarray
+        ``(K,)`` class ids (-1 for padding) and scores of the network's output.
+    boxes : numpy.ndarray
+        ``(K, 4)`` corners ``[x1, y1, x2, y2]`` in input pixels.
+    data_shape : (int, int)
+        Network input ``(height, width)``.
+    width, height : int
+        Original image size; boxes scale by ``width / input_width``, ``height / input_height``
+        and are clipped to ``[0, width] x [0, height]``.
+    thresh : float
+        Detections scoring lower are dropped.
+    class_names : sequence of str
+
+    Returns
+    -------
+    list of dict
+        ``{'class', 'class_id', 'score', 'box': [x1, y1, x2, y2]}`` (box rounded to 0.01 px),
+        highest score first. :func:`gluon_ssd.evaluate.evaluate` (COCO metric) uses it too.
+    """
     keep = (ids >= 0) & (scores >= thresh)
     scale = np.array([width / data_shape[1], height / data_shape[0]] * 2)
     limit = np.array([width, height] * 2, dtype=np.float64)

@@ -1,9 +1,12 @@
-"""Detection evaluation: VOC07 11-point and VOC area mAP with gluoncv's metrics, PR curves.
+"""Detection evaluation: VOC07 11-point and VOC area mAP with gluoncv's metrics, PR curves; COCO
+AP with pycocotools (:mod:`gluon_ssd.coco_eval`).
 
-Boxes are compared in the network-input frame: images and ground truth are resized to
-``data_shape`` by the same :class:`~gluon_ssd.transforms.ValTransform`. IoU between axis-aligned
-boxes does not change when both are scaled by the same (sx, sy), so the mAP equals the one computed
-in the original image frame.
+Images go through :class:`~gluon_ssd.transforms.ValTransform`, the preprocessing of
+:func:`gluon_ssd.detect.detect_images` too. VOC metrics compare boxes in the network-input frame:
+images and ground truth are resized to ``data_shape`` by the same transform; IoU between
+axis-aligned boxes does not change when both are scaled by the same (sx, sy), so the mAP equals
+the one computed in the original image frame. The COCO metric maps detections back to original
+image pixels (as detection does) and scores them with ``COCOeval`` against the annotation file.
 """
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
@@ -12,7 +15,9 @@ from tqdm import tqdm
 
 from .transforms import ValTransform, batchify
 
-__all__ = ["evaluate", "detection_metrics"]
+__all__ = ["evaluate", "detection_metrics", "METRICS"]
+
+METRICS = ("voc", "coco")
 
 
 def detection_metrics(class_names, iou_thresh=0.5):
@@ -23,8 +28,8 @@ def detection_metrics(class_names, iou_thresh=0.5):
 
 
 def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=None,
-             progress=True, num_workers=0):
-    """Run ``net`` over ``dataset`` and compute mAP.
+             progress=True, num_workers=0, metric="voc"):
+    """Run ``net`` over ``dataset`` and compute mAP (``metric='voc'``) or COCO AP (``'coco'``).
 
     Parameters
     ----------
@@ -38,17 +43,32 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         Network input ``(height, width)``.
     mean, std : tuple of 3 float, optional
         Input normalisation; default ``net.config.mean`` / ``net.config.std``.
+    metric : {'voc', 'coco'}, default 'voc'
+        ``'coco'`` needs a :class:`gluon_ssd.data.COCODataset` (pycocotools' COCOeval against its
+        annotation file).
 
     Returns
     -------
     dict
-        ``voc07_map`` and ``voc_map`` (floats), ``per_class`` (class -> {voc07_ap, voc_ap}),
-        ``pr`` (class -> {precision, recall} lists for plotting), ``num_images``.
+        ``'voc'``: ``voc07_map`` and ``voc_map`` (floats), ``per_class`` (class -> {voc07_ap,
+        voc_ap}), ``pr`` (class -> {precision, recall} lists for plotting), ``num_images``.
+        ``'coco'``: ``coco`` (the 12 COCOeval stats by name: ``AP, AP50, AP75, APs, APm, APl,
+        AR1, AR10, AR100, ARs, ARm, ARl``), ``per_class`` (class -> {AP, AP50}), ``summary``
+        (COCOeval's table), ``results`` (the COCO results list scored), ``num_images``.
     """
     import mxnet as mx
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     ctx = ctx or mx.cpu()
     mean = mean if mean is not None else net.config.mean
     std = std if std is not None else net.config.std
+    if metric == "coco":
+        from .coco_eval import coco_detections, coco_metric
+        results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx,
+                                  progress, num_workers)
+        record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
+                             dataset.classes)
+        return dict(record, results=results, num_images=len(dataset))
     classes = list(getattr(dataset, "classes", None) or net.classes)
     voc07, voc = detection_metrics(classes)
     loader = gluon.data.DataLoader(dataset.transform(ValTransform(data_shape, mean, std)),

@@ -18,6 +18,11 @@
   any moment leaves the previous complete checkpoint as "latest".
 - **Divergence**: a NaN/inf loss stops the run with :class:`TrainingDiverged`, naming the last
   good checkpoint; nothing is written for the broken epoch.
+- **Validation** every ``val_every`` epochs and after the last one (VOC07 mAP, or COCO AP with
+  ``val_metric='coco'`` on a :class:`~gluon_ssd.data.COCODataset`). The weights of the best
+  validation score so far are also kept as ``best.params``, described by ``best.json`` (epoch,
+  metric, score, sha256), both written atomically after the epoch's checkpoint; a resumed run
+  continues from the score in ``best.json``.
 - **Logs**: ``log.csv`` (one row per epoch: losses, learning rate, images/s of the training step and
   of the data pipeline, validation mAP) and ``training.png`` (curves), tqdm progress bars.
 """
@@ -35,8 +40,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .checkpoint import (LATEST, CheckpointWriteError, check_states_owner, load_checkpoint,
-                         save_checkpoint)
+from .checkpoint import (LATEST, CheckpointWriteError, check_states_owner, keep_best,
+                         load_checkpoint, read_best, save_checkpoint)
 from .evaluate import evaluate
 from .fileio import atomic_write
 from .model_store import load_weights
@@ -50,6 +55,8 @@ __all__ = ["TrainConfig", "fit", "TrainingDiverged", "TrainingInterrupted", "loa
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
+VAL_METRICS = {"voc07": "val_voc07_map", "coco": "val_coco_map"}
+"""Validation metric -> the log column ``best.params`` is chosen by."""
 
 
 class TrainingInterrupted(RuntimeError):
@@ -78,7 +85,8 @@ class TrainConfig:
     distributed kvstore. ``lr_steps`` are epochs (for ``lr_schedule='step'``). ``data_shape`` is
     the network input ``(height, width)``. ``num_workers`` data loading workers: processes, or
     threads with ``thread_pool`` (cheap on a few cores: decoding and resizing release the GIL, and
-    loading then overlaps the training step).
+    loading then overlaps the training step). ``val_metric``: ``'voc07'`` (VOC07 11-point mAP)
+    or ``'coco'`` (COCO AP 0.50:0.95; needs a COCODataset to validate on).
     """
     epochs: int = 10
     batch_size: int = 16
@@ -96,6 +104,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     num_workers: int = 0
     thread_pool: bool = False
+    val_metric: str = "voc07"
 
     def __post_init__(self):
         self.lr_steps = tuple(self.lr_steps)
@@ -122,6 +131,9 @@ class TrainConfig:
             raise ValueError(f"data_shape must be (height, width), got {self.data_shape}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.val_metric not in VAL_METRICS:
+            raise ValueError(f"val_metric must be one of {tuple(VAL_METRICS)}, got "
+                             f"{self.val_metric!r}")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -329,6 +341,9 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     """
     if isinstance(config, dict):
         config = TrainConfig(**config)
+    if getattr(train_dataset, "use_crowd", False):
+        raise ValueError("train_dataset keeps crowd boxes (COCODataset(use_crowd=True)), which "
+                         "would become training targets; train on use_crowd=False")
     if resume not in (False, True, "weights"):
         raise ValueError(f"resume must be False, True or 'weights', got {resume!r}")
     ctx = _as_ctx_list(ctx)
@@ -370,6 +385,7 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     last_good = None if not history else \
         os.path.join(out_dir, f"epoch-{len(history) - 1:04d}.params")
     watchdog = _start_watchdog(kv, out_dir, node_timeout)
+    best = read_best(out_dir) if start.record is not None else None
 
     def save(epoch, partial=None):
         return save_checkpoint(net, trainer if save_states else None, config, out_dir, epoch,
@@ -387,13 +403,12 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
                     raise TrainingInterrupted(stop.signum, path, out_dir, rank)
                 if val_dataset is not None and ((epoch + 1) % config.val_every == 0
                                                 or epoch + 1 == config.epochs):
-                    result = evaluate(net, val_dataset, config.data_shape,
-                                      batch_size=config.batch_size, ctx=ctx[0],
-                                      progress=progress and writer)
-                    row["val_voc07_map"] = result["voc07_map"]
+                    row.update(_validate(net, val_dataset, config, ctx[0], progress and writer))
                 history.append(row)
                 if writer:
                     last_good = save(epoch)
+                    best = keep_best(net, out_dir, epoch, VAL_METRICS[config.val_metric], row,
+                                     best)
                     _write_log(out_dir, history)
                 if on_epoch_end is not None:
                     on_epoch_end(row)
@@ -405,6 +420,17 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
         if watchdog is not None:
             watchdog.stop()
     return history
+
+
+def _validate(net, val_dataset, config, ctx, progress):
+    """The validation columns of an epoch's log row (``VAL_METRICS[config.val_metric]`` first)."""
+    if config.val_metric == "coco":
+        result = evaluate(net, val_dataset, config.data_shape, batch_size=config.batch_size,
+                          ctx=ctx, progress=progress, metric="coco")
+        return {"val_coco_map": result["coco"]["AP"], "val_coco_map50": result["coco"]["AP50"]}
+    result = evaluate(net, val_dataset, config.data_shape, batch_size=config.batch_size, ctx=ctx,
+                      progress=progress)
+    return {"val_voc07_map": result["voc07_map"]}
 
 
 def _write_log(out_dir, history):
@@ -423,8 +449,10 @@ def _write_log(out_dir, history):
     from matplotlib.figure import Figure
 
     from . import viz
-    curves = [k for k in ("epoch", "loss", "cls_loss", "box_loss", "val_voc07_map") if k in columns]
+    curves = [k for k in ("epoch", "loss", "cls_loss", "box_loss", "val_voc07_map", "val_coco_map")
+              if k in columns]
     ax, _ = viz.plot_training_log({k: [row.get(k) for row in history] for k in curves},
                                   ax=Figure(figsize=(7, 4.5)).add_subplot())
-    ax.set_title("training loss and validation VOC07 mAP")
+    ax.set_title("training loss and validation "
+                 + ("COCO AP" if "val_coco_map" in columns else "VOC07 mAP"))
     viz.save_figure(ax.figure, os.path.join(out_dir, "training.png"))

@@ -23,7 +23,7 @@ from gluoncv.data.transforms import bbox as tbbox
 from gluoncv.data.transforms import image as timage
 from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
 
-__all__ = ["AUGMENTATIONS", "train_transform", "ValTransform", "batchify"]
+__all__ = ["AUGMENTATIONS", "train_transform", "ValTransform", "antialiased_resize", "batchify"]
 
 AUGMENTATIONS = ("ssd", "flip", "none")
 
@@ -66,16 +66,57 @@ def train_transform(data_shape, mean, std, augment="flip"):
 
 
 class ValTransform(_ResizeFlip):
-    """Resize to ``data_shape = (height, width)`` and normalise; no randomness."""
+    """Resize to ``data_shape = (height, width)`` and normalise; no randomness.
+
+    The one inference preprocessing: evaluation (:func:`gluon_ssd.evaluate.evaluate`) and
+    detection (:func:`gluon_ssd.detect.detect_images`) both use it, so they see the same input.
+    An image more than twice the input size on a side is first shrunk to at most twice the input
+    with Pillow's antialiased bilinear filter (plain bilinear resizing skips pixels and aliases a
+    6000x4000 photo); both steps map the whole image onto the whole target, so boxes still scale
+    by ``input_width / width`` and ``input_height / height``.
+    """
 
     def __init__(self, data_shape, mean, std):
         height, width = _check_shape(data_shape)
         super().__init__(width, height, tuple(mean), tuple(std), 0.0)
 
+    def __call__(self, src, label):
+        h, w = src.shape[:2]
+        in_w, in_h = self._size
+        if w > 2 * in_w or h > 2 * in_h:
+            small = (min(w, 2 * in_w), min(h, 2 * in_h))
+            src = mx.nd.array(antialiased_resize(src.asnumpy(), *small), dtype="uint8")
+            label = tbbox.resize(np.asarray(label, dtype=np.float32), (w, h), small)
+        return super().__call__(src, label)
+
+
+def antialiased_resize(image, width, height):
+    """uint8 ``(H, W, 3)`` numpy ``image`` resized to ``(width, height)`` with Pillow's
+    antialiased bilinear filter."""
+    from PIL import Image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+
+
+class _PadLabels:
+    """gluoncv's ``Pad(pad_val=-1)`` of the labels, with at least one row per image.
+
+    A batch whose images all have no object would otherwise be ``(B, 0, 6)``, which MXNet cannot
+    copy between devices (``_copyto inferring shapes failed``) and the matcher cannot use.
+    """
+
+    def __init__(self):
+        self._pad = Pad(pad_val=-1)
+
+    def __call__(self, labels):
+        labels = [np.full((1,) + label.shape[1:], -1, label.dtype) if len(label) == 0 else label
+                  for label in (np.asarray(label) for label in labels)]
+        return self._pad(labels)
+
 
 def batchify():
-    """Batch ``(image, label)`` items: images stacked, labels padded with -1 rows to ``(B, M, 6)``."""
-    return Tuple(Stack(), Pad(pad_val=-1))
+    """Batch ``(image, label)`` items: images stacked, labels padded with -1 rows to ``(B, M, 6)``,
+    ``M >= 1`` (a batch without any object gets one padding row per image)."""
+    return Tuple(Stack(), _PadLabels())
 
 
 def _check_shape(data_shape):

@@ -109,10 +109,13 @@ def main(argv=None):
     start = time.perf_counter()
     net = zoo.build_ssd(DEMO_CONFIG, CLASSES)
     print(net.describe(SIDE, SIDE))
+    # The demo's own recipe, every field explicit (scripts/train.py defaults to the SSD paper's,
+    # which suits ImageNet-initialised training on real photos, not shapes from scratch).
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         optimizer="adam", lr_schedule="cosine", warmup_epochs=0.5,
-                         data_shape=(SIDE, SIDE), augment="flip", seed=args.seed,
-                         val_every=max(1, args.epochs // 3), num_workers=1, thread_pool=True)
+                         optimizer="adam", lr_schedule="cosine", lr_steps=(), warmup_epochs=0.5,
+                         momentum=0.9, wd=5e-4, data_shape=(SIDE, SIDE), augment="flip",
+                         seed=args.seed, val_every=max(1, args.epochs // 3), keep_checkpoints=2,
+                         num_workers=1, thread_pool=True, val_metric="voc07")
     history = fit(net, train, config, os.path.join(out, "train"), val_dataset=val)
     _stage(timings, "train_s", start)
 

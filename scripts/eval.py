@@ -1,4 +1,4 @@
-"""Evaluate a trained SSD on a VOC-layout split: VOC07 11-point and VOC area mAP, PR curves.
+"""Evaluate a trained SSD: VOC07 / VOC area mAP on a VOC split, or COCO AP on a COCO file.
 
 Examples::
 
@@ -8,12 +8,20 @@ Examples::
     python scripts/eval.py --model ssd_300_mobilenet0.25_voc --params w.params \\
         --classes circle,square,triangle --data-root data --split val --data-shape 256 256 --out e
 
-Prints a per-class AP table and writes ``OUT/eval.json`` (``voc07_map``, ``voc_map``,
+    # COCO AP (pycocotools COCOeval) on a COCO instances file and its image folder
+    python scripts/eval.py --run runs/train --coco-annotations ann/instances_val2017.json \
+        --coco-images val2017 --out runs/eval-coco
+
+VOC: prints a per-class AP table and writes ``OUT/eval.json`` (``voc07_map``, ``voc_map``,
 ``per_class``, ``pr``, ``num_images`` and what was evaluated) and ``OUT/pr.png`` (one
 precision-recall curve per class, VOC area AP in the legend).
+
+COCO: prints COCOeval's summary and a per-class AP table and writes ``OUT/eval.json`` (``coco``:
+the 12 stats ``AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl``; ``per_class``:
+class -> {AP, AP50}) and ``OUT/coco_results.json`` (the detections in the COCO results format:
+the file's image and category ids, ``bbox`` ``[x, y, w, h]`` in original image pixels).
 """
 import argparse
-import json
 import os
 import sys
 
@@ -24,10 +32,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from gluon_ssd import viz  # noqa: E402
 from gluon_ssd.cli import run  # noqa: E402
-from gluon_ssd.data import VOCDataset  # noqa: E402
+from gluon_ssd.data import COCODataset, VOCDataset  # noqa: E402
 from gluon_ssd.detect import add_detector_arguments, detector_from_arguments  # noqa: E402
 from gluon_ssd.evaluate import evaluate  # noqa: E402
-from gluon_ssd.fileio import atomic_write  # noqa: E402
+from gluon_ssd.fileio import atomic_write_json  # noqa: E402
 
 
 def _table(result):
@@ -47,31 +55,71 @@ def _nan(ap):
     return float("nan") if ap is None else ap
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def _coco_table(result):
+    def fmt(ap):
+        return "   n/a" if ap is None else f"{ap:6.4f}"
+
+    width = max([len("mean")] + [len(name) for name in result["per_class"]])
+    lines = [f"{'class':<{width}}  AP      AP50"]
+    for name, ap in result["per_class"].items():
+        lines.append(f"{name:<{width}}  {fmt(ap['AP'])}  {fmt(ap['AP50'])}")
+    lines.append(f"{'mean':<{width}}  {fmt(result['coco']['AP'])}  {fmt(result['coco']['AP50'])}")
+    return "\n".join(lines)
+
+
+def _parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_detector_arguments(p)
-    p.add_argument("--data-root", required=True, help="VOC-layout folder")
-    p.add_argument("--split", default="val")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--out", required=True)
+    p.add_argument("--data-root", help="VOC-layout folder (VOC07 / VOC area mAP)")
+    p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt)")
+    p.add_argument("--coco-annotations", metavar="JSON",
+                   help="COCO instances file (COCO AP with pycocotools), with --coco-images")
+    p.add_argument("--coco-images", metavar="DIR", help="folder of the COCO file's images")
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
+    p.add_argument("--out", required=True, help="folder for eval.json and the plots / results")
+    return p
+
+
+def _dataset(p, args, classes):
+    coco = args.coco_annotations or args.coco_images
+    if bool(coco) == bool(args.data_root):
+        raise ValueError("give either --data-root (VOC) or --coco-annotations with --coco-images (COCO)")
+    if coco and not (args.coco_annotations and args.coco_images):
+        raise ValueError("--coco-annotations and --coco-images go together")
+    if coco:
+        # The network's classes, by name, in its order; other categories are left out.
+        return COCODataset(args.coco_annotations, args.coco_images, classes=classes,
+                           unknown_class="skip")
+    return VOCDataset(args.data_root, classes=classes, split=args.split)
+
+
+def main(argv=None):
+    p = _parser()
     args = p.parse_args(argv)
     net, shape, ctx = detector_from_arguments(p, args)
-    dataset = VOCDataset(args.data_root, classes=net.classes, split=args.split)
-
-    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx)
-    print(f"{result['num_images']} images of {args.data_root} ({args.split}), input "
-          f"{shape[0]}x{shape[1]}")
-    print(_table(result))
-
+    dataset = _dataset(p, args, net.classes)
+    metric = "coco" if args.coco_annotations else "voc"
+    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric)
+    where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
+    print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
     os.makedirs(args.out, exist_ok=True)
+    source = args.run or args.bundle or f"{args.model}:{args.params}"
+    if metric == "coco":
+        print(result["summary"])
+        print(_coco_table(result))
+        results = result.pop("results")
+        atomic_write_json(results, os.path.join(args.out, "coco_results.json"), indent=None)
+        record = dict(result, coco_annotations=args.coco_annotations,
+                      coco_images=args.coco_images, data_shape=list(shape), source=source)
+        atomic_write_json(record, os.path.join(args.out, "eval.json"))
+        print(f"wrote {os.path.join(args.out, 'eval.json')} and "
+              f"{os.path.join(args.out, 'coco_results.json')}")
+        return 0
+    print(_table(result))
     record = dict(result, data_root=args.data_root, split=args.split, data_shape=list(shape),
-                  source=args.run or args.bundle or f"{args.model}:{args.params}")
-
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=1)
-
-    atomic_write(os.path.join(args.out, "eval.json"), write)
+                  source=source)
+    atomic_write_json(record, os.path.join(args.out, "eval.json"))
     names = list(result["pr"])
     ax = viz.plot_pr_curves([result["pr"][n]["precision"] for n in names],
                             [result["pr"][n]["recall"] for n in names], names,

@@ -1,12 +1,11 @@
 """Tests for gluon_ssd.detect: odd images, batching, boxes back in original pixels, output files."""
 import json
-import struct
-import zlib
 from types import SimpleNamespace
 
 import mxnet as mx
 import numpy as np
 import pytest
+from odd_images import png16
 from PIL import Image
 
 from gluon_ssd.detect import (ImageDetections, detect_images, draw_detections, find_images,
@@ -32,20 +31,6 @@ class _FixedNet:
 
 def _detect(net, paths, **kw):
     return list(detect_images(net, [str(p) for p in paths], DATA_SHAPE, progress=False, **kw))
-
-
-def _png16(path, array):
-    """Write a 16-bit RGB (3 channels) or RGBA (4) PNG by hand: Pillow cannot write those."""
-    h, w, c = array.shape
-    raw = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(h))
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def test_boxes_are_scaled_back_to_original_pixels(tmp_path):
@@ -94,11 +79,11 @@ def test_grayscale_rgba_palette_and_16_bit_images(tmp_path):
 
     rgb16 = np.zeros((2, 2, 3), np.uint16)
     rgb16[..., 0], rgb16[..., 1], rgb16[..., 2] = 65535, 128 * 257, 3 * 257
-    _png16(tmp_path / "rgb16.png", rgb16)
+    png16(tmp_path / "rgb16.png", rgb16)
     assert load_image(tmp_path / "rgb16.png")[1, 1].tolist() == [255, 128, 3]
     rgba16 = np.zeros((1, 2, 4), np.uint16)
     rgba16[..., 0], rgba16[0, :, 3] = 65535, [0, 65535]
-    _png16(tmp_path / "rgba16.png", rgba16)
+    png16(tmp_path / "rgba16.png", rgba16)
     assert load_image(tmp_path / "rgba16.png")[0].tolist() == [[255, 255, 255], [255, 0, 0]]
 
     # All of them go through detection: grey images give three equal input channels.

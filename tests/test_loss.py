@@ -5,6 +5,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 from gluoncv.loss import SSDMultiBoxLoss as GluonCVLoss
+from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
 from mxnet import autograd
 
 from gluon_ssd.loss import SSDMultiBoxLoss, SSDTargets
@@ -45,20 +46,82 @@ def test_loss_by_hand():
     #   (0, ln 7) ln 8. Ratio 1 keeps the single hardest negative: ln 8.
     # Box: error (0.5, 2, 0, -1) on the positive -> smooth L1 0.125 + 1.5 + 0 + 0.5 = 2.125; the
     # negatives' errors (10) are ignored. One positive: total = ln(4/3) + ln 8 + 2.125.
-    # Image 1: no positive -> no hard negatives -> every term 0.
+    # Image 1: no positive. With min_negatives=0 (the paper's rule) no hard negatives: every
+    # term 0. min_negatives=1 here keeps image 0's single negative (ratio 1 x 1 positive).
     logits = [[[0, math.log(3)], [0, 0], [0, math.log(3)], [0, math.log(7)]],
               [[0, 5], [0, 5], [0, 5], [0, 5]]]
     cls_t = [[1, 0, 0, 0], [0, 0, 0, 0]]
     box_p = [[[0.5, 2, 0, -1], [10] * 4, [10] * 4, [10] * 4], [[10] * 4] * 4]
-    total, cls_loss, box_loss = SSDMultiBoxLoss(negative_mining_ratio=1)(
+    total, cls_loss, box_loss = SSDMultiBoxLoss(negative_mining_ratio=1, min_negatives=0)(
         _nd(logits), _nd(box_p), _nd(cls_t), _nd(np.zeros((2, 4, 4))))
     np.testing.assert_allclose(cls_loss.asnumpy(), [math.log(4 / 3) + math.log(8), 0], rtol=1e-5)
     np.testing.assert_allclose(box_loss.asnumpy(), [2.125, 0], rtol=1e-6)
     np.testing.assert_allclose(total.asnumpy(), [math.log(4 / 3) + math.log(8) + 2.125, 0],
                                rtol=1e-5)
-    # Ratio 3 keeps all three negatives: ln(4/3) + ln 2 + ln 4 + ln 8.
-    _, cls3, _ = SSDMultiBoxLoss()(_nd(logits), _nd(box_p), _nd(cls_t), _nd(np.zeros((2, 4, 4))))
-    assert cls3.asnumpy()[0] == pytest.approx(math.log(4 / 3) + math.log(64), rel=1e-5)
+    # Ratio 3 keeps all three negatives: ln(4/3) + ln 2 + ln 4 + ln 8. Default min_negatives=3:
+    # image 1 mines 3 of its 4 negatives, each CE -ln p(bg) = ln(1 + e^5), divided by max(1, 0).
+    _, cls3, box3 = SSDMultiBoxLoss()(_nd(logits), _nd(box_p), _nd(cls_t),
+                                      _nd(np.zeros((2, 4, 4))))
+    np.testing.assert_allclose(cls3.asnumpy(), [math.log(4 / 3) + math.log(64),
+                                                3 * math.log(1 + math.exp(5))], rtol=1e-5)
+    np.testing.assert_allclose(box3.asnumpy(), [2.125, 0], rtol=1e-6)
+
+
+def test_min_negatives_only_raises_the_count_where_it_is_larger():
+    # One positive (anchor 0) and 5 negatives with CE ln 2, ln 3, ..., ln 6 (logits (0, ln k)).
+    # ratio 1: max(1 x 1, 3) = 3 hardest negatives: ln 6 + ln 5 + ln 4; ratio 4: max(4, 3) = 4.
+    logits = _nd([[[0, math.log(3)]] + [[0, math.log(k)] for k in (1, 2, 3, 4, 5)]])
+    cls_t, box = _nd([[1, 0, 0, 0, 0, 0]]), _nd(np.zeros((1, 6, 4)))
+    pos_ce = math.log(4 / 3)
+    _, c1, _ = SSDMultiBoxLoss(negative_mining_ratio=1, min_negatives=3)(logits, box, cls_t, box)
+    assert c1.asnumpy()[0] == pytest.approx(pos_ce + math.log(6 * 5 * 4), rel=1e-5)
+    _, c4, _ = SSDMultiBoxLoss(negative_mining_ratio=4, min_negatives=3)(logits, box, cls_t, box)
+    assert c4.asnumpy()[0] == pytest.approx(pos_ce + math.log(6 * 5 * 4 * 3), rel=1e-5)
+
+
+def test_background_image_gradient_reaches_only_its_hardest_negatives():
+    # No positive; negatives' CE ln 2 .. ln 6 (logits (0, ln(k-1)) -> -ln p(bg) = ln k).
+    # min_negatives=2 picks the two hardest: anchors 4 (ln 6) and 3 (ln 5). The gradient of
+    # -ln softmax(z)[0] with respect to z is softmax(z) - onehot(0): for anchor 4 (p_bg = 1/6)
+    # that is (1/6 - 1, 5/6); the box term has no positive: zero gradient everywhere.
+    logits = _nd([[[0, math.log(k - 1)] for k in (2, 3, 4, 5, 6)]])
+    box_p = _nd(np.ones((1, 5, 4)))
+    logits.attach_grad()
+    box_p.attach_grad()
+    with autograd.record():
+        total, cls_loss, box_loss = SSDMultiBoxLoss(min_negatives=2)(
+            logits, box_p, _nd(np.zeros((1, 5))), _nd(np.zeros((1, 5, 4))))
+    total.backward()
+    assert cls_loss.asnumpy()[0] == pytest.approx(math.log(30), rel=1e-5)
+    assert box_loss.asnumpy()[0] == 0
+    g = logits.grad.asnumpy()[0]
+    np.testing.assert_array_equal(g[:3], 0)
+    np.testing.assert_allclose(g[4], [1 / 6 - 1, 5 / 6], rtol=1e-5)
+    np.testing.assert_allclose(g[3], [1 / 5 - 1, 4 / 5], rtol=1e-5)
+    assert np.all(box_p.grad.asnumpy() == 0)
+
+
+def test_an_image_of_padding_only_gets_background_targets_without_infinities():
+    # Two anchors; image 0 holds a box on anchor 0, image 1 only a -1 padding row. GluonCV's
+    # matcher gives image 1's anchors to the padding row with offsets log(0 / w) = -inf; the
+    # targets must be background with zero offsets (before the fix: -inf, and inf * 0 = NaN in
+    # the loss).
+    anchors = _nd([[[10, 10, 20, 20], [70, 70, 20, 20]]])
+    labels = _nd([[[0, 0, 20, 20, 0]], [[-1, -1, -1, -1, -1]]])
+    # What GluonCV's generator alone gives (so this test would fail without our masking):
+    raw = SSDTargetGenerator(negative_mining_ratio=-1)(anchors, None, labels[:, :, :4],
+                                                      labels[:, :, 4:5])[1].asnumpy()
+    assert not np.isfinite(raw[1]).all()
+    cls_t, box_t = SSDTargets()(anchors, labels)
+    np.testing.assert_array_equal(cls_t.asnumpy(), [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(box_t.asnumpy(), np.zeros((2, 2, 4)))
+    logits = _nd(np.zeros((2, 2, 2)))
+    total, _, box_loss = SSDMultiBoxLoss()(logits, _nd(np.ones((2, 2, 4))), cls_t, box_t)
+    assert np.all(np.isfinite(total.asnumpy()))
+    # Image 1: the box term is 0; its 2 negatives (< min_negatives 3) are both mined, each
+    # CE ln 2 on logits (0, 0).
+    assert box_loss.asnumpy()[1] == 0
+    assert total.asnumpy()[1] == pytest.approx(2 * math.log(2), rel=1e-5)
 
 
 def test_gradient_only_through_selected_anchors():
@@ -67,7 +130,7 @@ def test_gradient_only_through_selected_anchors():
     logits.attach_grad()
     box_p.attach_grad()
     with autograd.record():
-        total, _, _ = SSDMultiBoxLoss(negative_mining_ratio=1)(
+        total, _, _ = SSDMultiBoxLoss(negative_mining_ratio=1, min_negatives=0)(
             logits, box_p, _nd([[1, 0, 0, 0]]), _nd(np.zeros((1, 4, 4))))
     total.backward()
     g = np.abs(logits.grad.asnumpy()[0]).sum(-1)
@@ -109,5 +172,9 @@ def test_per_image_normalisation_splits_over_devices():
 def test_bad_arguments():
     with pytest.raises(ValueError):
         SSDMultiBoxLoss(negative_mining_ratio=-1)
+    with pytest.raises(ValueError, match="min_negatives"):
+        SSDMultiBoxLoss(min_negatives=-1)
+    with pytest.raises(ValueError, match="min_negatives"):
+        SSDMultiBoxLoss(min_negatives=2.5)
     with pytest.raises(ValueError):
         SSDTargets(iou_thresh=0)

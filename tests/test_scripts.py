@@ -69,6 +69,45 @@ def test_eval_with_a_run_and_with_model_params_agree(run, tmp_path):
     assert again["voc_map"] == pytest.approx(result["voc_map"], abs=1e-6)
 
 
+def test_eval_on_a_coco_file_matches_pycocotools_and_detect(run, tmp_path):
+    """eval.py --coco-annotations: the 12 named stats equal pycocotools run on its own on the
+    written coco_results.json, whose boxes are detect_images' boxes ([x, y, w, h], the file's
+    ids)."""
+    from coco_fixtures import voc_split_to_coco
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    data, run_dir = run
+    ids = {"circle": 40, "square": 5, "triangle": 9}   # not 0..2, not in class order
+    ann = voc_split_to_coco(VOCDataset(str(data), CLASSES, "val"), tmp_path / "val.json", ids)
+    done = _script("eval.py", "--run", run_dir, "--coco-annotations", ann,
+                   "--coco-images", data / "JPEGImages", "--out", tmp_path / "e")
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert list(record["coco"]) == ["AP", "AP50", "AP75", "APs", "APm", "APl",
+                                    "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    assert list(record["per_class"]) == list(CLASSES) and record["num_images"] == 6
+    results = json.loads((tmp_path / "e" / "coco_results.json").read_text())
+    assert {r["category_id"] for r in results} <= {40, 5, 9}
+    assert {r["image_id"] for r in results} <= {1000 + 7 * k for k in range(6)}
+    gt = COCO(ann)
+    theirs = COCOeval(gt, gt.loadRes(str(tmp_path / "e" / "coco_results.json")), "bbox")
+    theirs.evaluate()
+    theirs.accumulate()
+    theirs.summarize()
+    assert list(record["coco"].values()) == pytest.approx(list(theirs.stats), abs=1e-12)
+    # Image 1007 is val image 1 (000017.jpg): its results are detect_images' detections.
+    net, _ = load_trained(str(run_dir))
+    [expected] = detect_images(net, [str(data / "JPEGImages" / "000017.jpg")], SHAPE,
+                               thresh=0.0, progress=False)
+    by_name = {v: k for k, v in ids.items()}
+    want = sorted((by_name[r["category_id"]], r["bbox"], round(r["score"], 6))
+                  for r in results if r["image_id"] == 1007)
+    got = sorted((d["class"], [d["box"][0], d["box"][1], round(d["box"][2] - d["box"][0], 2),
+                               round(d["box"][3] - d["box"][1], 2)], round(d["score"], 6))
+                 for d in expected.detections if d["score"] > 0)
+    assert len(want) > 0 and want == got
+
+
 def test_eval_refuses_a_missing_run(tmp_path):
     done = _script("eval.py", "--run", tmp_path, "--data-root", tmp_path, "--out", tmp_path / "o")
     assert done.returncode == 2 and "latest.json" in done.stderr
@@ -186,3 +225,14 @@ def test_export_script_takes_a_training_run(run, tmp_path):
     refused = _script("export.py", "--run", run_dir, "--classes", "a", "--data-shape", *SHAPE,
                       "--out", tmp_path / "c")
     assert refused.returncode == 2 and "--run brings its own" in refused.stderr
+
+
+def test_eval_flags_all_have_help_and_show_defaults():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("eval_script",
+                                                  os.path.join(REPO, "scripts", "eval.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parser = module._parser()
+    assert [a.dest for a in parser._actions if not a.help] == []
+    assert "(default: 16)" in parser.format_help()          # --batch-size

@@ -1,4 +1,6 @@
 """Tests for gluon_ssd.train: config checks, schedule, resume, NaN stop, atomic checkpoints, devices."""
+import json
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -191,3 +193,73 @@ def test_batch_must_split_evenly(tmp_path):
     with pytest.raises(ValueError, match="fewer than one batch"):
         fit(_small_net(), squares(4), _config(), str(tmp_path), progress=False,
             log=lambda *a: None)
+
+
+def _with_background(data, every):
+    """``data`` with the label of every ``every``-th item emptied (a background image)."""
+    items = [(img, np.zeros((0, 6), np.float32) if k % every == 0 else label)
+             for k, (img, label) in enumerate(data)]
+    return mx.gluon.data.SimpleDataset(items)
+
+
+@pytest.mark.parametrize("every", [2, 1])  # half the images without objects; none with any
+def test_background_images_train_with_a_finite_loss(tmp_path, every):
+    # Before: every=2 -> TrainingDiverged (NaN) at batch 1; every=1 -> MXNet "_copyto inferring
+    # shapes failed" on the (B, 0, 6) label batch.
+    history = fit(_small_net(), _with_background(squares(8, seed=5), every),
+                  _config(epochs=1, batch_size=2), str(tmp_path), progress=False,
+                  log=lambda *a: None)
+    row = history[0]
+    assert np.isfinite(row["loss"]) and row["cls_loss"] > 0
+    if every == 1:
+        assert row["box_loss"] == 0   # no positive anywhere: no box term
+
+
+def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
+    """Per-image normalisation: the batch [objects, background] has the summed gradient of the two
+    images run alone; the background image's own gradient is finite and non-zero (its
+    min_negatives hard negatives)."""
+    from gluon_ssd.loss import SSDMultiBoxLoss, SSDTargets
+    from gluon_ssd.transforms import batchify
+    net = no_bn_net()
+    net.initialize(mx.init.Xavier())
+    (img, label), = squares(1, seed=6, side=64)
+    background = mx.nd.array(np.random.RandomState(7).rand(64, 64, 3) * 80, dtype="uint8")
+    items = [(img.transpose((2, 0, 1)).astype("float32") / 255, label),
+             (background.transpose((2, 0, 1)).astype("float32") / 255, np.zeros((0, 6), "f"))]
+    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
+
+    def grads(batch):
+        data, labels = batchify()(batch)
+        with mx.autograd.record():
+            cls_p, box_p, anchors = net(data)
+            total, _, _ = loss_fn(cls_p, box_p, *targets(anchors, labels))
+        total.backward()
+        return [p.grad().asnumpy().copy() for p in net.collect_params().values()
+                if p.grad_req != "null"]
+
+    both, alone = grads(items), [grads([item]) for item in items]
+    assert all(np.isfinite(g).all() for g in alone[1])
+    assert max(np.abs(g).max() for g in alone[1]) > 0
+    for g, a, b in zip(both, *alone):
+        np.testing.assert_allclose(g, a + b, rtol=1e-4, atol=1e-6)
+
+
+def test_best_params_follow_the_validation_score_and_survive_a_resume(tmp_path, monkeypatch):
+    import gluon_ssd.train as train_module
+    from gluon_ssd.fileio import file_digest
+    scores = iter([0.2, 0.5, 0.4, 0.45])   # epochs 1-3, then epoch 4 after a resume
+    monkeypatch.setattr(train_module, "evaluate",
+                        lambda *a, **k: {"voc07_map": next(scores)})
+    data = squares(8)
+    fit(_small_net(), data, _config(epochs=3), str(tmp_path), val_dataset=data, progress=False,
+        log=lambda *a: None)
+    best = json.loads((tmp_path / "best.json").read_text())
+    # Epoch index 1 scored 0.5, the highest: best.params is byte for byte epoch-0001.params.
+    assert (best["epoch"], best["score"], best["metric"]) == (1, 0.5, "val_voc07_map")
+    assert file_digest(str(tmp_path / "best.params")) == best["params_sha256"] == \
+        file_digest(str(tmp_path / "epoch-0001.params"))
+    # Resumed for a 4th epoch scoring 0.45 < 0.5: best stays epoch 1.
+    fit(_small_net(), data, _config(epochs=4), str(tmp_path), val_dataset=data, resume=True,
+        progress=False, log=lambda *a: None)
+    assert json.loads((tmp_path / "best.json").read_text())["epoch"] == 1

@@ -29,11 +29,12 @@ Choices:
   and the file, because a typo in the class list would otherwise silently drop objects and teach
   the detector that they are background; ``'skip'`` drops such objects with a warning.
   Names are matched exactly after stripping surrounding white space (no lower-casing).
-- **Images** are decoded with Pillow, which refuses truncated files (OpenCV, behind
-  ``mx.image.imread``, fills the missing part with grey and carries on); grey-scale, palette and
-  RGBA images are converted to RGB. A missing image raises ``FileNotFoundError``, an unreadable
-  one ``ValueError``, both naming the file. EXIF orientation is not applied: VOC boxes refer to
-  the stored pixel grid.
+- **Images** are decoded by :func:`gluon_ssd.data.image.read_image`, the decoder detection and
+  calibration use too: EXIF orientation applied, 16-bit scaled, transparency composited onto
+  white, any mode to RGB, truncated files refused. A missing image raises ``FileNotFoundError``,
+  an unreadable one ``ValueError``, both naming the file. An image whose EXIF orientation swaps
+  the ``<size>`` recorded in the XML is refused (``ValueError``): its boxes were drawn on the
+  stored pixels (:func:`gluon_ssd.data.image.check_recorded_size`).
 """
 import math
 import os
@@ -46,10 +47,11 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from gluoncv.data import VOCDetection
 from gluoncv.data.base import VisionDataset
-from PIL import Image, ImageFile
 
-__all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "read_image",
-           "parse_annotation"]
+from .image import check_recorded_size, decode_image
+
+__all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation",
+           "find_classes"]
 
 VOC_CLASSES = tuple(VOCDetection.CLASSES)
 """The 20 Pascal VOC classes, in GluonCV's order."""
@@ -197,33 +199,47 @@ def parse_annotation(path, index_map, unknown_class="error"):
     return label, size
 
 
-def read_image(path):
-    """Decode an image file to uint8 (H, W, 3) RGB, refusing missing, truncated or corrupt files.
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    ValueError
-        Pillow cannot decode it completely (truncated, corrupt, not an image, too large).
-    """
+def _read_split(root, split):
+    """Image ids listed by ``root/ImageSets/Main/<split>.txt`` (ids that are paths refused)."""
+    path = os.path.join(root, "ImageSets", "Main", split + ".txt")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            fmt = img.format
-            array = np.asarray(img.convert("RGB"))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{path}: cannot decode image (truncated or corrupt?): {err}") from None
-    if fmt == "JPEG" and ImageFile.LOAD_TRUNCATED_IMAGES:
-        # Someone switched off Pillow's truncation check (it is a global); check the JPEG
-        # end-of-image marker ourselves.
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 2))
-            if f.read() != b"\xff\xd9":
-                raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
-    return array
+        raise FileNotFoundError(f"split file not found: {path}")
+    ids = []
+    with open(path, "r", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            # The first field: class-specific split files add a 1/-1/0 column.
+            image_id = fields[0]
+            if "/" in image_id or "\\" in image_id or image_id in (".", ".."):
+                raise ValueError(f"{path}:{number}: image id {image_id!r} is a path; ids "
+                                 "name files inside JPEGImages/ and Annotations/")
+            ids.append(image_id)
+    if not ids:
+        raise ValueError(f"split file {path} lists no image ids")
+    return ids
+
+
+def find_classes(root, split="train"):
+    """The sorted class names used by the annotations of a VOC folder's split(s).
+
+    For a folder without a class list (what a custom VOC export is): Pascal VOC's own names come
+    out in :data:`VOC_CLASSES` order (GluonCV's list is alphabetical). Raises like
+    :class:`VOCDataset` for a missing folder, split or annotation, or malformed XML.
+    """
+    folder = os.path.expanduser(root)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"VOC root folder not found: {folder}")
+    names = set()
+    for one in ((split,) if isinstance(split, str) else tuple(split)):
+        for image_id in _read_split(folder, one):
+            path = os.path.join(folder, "Annotations", image_id + ".xml")
+            for obj in _read_xml(path).iter("object"):
+                names.add(_text(obj, "name", path))
+    if not names:
+        raise ValueError(f"no object in the annotations of {root} ({split}): give the classes")
+    return tuple(sorted(names))
 
 
 def _check_class_list(classes):
@@ -285,31 +301,11 @@ class VOCDataset(VisionDataset):
         self._transform = transform
         self._image_ext = image_ext
         self.index_map = {name: i for i, name in enumerate(self._classes)}
-        self._ids = [i for s in splits for i in self._read_split(s)]
+        self._ids = [i for s in splits for i in _read_split(root, s)]
         parsed = [parse_annotation(self.annotation_path(i), self.index_map, unknown_class)
                   for i in range(len(self._ids))]
         self._labels = [label for label, _ in parsed]
         self._sizes = [size for _, size in parsed]
-
-    def _read_split(self, split):
-        path = os.path.join(self._root, "ImageSets", "Main", split + ".txt")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"split file not found: {path}")
-        ids = []
-        with open(path, "r", encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                # The first field: class-specific split files add a 1/-1/0 column.
-                image_id = fields[0]
-                if "/" in image_id or "\\" in image_id or image_id in (".", ".."):
-                    raise ValueError(f"{path}:{number}: image id {image_id!r} is a path; ids "
-                                     "name files inside JPEGImages/ and Annotations/")
-                ids.append(image_id)
-        if not ids:
-            raise ValueError(f"split file {path} lists no image ids")
-        return ids
 
     def __repr__(self):
         return (f"{type(self).__name__}(root={self._root!r}, split={'+'.join(self._splits)}, "
@@ -342,14 +338,12 @@ class VOCDataset(VisionDataset):
 
     def __getitem__(self, idx):
         path = self.image_path(idx)
-        array = read_image(path)
+        array, orientation = decode_image(path)
         height, width = array.shape[:2]
         label = self._labels[idx]
-        size = self._sizes[idx]
-        if size != (width, height):
-            if size is not None:
-                _warn(f"{self.annotation_path(idx)}: <size> says {size[0]}x{size[1]} but "
-                      f"{path} is {width}x{height}; boxes clipped to the image")
+        if not check_recorded_size(self._sizes[idx], array.shape, orientation, path,
+                                   f"{self.annotation_path(idx)} <size>", VOCAnnotationWarning) \
+                or self._sizes[idx] is None:
             label = _clip_boxes(label, width, height, self.annotation_path(idx))
         else:
             label = label.copy()

@@ -15,7 +15,8 @@ def load_images(source, data_shape, limit=None):
     Parameters
     ----------
     source : str or sequence of array
-        A folder (files ending in .jpg/.jpeg/.png/.bmp, sorted by name), or arrays ``(H, W, 3)``
+        A folder (files ending in .jpg/.jpeg/.png/.bmp, sorted by name, decoded by
+        :func:`gluon_ssd.data.image.read_image` like training images), or arrays ``(H, W, 3)``
         uint8 RGB of any size (a list, or one ``(N, H, W, 3)`` array).
     data_shape : (int, int)
         ``(H, W)`` to resize to (plain resize, aspect ratio not kept).
@@ -36,7 +37,8 @@ def load_images(source, data_shape, limit=None):
             raise ValueError(f"calibration images: no {'/'.join(IMAGE_EXTENSIONS)} file in "
                              f"{source!r}")
         files = files[:limit] if limit else files
-        images = [mx.image.imread(os.path.join(source, f)).asnumpy() for f in files]
+        from ..data.image import read_image  # the decoder training and detection use
+        images = [read_image(os.path.join(source, f)) for f in files]
     else:
         images = [np.asarray(im) for im in source]
         images = images[:limit] if limit else images
