@@ -266,7 +266,11 @@ def _make_trainer(net, config, kv, iters_per_epoch, start, out_dir, resume, trus
                   "begin_num_update": start.epoch * iters_per_epoch + start.skip}
     if config.optimizer == "sgd":
         opt_params["momentum"] = config.momentum
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, opt_params, kvstore=kv)
+    # A list keeps the network's own (structural) order: given a dict, MXNet's Trainer sorts by
+    # full name, and names carry global counters (ssdextralayer9_ vs ssdextralayer10_), so the
+    # optimizer states of a net built second in a process would land on other parameters.
+    trainer = gluon.Trainer(list(net.collect_params().values()), config.optimizer, opt_params,
+                            kvstore=kv)
     record = start.record
     if record is None:
         return trainer
