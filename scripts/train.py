@@ -179,6 +179,8 @@ def parse_arguments(argv=None):
                 "--val-root/--val-split)")
     if not args.model and ssd is None:
         raise ValueError("give --model, or an 'ssd' section in --config")
+    if args.model:
+        zoo.get_config(args.model)  # an unknown name is refused before any data is read
     return p, args, ssd
 
 
