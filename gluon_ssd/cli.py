@@ -16,7 +16,7 @@ SIGTERM), 1 for a diverged run (:class:`~gluon_ssd.train.TrainingDiverged`).
 import os
 import sys
 
-__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
+__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line", "parse_ctx"]
 
 # Raised by the library for bad input: a wrong value or type, a missing or unusable file. An
 # OSError other than these (a full disk, a failing device) is reported in one line too: it says
@@ -24,6 +24,30 @@ __all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                PermissionError, OSError)
 EXIT_USER_ERROR = 2
+
+
+def parse_ctx(text, single=False):
+    """Devices from a ``--ctx`` value: ``'cpu'``, ``'cpu0,cpu1'``, ``'gpu0'``, ``'gpu:1'``,
+    ``'gpu0,gpu1'`` -> list of ``mx.Context`` (one Context with ``single=True``).
+
+    Raises
+    ------
+    ValueError
+        An item is not ``cpu``, ``cpuN``, ``gpuN`` or ``gpu:N``; or ``single`` and several.
+    """
+    import re
+
+    import mxnet as mx
+    contexts = []
+    for item in str(text).split(","):
+        match = re.fullmatch(r"(cpu|gpu):?(\d*)", item.strip().lower())
+        if not match:
+            raise ValueError(f"unknown context {item.strip()!r} in --ctx {text!r}: use cpu, cpuN "
+                             f"or gpuN (e.g. gpu0,gpu1)")
+        contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
+    if single and len(contexts) != 1:
+        raise ValueError(f"--ctx {text!r}: one device expected here (e.g. cpu or gpu0)")
+    return contexts[0] if single else contexts
 
 
 def error_line(prog, err, flags=None):

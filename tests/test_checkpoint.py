@@ -3,6 +3,7 @@ that are not what they claim, a full disk, foreign pickles, SIGTERM / SIGINT mid
 import errno
 import json
 import os
+import re
 import signal
 
 import numpy as np
@@ -190,4 +191,33 @@ def test_a_signal_mid_epoch_checkpoints_and_resume_continues_exactly(tmp_path, s
     assert not (tmp_path / "b" / "interrupted.params").exists()  # the full checkpoint replaced it
     a, b = _params(straight), _params(resumed)
     for k in a:  # what an unbroken run has (float noise of a re-run: 1e-4)
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_optimizer_states_follow_the_network_not_its_global_names(tmp_path):
+    # MXNet's Trainer, given a dict, orders parameters by full name, and names carry process-wide
+    # counters: in a net whose extra layers are numbered 98, 99, 100, 101, "ssdextralayer100_"
+    # sorts first, so states saved from a net numbered otherwise land on parameters of other
+    # shapes (an MXNetError at the first update) or of the same shape (silently wrong).
+    data = squares(16, seed=2)
+    straight = _net()
+    fit(straight, data, _config(), str(tmp_path / "a"), **QUIET)
+
+    def stop(row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(_net(), data, _config(), str(tmp_path / "b"), on_epoch_end=stop, **QUIET)
+    resumed = None
+    for _ in range(400):  # nets until one's extra layers straddle a power of ten
+        net = _net()
+        numbers = sorted({int(m) for m in re.findall(r"ssdextralayer(\d+)_",
+                                                        " ".join(net.collect_params().keys()))})
+        if len({len(str(n)) for n in numbers}) > 1:
+            resumed = net
+            break
+    assert resumed is not None
+    fit(resumed, data, _config(), str(tmp_path / "b"), resume=True, **QUIET)
+    a, b = _params(straight), _params(resumed)
+    for k in a:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5, err_msg=k)
