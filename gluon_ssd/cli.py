@@ -51,7 +51,7 @@ def parse_ctx(text, single=False):
 
 
 def error_line(prog, err, flags=None):
-    """``'PROG: error: MESSAGE'`` on one line (newlines folded, API names replaced by ``flags``)."""
+    """``'PROG: error: MESSAGE'`` on one line (newlines folded, API names as ``flags``)."""
     message = " ".join(str(err).split()) or type(err).__name__
     for name, flag in (flags or {}).items():
         message = message.replace(name, flag)
@@ -77,7 +77,8 @@ def run(main, argv=None, prog=None, flags=None):
     Returns
     -------
     int
-        ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user error, the code a
+        ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user
+        error, the code a
         training stop carries (see the module docstring).
     """
     from .train import TrainingDiverged, TrainingInterrupted

@@ -202,12 +202,13 @@ def main(argv=None):
     }
     atomic_write_json(json.loads(json.dumps(metrics, default=str)),
                       os.path.join(out, "metrics.json"))
+    agreement = export["agreement_voc07_map"]
+    agreement = float("nan") if agreement is None else agreement
     print(f"[demo] VOC07 mAP {result['voc07_map']:.4f} (VOC area mAP {result['voc_map']:.4f}) on "
           f"{result['num_images']} validation images; exported bundle reloaded with plain MXNet: "
           f"{export['compared_detections']} confident detections compared, max box difference "
           f"{export['max_box_difference_px']:.2e} px, agreement mAP "
-          f"{float('nan') if export['agreement_voc07_map'] is None else export['agreement_voc07_map']:.4f}"
-          f"; int8 graph: VOC07 mAP "
+          f"{agreement:.4f}; int8 graph: VOC07 mAP "
           f"{export['int8_voc07_map']:.4f}")
     print(f"[demo] total {timings['total_s']} s; wrote {out}/metrics.json")
 
