@@ -78,8 +78,7 @@ def run(main, argv=None, prog=None, flags=None):
     -------
     int
         ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user
-        error, the code a
-        training stop carries (see the module docstring).
+        error, the code a training stop carries (see the module docstring).
     """
     from .train import TrainingDiverged, TrainingInterrupted
     prog = prog or os.path.basename(sys.argv[0]) or "gluon-ssd"
