@@ -16,7 +16,7 @@ SIGTERM), 1 for a diverged run (:class:`~gluon_ssd.train.TrainingDiverged`).
 import os
 import sys
 
-__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
+__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line", "parse_ctx"]
 
 # Raised by the library for bad input: a wrong value or type, a missing or unusable file. An
 # OSError other than these (a full disk, a failing device) is reported in one line too: it says
@@ -26,8 +26,32 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsA
 EXIT_USER_ERROR = 2
 
 
+def parse_ctx(text, single=False):
+    """Devices from a ``--ctx`` value: ``'cpu'``, ``'cpu0,cpu1'``, ``'gpu0'``, ``'gpu:1'``,
+    ``'gpu0,gpu1'`` -> list of ``mx.Context`` (one Context with ``single=True``).
+
+    Raises
+    ------
+    ValueError
+        An item is not ``cpu``, ``cpuN``, ``gpuN`` or ``gpu:N``; or ``single`` and several.
+    """
+    import re
+
+    import mxnet as mx
+    contexts = []
+    for item in str(text).split(","):
+        match = re.fullmatch(r"(cpu|gpu):?(\d*)", item.strip().lower())
+        if not match:
+            raise ValueError(f"unknown context {item.strip()!r} in --ctx {text!r}: use cpu, cpuN "
+                             f"or gpuN (e.g. gpu0,gpu1)")
+        contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
+    if single and len(contexts) != 1:
+        raise ValueError(f"--ctx {text!r}: one device expected here (e.g. cpu or gpu0)")
+    return contexts[0] if single else contexts
+
+
 def error_line(prog, err, flags=None):
-    """``'PROG: error: MESSAGE'`` on one line (newlines folded, API names replaced by ``flags``)."""
+    """``'PROG: error: MESSAGE'`` on one line (newlines folded, API names as ``flags``)."""
     message = " ".join(str(err).split()) or type(err).__name__
     for name, flag in (flags or {}).items():
         message = message.replace(name, flag)
@@ -53,8 +77,8 @@ def run(main, argv=None, prog=None, flags=None):
     Returns
     -------
     int
-        ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user error, the code a
-        training stop carries (see the module docstring).
+        ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user
+        error, the code a training stop carries (see the module docstring).
     """
     from .train import TrainingDiverged, TrainingInterrupted
     prog = prog or os.path.basename(sys.argv[0]) or "gluon-ssd"

@@ -28,16 +28,14 @@ import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-from .data.image import read_image
+from .data.image import IMAGE_EXTENSIONS, read_image
 from .model_store import load_weights
-from .transforms import ValTransform, antialiased_resize
+from .transforms import ValTransform, antialiased_resize, check_data_shape
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageDetections", "find_images", "load_image", "detect_images",
            "draw_detections", "write_detections", "to_original_pixels", "load_detector",
            "add_detector_arguments", "detector_from_arguments"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-                    ".pgm", ".pbm")
 
 
 @dataclass
@@ -149,12 +147,6 @@ def _prepare(path, data_shape, transform, max_side):
     return data, (width, height), picture
 
 
-def _check_data_shape(data_shape):
-    if len(data_shape) != 2 or any(int(s) != s or s < 1 for s in data_shape):
-        raise ValueError(f"data_shape must be (height, width) positive ints, got {data_shape!r}")
-    return int(data_shape[0]), int(data_shape[1])
-
-
 def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, class_names=None,
                   mean=None, std=None, max_side=1280, progress=True):
     """Detect objects in image files, ``batch_size`` images per forward pass.
@@ -187,7 +179,7 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
     ImageDetections
         One per path, in the order of ``paths``; unreadable files have ``error`` set.
     """
-    data_shape = _check_data_shape(data_shape)
+    data_shape = check_data_shape(data_shape)
     if batch_size < 1 or max_side < 1:
         raise ValueError(f"batch_size and max_side must be >= 1, got {batch_size}, {max_side}")
     ctx = ctx or mx.cpu()
@@ -420,11 +412,11 @@ def detector_from_arguments(parser, args):
     raises the loader's ``ValueError`` / ``FileNotFoundError`` naming the file (scripts report
     both in one line through :func:`gluon_ssd.cli.run`). ``parser`` is kept for callers' sake.
     """
-    from .train import parse_ctx
+    from .cli import parse_ctx
     if (args.run or args.bundle) and (args.params or args.classes):
         raise ValueError("--params and --classes go with --model; a --run or --bundle has its own")
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
-    ctx = parse_ctx(args.ctx)[0]
+    ctx = parse_ctx(args.ctx, single=True)
     net, shape = load_detector(run=args.run, model=args.model, params=args.params,
                                classes=classes, bundle=args.bundle, ctx=ctx)
     return net, tuple(args.data_shape or shape), ctx

@@ -22,7 +22,7 @@ _RATIOS_7 = (_R4, _R6, _R6, _R6, _R6, _R4, _R4)  # SSD512 VGG: one more 6-box la
 # Default box scales in pixels, by input size and dataset. VOC objects are larger than COCO's, so
 # COCO starts smaller (SSD paper sec. 3.4: s_min 0.15 on COCO vs 0.2 on VOC for SSD300).
 _SIZES = {
-    (300, "voc"): (30, 60, 111, 162, 213, 264, 315),  # SSD paper / REFERENCE.md
+    (300, "voc"): (30, 60, 111, 162, 213, 264, 315),  # SSD paper (Liu et al. 2016), Sec. 3 / Table 1 setup
     (300, "coco"): (21, 45, 99, 153, 207, 261, 315),
     # ResNet/MobileNet SSD512 in GluonCV: 6 layers (strides 16..512).
     (512, "voc"): (51.2, 102.4, 189.4, 276.4, 363.52, 450.6, 492),

@@ -42,6 +42,7 @@ from mxnet import gluon
 
 from .checkpoint import (LATEST, CheckpointWriteError, check_states_owner, keep_best,
                          load_checkpoint, read_best, save_checkpoint)
+from .cli import parse_ctx  # noqa: F401  (re-exported: the training API names it)
 from .evaluate import evaluate
 from .fileio import atomic_write
 from .model_store import load_weights
@@ -55,6 +56,7 @@ __all__ = ["TrainConfig", "fit", "TrainingDiverged", "TrainingInterrupted", "loa
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
+NEVER = 2 ** 31 - 1  # the largest update count MXNet's schedulers take (int32)
 VAL_METRICS = {"voc07": "val_voc07_map", "coco": "val_coco_map"}
 """Validation metric -> the log column ``best.params`` is chosen by."""
 
@@ -159,7 +161,9 @@ def lr_scheduler(config, iters_per_epoch):
             raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up on distinct "
                              f"iterations ({iters_per_epoch} per epoch)")
         return mx.lr_scheduler.MultiFactorScheduler(steps, factor=0.1, **common)
-    return mx.lr_scheduler.FactorScheduler(step=2 ** 31 - 1, factor=1.0, **common)
+    # Constant after the warm-up: MXNet has no constant scheduler with warm-up; a FactorScheduler
+    # whose factor is 1 never changes the rate (its step, the largest int32, is never reached).
+    return mx.lr_scheduler.FactorScheduler(step=NEVER, factor=1.0, **common)
 
 
 def learning_rate(config, iteration, iters_per_epoch):
@@ -173,23 +177,23 @@ def learning_rate(config, iteration, iters_per_epoch):
 class _EpochSampler(gluon.data.Sampler):
     """Indices of this worker's share of each global batch, in an order fixed by seed + epoch."""
 
-    def __init__(self, length, batch_size, seed, rank=0, num_workers=1):
+    def __init__(self, length, batch_size, seed, rank=0, num_ranks=1):
         if length < batch_size:
             raise ValueError(f"the dataset has {length} items, fewer than one batch of "
                              f"{batch_size}")
         self._length, self._batch, self._seed = length, batch_size, seed
-        self._rank, self._workers = rank, num_workers
+        self._rank, self._ranks = rank, num_ranks
         self.epoch = 0
 
     def __iter__(self):
         order = np.random.RandomState(self._seed + ORDER_PRIME * self.epoch).permutation(self._length)
-        local = self._batch // self._workers
-        for start in range(0, len(self) * self._workers, self._batch):
+        local = self._batch // self._ranks
+        for start in range(0, len(self) * self._ranks, self._batch):
             yield from order[start + self._rank * local:start + (self._rank + 1) * local].tolist()
 
     def __len__(self):
         # Whole global batches only (static shapes); this worker's share of them.
-        return (self._length // self._batch) * (self._batch // self._workers)
+        return (self._length // self._batch) * (self._batch // self._ranks)
 
 
 def load_trained(out_dir, ctx=None):
@@ -209,18 +213,6 @@ def load_trained(out_dir, ctx=None):
     load_weights(net, os.path.join(out_dir, record["params"]),
                  f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
     return net, record
-
-
-def parse_ctx(text):
-    """``'cpu'``, ``'cpu0,cpu1'``, ``'gpu0'``, ``'gpu0,gpu1'`` -> list of mx.Context."""
-    contexts = []
-    for item in str(text).split(","):
-        item = item.strip().lower()
-        kind, index = item.rstrip("0123456789"), item[len(item.rstrip("0123456789")):]
-        if kind not in ("cpu", "gpu"):
-            raise ValueError(f"unknown context {item!r} in {text!r}: use cpu, cpuN or gpuN")
-        contexts.append(mx.Context(kind, int(index or 0)))
-    return contexts
 
 
 def _as_ctx_list(ctx):
@@ -311,8 +303,8 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     config : TrainConfig or dict
     out_dir : str
         Checkpoints, ``log.csv``, ``training.png``.
-    ctx : Context or list of Context
-        Devices the batch is split over; default CPU.
+    ctx : Context or list of Context, default CPU
+        Devices the batch is split over.
     kvstore : str or KVStore
         ``'local'``, ``'device'`` or ``'dist_sync'`` (launched with MXNet's tracker / ``DMLC_*``
         environment; every worker runs this function, rank 0 writes the files; a lost node stops
@@ -326,13 +318,11 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     trust_states : bool
         Unpickle optimizer states that another user wrote (refused by default).
     node_timeout : float, optional
-        Seconds before a lost ``dist_sync`` node stops this worker (default
-        ``$GLUON_SSD_NODE_TIMEOUT`` or 120).
+        Seconds before a lost ``dist_sync`` node stops this worker (``$GLUON_SSD_NODE_TIMEOUT``).
 
     Returns
     -------
-    list of dict
-        One row per epoch (what ``log.csv`` holds).
+    list of dict: one row per epoch (what ``log.csv`` holds).
 
     Raises
     ------
@@ -343,6 +333,44 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     CheckpointWriteError
         A checkpoint could not be written (e.g. disk full); the previous one is intact.
     """
+    config, ctx = _checked(config, train_dataset, resume, ctx)
+    kv, rank, num_ranks = _kvstore(kvstore, config, ctx)
+    if rank == 0:  # the writer
+        os.makedirs(out_dir, exist_ok=True)
+    _prepare_net(net, config, ctx)
+    sampler, loader, iters_per_epoch = _make_loader(net, train_dataset, config, rank, num_ranks)
+    start = _resume_point(net, out_dir, config, ctx, resume, log)
+    trainer = _make_trainer(net, config, kv, iters_per_epoch, start, out_dir, resume,
+                            trust_states, log)
+    run = _Run(net, trainer, config, out_dir, rank, list(start.history),
+               save_states=isinstance(kv, str) or "dist" not in kv.type,
+               best=read_best(out_dir) if start.record is not None else None)
+    step = TrainStep(net, trainer, ctx, config.batch_size)
+    watchdog = _start_watchdog(kv, out_dir, node_timeout)
+    try:
+        with StopOnSignal() as stop:
+            for epoch in range(start.epoch, config.epochs):
+                row = train_epoch(step, loader, sampler, config, epoch, iters_per_epoch,
+                                  lambda i: learning_rate(config, i, iters_per_epoch),
+                                  start.partial if epoch == start.epoch else None, stop,
+                                  watchdog, progress and rank == 0, run.last_good)
+                if isinstance(row, EpochProgress):  # stopped by a signal inside the epoch
+                    raise TrainingInterrupted(stop.signum, run.save(epoch - 1, row.record()),
+                                              out_dir, rank)
+                if val_dataset is not None and ((epoch + 1) % config.val_every == 0
+                                                or epoch + 1 == config.epochs):
+                    row.update(_validate(net, val_dataset, config, ctx[0], progress and rank == 0))
+                run.end_epoch(epoch, row, on_epoch_end, log)
+                if stop.signum is not None and epoch + 1 < config.epochs:
+                    raise TrainingInterrupted(stop.signum, run.last_good, out_dir, rank)
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+    return run.history
+
+
+def _checked(config, train_dataset, resume, ctx):
+    """``(TrainConfig, list of Context)`` after the checks that need no network."""
     if isinstance(config, dict):
         config = TrainConfig(**config)
     if getattr(train_dataset, "use_crowd", False):
@@ -350,18 +378,25 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
                          "would become training targets; train on use_crowd=False")
     if resume not in (False, True, "weights"):
         raise ValueError(f"resume must be False, True or 'weights', got {resume!r}")
-    ctx = _as_ctx_list(ctx)
-    # A distributed store is created here, for this worker's rank; a local one is left to the
-    # Trainer (which can then rebuild it when a parameter is reset).
-    kv = mx.kv.create(kvstore) if isinstance(kvstore, str) and "dist" in kvstore else kvstore
-    rank, num_workers = (0, 1) if isinstance(kv, str) else (kv.rank, kv.num_workers)
-    if config.batch_size % (num_workers * len(ctx)):
-        raise ValueError(f"batch_size {config.batch_size} must split evenly over {num_workers} "
-                         f"worker(s) x {len(ctx)} device(s)")
-    writer = rank == 0
-    if writer:
-        os.makedirs(out_dir, exist_ok=True)
+    return config, _as_ctx_list(ctx)
 
+
+def _kvstore(kvstore, config, ctx):
+    """``(kvstore, rank, number of ranks)``: the distributed workers (1 without a dist store).
+
+    A distributed store is created here, for this worker's rank; a local one is left to the
+    Trainer (which can then rebuild it when a parameter is reset).
+    """
+    kv = mx.kv.create(kvstore) if isinstance(kvstore, str) and "dist" in kvstore else kvstore
+    rank, num_ranks = (0, 1) if isinstance(kv, str) else (kv.rank, kv.num_workers)
+    if config.batch_size % (num_ranks * len(ctx)):
+        raise ValueError(f"batch_size {config.batch_size} must split evenly over {num_ranks} "
+                         f"worker(s) x {len(ctx)} device(s)")
+    return kv, rank, num_ranks
+
+
+def _prepare_net(net, config, ctx):
+    """Seeded Xavier init of what is not initialised yet, on ``ctx``, hybridized statically."""
     seed_all(config.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "already initialized" for a pretrained backbone
@@ -369,61 +404,52 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     net.collect_params().reset_ctx(ctx)
     net.hybridize(static_alloc=True, static_shape=True)
 
-    sampler = _EpochSampler(len(train_dataset), config.batch_size, config.seed, rank, num_workers)
+
+def _make_loader(net, train_dataset, config, rank, num_ranks):
+    """``(sampler, loader, updates per epoch)``: this worker's share of each global batch."""
+    sampler = _EpochSampler(len(train_dataset), config.batch_size, config.seed, rank, num_ranks)
     transform = train_transform(config.data_shape, net.config.mean, net.config.std, config.augment)
     loader = gluon.data.DataLoader(
-        train_dataset.transform(transform), batch_size=config.batch_size // num_workers,
+        train_dataset.transform(transform), batch_size=config.batch_size // num_ranks,
         sampler=sampler, batchify_fn=batchify(), last_batch="discard",
         num_workers=config.num_workers, thread_pool=config.thread_pool)
-    iters_per_epoch = len(train_dataset) // config.batch_size
+    return sampler, loader, len(train_dataset) // config.batch_size
 
-    start = _resume_point(net, out_dir, config, ctx, resume, log)
-    trainer = _make_trainer(net, config, kv, iters_per_epoch, start, out_dir, resume,
-                            trust_states, log)
-    # A worker cannot save the servers' optimizer states: distributed checkpoints hold the
-    # weights, and a resumed distributed run restarts the optimizer's moments (the schedule
-    # continues from begin_num_update).
-    save_states = isinstance(kv, str) or "dist" not in kv.type
-    step = TrainStep(net, trainer, ctx, config.batch_size)
-    history = list(start.history)
-    last_good = None if not history else \
-        os.path.join(out_dir, f"epoch-{len(history) - 1:04d}.params")
-    watchdog = _start_watchdog(kv, out_dir, node_timeout)
-    best = read_best(out_dir) if start.record is not None else None
 
-    def save(epoch, partial=None):
-        return save_checkpoint(net, trainer if save_states else None, config, out_dir, epoch,
-                               history, partial)
+class _Run:
+    """What one run writes: the history, checkpoints, the best weights, the log (rank 0 only).
 
-    try:
-        with StopOnSignal() as stop:
-            for epoch in range(start.epoch, config.epochs):
-                resumed = start.partial if epoch == start.epoch else None
-                row = train_epoch(step, loader, sampler, config, epoch, iters_per_epoch,
-                                  lambda i: learning_rate(config, i, iters_per_epoch), resumed,
-                                  stop, watchdog, progress and writer, last_good)
-                if isinstance(row, EpochProgress):  # stopped by a signal inside the epoch
-                    path = save(epoch - 1, row.record()) if writer else None
-                    raise TrainingInterrupted(stop.signum, path, out_dir, rank)
-                if val_dataset is not None and ((epoch + 1) % config.val_every == 0
-                                                or epoch + 1 == config.epochs):
-                    row.update(_validate(net, val_dataset, config, ctx[0], progress and writer))
-                history.append(row)
-                if writer:
-                    last_good = save(epoch)
-                    best = keep_best(net, out_dir, epoch, VAL_METRICS[config.val_metric], row,
-                                     best)
-                    _write_log(out_dir, history)
-                if on_epoch_end is not None:
-                    on_epoch_end(row)
-                log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                              for k, v in row.items()))
-                if stop.signum is not None and epoch + 1 < config.epochs:
-                    raise TrainingInterrupted(stop.signum, last_good, out_dir, rank)
-    finally:
-        if watchdog is not None:
-            watchdog.stop()
-    return history
+    A worker cannot save the servers' optimizer states (``save_states=False``): distributed
+    checkpoints hold the weights, and a resumed distributed run restarts the optimizer's moments
+    (the schedule continues from ``begin_num_update``).
+    """
+
+    def __init__(self, net, trainer, config, out_dir, rank, history, save_states, best):
+        self.net, self.trainer, self.config, self.out_dir = net, trainer, config, out_dir
+        self.writer, self.history, self.best = rank == 0, history, best
+        self.save_states = save_states
+        self.last_good = None if not history else \
+            os.path.join(out_dir, f"epoch-{len(history) - 1:04d}.params")
+
+    def save(self, epoch, partial=None):
+        """A checkpoint after ``epoch`` (or inside the next one): its weights' path, or None."""
+        if not self.writer:
+            return None
+        return save_checkpoint(self.net, self.trainer if self.save_states else None,
+                               self.config, self.out_dir, epoch, self.history, partial)
+
+    def end_epoch(self, epoch, row, on_epoch_end, log):
+        """Record ``row``; checkpoint, best weights and log files; then tell the caller."""
+        self.history.append(row)
+        if self.writer:
+            self.last_good = self.save(epoch)
+            self.best = keep_best(self.net, self.out_dir, epoch,
+                                  VAL_METRICS[self.config.val_metric], row, self.best)
+            _write_log(self.out_dir, self.history)
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+        log(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in row.items()))
 
 
 def _validate(net, val_dataset, config, ctx, progress):

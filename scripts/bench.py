@@ -70,9 +70,10 @@ Images/s of one training step on a fixed batch (``--train-batch`` images at ``--
 default the model's base size), both nets with ``gluon.Trainer(..., 'sgd', learning_rate=1e-3,
 momentum=0.9, wd=5e-4)``:
 
-- ours, as :func:`gluon_ssd.train.fit` does it: forward in train mode,
-  :class:`gluon_ssd.loss.SSDTargets` from the anchors, :class:`gluon_ssd.loss.SSDMultiBoxLoss`
-  (hybridized), ``autograd.backward``, ``trainer.step(batch)``;
+- ours: :func:`gluon_ssd.train.fit`'s own step, :class:`gluon_ssd.steps.TrainStep` (forward in
+  train mode, :class:`gluon_ssd.loss.SSDTargets` from the anchors,
+  :class:`gluon_ssd.loss.SSDMultiBoxLoss` (hybridized), ``autograd.backward``,
+  ``trainer.step(batch)``, the loss read back once);
 - GluonCV, as its ``train_ssd.py`` does with in-loop targets: forward in train mode,
   ``SSDTargetGenerator(iou_thresh=0.5, stds=(0.1, 0.1, 0.2, 0.2), negative_mining_ratio=-1)`` on
   the batch (under ``autograd.pause``), ``gluoncv.loss.SSDMultiBoxLoss()`` on the lists,
@@ -116,6 +117,7 @@ from tqdm import tqdm  # noqa: E402
 
 from gluon_ssd import deploy, zoo  # noqa: E402
 from gluon_ssd.cli import run  # noqa: E402
+from gluon_ssd.steps import TrainStep  # noqa: E402
 
 DEFAULT_MODELS = ["ssd_300_vgg16_atrous_voc", "ssd_512_resnet50_v1_voc",
                   "ssd_300_mobilenet0.25_voc"]
@@ -430,22 +432,13 @@ def bench_pipeline(dataset, size, mean, std, batch):
 
 
 def ours_train_step(name, ctx, batch):
-    """A callable: one training step of our net on ``batch = (data, label)``, as ``fit`` does."""
-    from gluon_ssd.loss import SSDMultiBoxLoss, SSDTargets
+    """A callable: one training step of our net on ``batch = (data, label)``: ``fit``'s own
+    :class:`gluon_ssd.steps.TrainStep` (targets, loss, backward, update, one host sync)."""
     net = build_ours(name, ctx)
     trainer = gluon.Trainer(net.collect_params(), "sgd", dict(SGD))
-    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
-    loss_fn.hybridize()
     data, label = batch
-
-    def step():
-        with autograd.record():
-            cls_preds, box_preds, anchors = net(data)
-            cls_t, box_t = targets(anchors, label)
-            total, _, _ = loss_fn(cls_preds, box_preds, cls_t, box_t)
-        autograd.backward([total])
-        trainer.step(data.shape[0])
-    return step, net
+    step = TrainStep(net, trainer, [ctx], data.shape[0])
+    return (lambda: step(data, label)), net
 
 
 def gluoncv_train_step(name, ctx, batch):

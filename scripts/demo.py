@@ -35,6 +35,7 @@ from gluon_ssd.cli import run  # noqa: E402
 from gluon_ssd.data import VOCDataset  # noqa: E402
 from gluon_ssd.data.synthetic import CLASSES, generate_voc  # noqa: E402
 from gluon_ssd.evaluate import evaluate  # noqa: E402
+from gluon_ssd.fileio import atomic_write_json  # noqa: E402
 from gluon_ssd.train import TrainConfig, fit  # noqa: E402
 
 SIDE = 256
@@ -74,7 +75,7 @@ def _detection_difference(ref, got, min_score=0.5):
     return worst, count
 
 
-def main(argv=None):
+def _arguments(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--num-train", type=int, default=2400)
@@ -94,19 +95,10 @@ def main(argv=None):
     if args.num_train < args.batch_size:
         raise ValueError(f"--num-train ({args.num_train}) must be at least --batch-size "
                          f"({args.batch_size})")
-    out = os.path.abspath(args.out)
-    os.makedirs(out, exist_ok=True)
-    timings, total = {}, time.perf_counter()
+    return args
 
-    start = time.perf_counter()
-    data_root = os.path.join(out, "data")
-    summary = generate_voc(data_root, args.num_train, args.num_val, image_size=(SIDE, SIDE),
-                           seed=args.seed)
-    train = VOCDataset(data_root, classes=CLASSES, split="train")
-    val = VOCDataset(data_root, classes=CLASSES, split="val")
-    _stage(timings, "generate_data_s", start)
 
-    start = time.perf_counter()
+def _train(args, out, train, val):
     net = zoo.build_ssd(DEMO_CONFIG, CLASSES)
     print(net.describe(SIDE, SIDE))
     # The demo's own recipe, every field explicit (scripts/train.py defaults to the SSD paper's,
@@ -116,20 +108,21 @@ def main(argv=None):
                          momentum=0.9, wd=5e-4, data_shape=(SIDE, SIDE), augment="flip",
                          seed=args.seed, val_every=max(1, args.epochs // 3), keep_checkpoints=2,
                          num_workers=1, thread_pool=True, val_metric="voc07")
-    history = fit(net, train, config, os.path.join(out, "train"), val_dataset=val)
-    _stage(timings, "train_s", start)
+    return net, fit(net, train, config, os.path.join(out, "train"), val_dataset=val)
 
-    start = time.perf_counter()
+
+def _evaluate(net, val, out):
     result = evaluate(net, val, (SIDE, SIDE), batch_size=16)
     ax = viz.plot_pr_curves([result["pr"][c]["precision"] for c in CLASSES],
                             [result["pr"][c]["recall"] for c in CLASSES], CLASSES,
                             aps=[result["per_class"][c]["voc07_ap"] for c in CLASSES])
     viz.save_figure(ax.figure, os.path.join(out, "pr.png"))
     plt.close(ax.figure)
-    _stage(timings, "evaluate_s", start)
+    return result
 
-    start = time.perf_counter()
-    bundle = os.path.join(out, "export")
+
+def _export_and_reload(args, net, train, val, bundle):
+    """Export, reload with plain MXNet, compare; the int8 graph's mAP. Returns a record."""
     calib = [train[i][0].asnumpy() for i in range(min(32, len(train)))]
     # A --quick model has no confident detection to measure int8 / bf16 against: no tolerance
     # then. bf16 (OpenVINO) only where the CPU has bf16 units and OpenVINO is installed.
@@ -141,28 +134,61 @@ def main(argv=None):
     # Plain MXNet: the bundle's symbol and params, no gluon_ssd code involved.
     plain = mx.gluon.SymbolBlock.imports(os.path.join(bundle, "demo_ssd-symbol.json"), ["data"],
                                          os.path.join(bundle, "demo_ssd-0000.params"))
-    images = [val[i][0] for i in range(min(12, len(val)))]
-    batch = deploy.normalize_images([im.asnumpy() for im in images], DEMO_CONFIG.mean,
-                                    DEMO_CONFIG.std)
-    ids, scores, bboxes = [o.asnumpy() for o in plain(mx.nd.array(batch))]
-    ref = [o.asnumpy() for o in net(mx.nd.array(batch))]
-    export_diff, compared = _detection_difference(ref, (ids, scores, bboxes))
-    agreement = deploy.detection_agreement(ref, (ids, scores, bboxes))
+    images = [val[i][0].asnumpy() for i in range(min(12, len(val)))]
+    batch = mx.nd.array(deploy.normalize_images(images, DEMO_CONFIG.mean, DEMO_CONFIG.std))
+    dets = [o.asnumpy() for o in plain(batch)]
+    ref = [o.asnumpy() for o in net(batch)]
+    export_diff, compared = _detection_difference(ref, dets)
+    agreement = deploy.detection_agreement(ref, dets)
     int8 = evaluate(deploy.load(bundle, variant="int8"), val, (SIDE, SIDE), batch_size=16,
                     mean=DEMO_CONFIG.mean, std=DEMO_CONFIG.std)
-    _stage(timings, "export_reload_s", start)
+    return {"bundle": bundle, "compared_detections": compared,
+            "max_box_difference_px": export_diff,
+            "agreement_voc07_map": None if np.isnan(agreement) else agreement,
+            "int8_agreement_on_calibration": manifest["variants"]["int8"]["agreement"],
+            "bf16_agreement_on_calibration": manifest["variants"].get("onnx", {}).get(
+                "precisions", {}).get("bf16"), "cpu_isa": deploy.isa_summary(),
+            "int8_voc07_map": int8["voc07_map"], "int8_voc_map": int8["voc_map"]}, images, dets
 
+
+def _picture(images, dets, result, path):
+    ids, scores, bboxes = dets
     fig, axes = plt.subplots(3, 4, figsize=(14, 10.5))
     for k, axis in enumerate(axes.ravel()):
         if k < len(images):
-            viz.plot_detections(images[k].asnumpy(), bboxes[k], scores[k], ids[k],
-                                class_names=CLASSES, thresh=0.5, ax=axis)
+            viz.plot_detections(images[k], bboxes[k], scores[k], ids[k], class_names=CLASSES,
+                                thresh=0.5, ax=axis)
         axis.axis("off")
     fig.suptitle(f"exported model reloaded with plain MXNet, validation images "
                  f"(VOC07 mAP {result['voc07_map']:.3f})")
     fig.tight_layout()
-    viz.save_figure(fig, os.path.join(out, "detections.png"))
+    viz.save_figure(fig, path)
     plt.close(fig)
+
+
+def main(argv=None):
+    args = _arguments(argv)
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    timings, total = {}, time.perf_counter()
+
+    start = time.perf_counter()
+    data_root = os.path.join(out, "data")
+    summary = generate_voc(data_root, args.num_train, args.num_val, image_size=(SIDE, SIDE),
+                           seed=args.seed)
+    train = VOCDataset(data_root, classes=CLASSES, split="train")
+    val = VOCDataset(data_root, classes=CLASSES, split="val")
+    _stage(timings, "generate_data_s", start)
+    start = time.perf_counter()
+    net, history = _train(args, out, train, val)
+    _stage(timings, "train_s", start)
+    start = time.perf_counter()
+    result = _evaluate(net, val, out)
+    _stage(timings, "evaluate_s", start)
+    start = time.perf_counter()
+    export, images, dets = _export_and_reload(args, net, train, val, os.path.join(out, "export"))
+    _stage(timings, "export_reload_s", start)
+    _picture(images, dets, result, os.path.join(out, "detections.png"))
 
     timings["total_s"] = round(time.perf_counter() - total, 1)
     metrics = {
@@ -172,22 +198,18 @@ def main(argv=None):
         "train": {"epochs": args.epochs, "final_loss": history[-1]["loss"],
                   "train_images_per_s": history[-1]["train_images_per_s"],
                   "data_images_per_s": history[-1]["data_images_per_s"]},
-        "export": {"bundle": bundle, "compared_detections": compared,
-                   "max_box_difference_px": export_diff,
-                   "agreement_voc07_map": None if np.isnan(agreement) else agreement,
-                   "int8_agreement_on_calibration": manifest["variants"]["int8"]["agreement"],
-                   "bf16_agreement_on_calibration": manifest["variants"].get("onnx", {}).get(
-                       "precisions", {}).get("bf16"), "cpu_isa": deploy.isa_summary(),
-                   "int8_voc07_map": int8["voc07_map"], "int8_voc_map": int8["voc_map"]},
-        "timings": timings, "quick": bool(args.quick),
+        "export": export, "timings": timings, "quick": bool(args.quick),
     }
-    with open(os.path.join(out, "metrics.json.tmp"), "w") as f:
-        json.dump(metrics, f, indent=1, default=str)
-    os.replace(os.path.join(out, "metrics.json.tmp"), os.path.join(out, "metrics.json"))
+    atomic_write_json(json.loads(json.dumps(metrics, default=str)),
+                      os.path.join(out, "metrics.json"))
+    agreement = export["agreement_voc07_map"]
+    agreement = float("nan") if agreement is None else agreement
     print(f"[demo] VOC07 mAP {result['voc07_map']:.4f} (VOC area mAP {result['voc_map']:.4f}) on "
           f"{result['num_images']} validation images; exported bundle reloaded with plain MXNet: "
-          f"{compared} confident detections compared, max box difference {export_diff:.2e} px, "
-          f"agreement mAP {agreement:.4f}; int8 graph: VOC07 mAP {int8['voc07_map']:.4f}")
+          f"{export['compared_detections']} confident detections compared, max box difference "
+          f"{export['max_box_difference_px']:.2e} px, agreement mAP "
+          f"{agreement:.4f}; int8 graph: VOC07 mAP "
+          f"{export['int8_voc07_map']:.4f}")
     print(f"[demo] total {timings['total_s']} s; wrote {out}/metrics.json")
 
 

@@ -17,25 +17,14 @@ or through ``gluon_ssd.deploy.load('bundle/', runtime='auto')``, whichever is fa
 """
 import argparse
 import os
-import re
 import sys
 
 import mxnet as mx
 
 from gluon_ssd import deploy, zoo
-from gluon_ssd.cli import run
+from gluon_ssd.cli import parse_ctx, run
 from gluon_ssd.model_store import load_weights
 from gluon_ssd.train import load_trained
-
-
-def parse_ctx(text):
-    """'cpu' -> mx.cpu(); 'gpu0' / 'gpu:1' -> mx.gpu(n)."""
-    if text == "cpu":
-        return mx.cpu()
-    match = re.fullmatch(r"gpu:?(\d+)", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"--ctx must be cpu or gpuN (e.g. gpu0), got {text!r}")
-    return mx.gpu(int(match.group(1)))
 
 
 def build_parser():
@@ -74,7 +63,7 @@ def build_parser():
                         help="graph input uint8 (B, H, W, 3) RGB, normalized in the graph")
     parser.add_argument("--no-optimize", action="store_true",
                         help="do not fold BatchNorm / use the oneDNN backend")
-    parser.add_argument("--ctx", type=parse_ctx, default=mx.cpu(), help="cpu or gpuN")
+    parser.add_argument("--ctx", default="cpu", help="cpu or gpuN")
     parser.add_argument("--dtype", choices=deploy.DTYPES, default="float32")
     return parser
 
@@ -82,6 +71,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.ctx = parse_ctx(args.ctx, single=True)
     if args.int8 and not args.calib_images:
         raise ValueError("--int8 needs --calib-images DIR (images like the ones it will see)")
     if args.static_shape and not args.onnx:

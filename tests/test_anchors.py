@@ -31,7 +31,8 @@ def test_ssd300_vgg_has_the_papers_8732_default_boxes():
     with autograd.train_mode():
         _, _, anchors = net(mx.nd.zeros((1, 3, 300, 300)))
     anchors = anchors[0].asnumpy()
-    # REFERENCE.md: 38*38*4 + 19*19*6 + 10*10*6 + 5*5*6 + 3*3*4 + 1*4 = 8732
+    # SSD paper (Liu et al. 2016), Table 7 (8732 boxes):
+    # 38*38*4 + 19*19*6 + 10*10*6 + 5*5*6 + 3*3*4 + 1*4 = 8732
     assert anchors.shape == (38 * 38 * 4 + 19 * 19 * 6 + 10 * 10 * 6 + 5 * 5 * 6 + 3 * 3 * 4 + 4, 4)
     assert anchors.shape[0] == 8732
     r4, r6 = (1, 2, 0.5), (1, 2, 0.5, 3, 1 / 3)
@@ -53,7 +54,8 @@ def test_ssd512_vgg_has_24564_anchors():
     net.initialize(mx.init.Xavier())
     with autograd.train_mode():
         _, _, anchors = net(mx.nd.zeros((1, 3, 512, 512)))
-    # 64*64*4 + 32*32*6 + 16*16*6 + 8*8*6 + 4*4*6 + 2*2*4 + 1*4 (REFERENCE.md: 24564)
+    # 64*64*4 + 32*32*6 + 16*16*6 + 8*8*6 + 4*4*6 + 2*2*4 + 1*4
+    # (SSD paper, Table 7: 24564 boxes for SSD512)
     assert anchors.shape == (1, 24564, 4)
 
 

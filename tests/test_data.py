@@ -360,7 +360,7 @@ def test_bad_split_contents_and_class_lists_are_refused(tmp_path):
         VOCDataset(root, CLASSES, split="evil")
     with pytest.raises(TypeError, match="sequence of class names"):
         VOCDataset(root, "circle")
-    with pytest.raises(ValueError, match="duplicates"):
+    with pytest.raises(ValueError, match="duplicate class names"):
         VOCDataset(root, ("circle", "circle"))
 
 

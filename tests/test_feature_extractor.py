@@ -93,7 +93,7 @@ def test_every_backbone_specs_match_outputs_and_hybridize(name):
 
 
 def test_resnet101_v1_stride16_tap_is_the_end_of_stage3():
-    # ResNet v1 features: conv, bn, relu, pool, stage1..stage4, pool (REFERENCE.md); stage 3 is
+    # ResNet v1 features: conv, bn, relu, pool, stage1..stage4, pool (mxnet.gluon.model_zoo.vision.resnet); stage 3 is
     # features[6] with 23 units for ResNet-101.
     net = _net("resnet101_v1")
     stage3, stage4 = net.features[6], net.features[7]
@@ -132,7 +132,7 @@ def test_resnet101_v2_taps_are_stage_sums_and_final_bn_relu():
 
 
 def test_mobilenetv2_stride16_tap_is_the_ssdlite_expansion_of_layer_15():
-    # REFERENCE.md: the expansion inside the 14th linear bottleneck (index 13), 576 channels at
+    # MobileNetV2 paper (Sandler et al. 2018), Sec. 6.2: the expansion inside the 14th linear bottleneck (index 13), 576 channels at
     # stride 16 for width 1.0; features = conv, bn, relu6, then the 17 bottlenecks, so it is f[16].
     net = _net("mobilenetv2_1.0")
     f = list(net.features)

@@ -55,7 +55,7 @@ def test_mobilenetv2_bottlenecks_with_shortcut_stay_whole():
 def test_stride_one_projection_is_not_a_stage_boundary():
     net = vision.get_model("resnet50_v1")
     first_unit = net.features[4][0]
-    assert first_unit.downsample is not None  # the 64 -> 256 projection, stride 1 (REFERENCE.md)
+    assert first_unit.downsample is not None  # the 64 -> 256 projection, stride 1 (model_zoo's BottleneckV1)
     points = trace_trunk(net)
     stage1 = [p for p in points if p.path.startswith("features.4.")]
     assert [(p.channels, p.stride) for p in stage1] == [(256, 4)] * 3

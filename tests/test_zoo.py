@@ -146,7 +146,8 @@ def test_custom_classes():
 
 
 @pytest.mark.parametrize("name, side, anchors, params", [
-    # REFERENCE.md (GluonCV 0.10 and the MobileNetV2 paper): anchors and trainable parameters.
+    # GluonCV 0.10's own models (counted there) and the MobileNetV2 paper (Sandler et al. 2018,
+    # Table 6: SSDLite 4.3M parameters): anchors and trainable parameters.
     ("ssd_300_vgg16_atrous_voc", 300, 8732, 26.3e6),
     ("ssd_512_resnet50_v1_voc", 512, 6132, 36.5e6),
     ("ssd_300_mobilenet0.25_voc", 300, 2268, 3.25e6),

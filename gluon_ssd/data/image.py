@@ -33,7 +33,12 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 __all__ = ["read_image", "decode_image", "check_recorded_size", "ImageSizeWarning",
-           "EXIF_ORIENTATION_TAG"]
+           "EXIF_ORIENTATION_TAG", "IMAGE_EXTENSIONS"]
+
+# What a folder of images is taken to hold (detection inputs, calibration images): the formats
+# Pillow decodes that cameras, labelling tools and datasets write.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                    ".pgm", ".pbm")
 
 EXIF_ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = (5, 6, 7, 8)          # EXIF orientations that transpose width and height

@@ -39,6 +39,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from ..classes import check_class_names
+
 __all__ = ["CLASSES", "generate_image", "generate_voc"]
 
 CLASSES = ("circle", "square", "triangle")
@@ -49,17 +51,6 @@ _MIN_CONTRAST = 90.0            # Euclidean RGB distance of an object's colour t
 _PLACEMENT_TRIES = 30
 _MIN_IMAGE_SIDE = 32
 _JPEG_QUALITY = 90
-
-
-def _check_classes(classes):
-    if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
-        raise TypeError(f"classes must be a sequence of shape names from {CLASSES}, "
-                        f"got {classes!r}")
-    classes = tuple(classes)
-    unknown = [c for c in classes if c not in CLASSES]
-    if not classes or unknown or len(set(classes)) != len(classes):
-        raise ValueError(f"classes must be distinct names from {CLASSES}, got {classes!r}")
-    return classes
 
 
 def _check_image_size(image_size):
@@ -211,7 +202,7 @@ def generate_image(rng, image_size=(256, 256), classes=CLASSES, return_masks=Fal
             raise TypeError(f"rng must be a numpy.random.Generator or an int seed, got {rng!r}")
         rng = np.random.default_rng(rng)
     height, width = _check_image_size(image_size)
-    classes = _check_classes(classes)
+    classes = check_class_names(classes, allowed=CLASSES)
     short = min(height, width)
 
     image = _background(rng, height, width)
@@ -333,7 +324,7 @@ def generate_voc(root, num_train, num_val, image_size=(256, 256), seed=0, classe
     num_train = _check_count("num_train", num_train)
     num_val = _check_count("num_val", num_val)
     height, width = _check_image_size(image_size)
-    classes = _check_classes(classes)
+    classes = check_class_names(classes, allowed=CLASSES)
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     root = os.path.abspath(os.path.expanduser(root))

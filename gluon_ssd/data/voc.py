@@ -48,6 +48,7 @@ from defusedxml import DefusedXmlException
 from gluoncv.data import VOCDetection
 from gluoncv.data.base import VisionDataset
 
+from ..classes import check_class_names
 from .image import check_recorded_size, decode_image
 
 __all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation",
@@ -242,21 +243,6 @@ def find_classes(root, split="train"):
     return tuple(sorted(names))
 
 
-def _check_class_list(classes):
-    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
-        raise TypeError(f"classes must be a sequence of class names, got {classes!r}")
-    classes = tuple(classes)
-    bad = [c for c in classes if not isinstance(c, str) or not c or c.strip() != c]
-    if bad:
-        raise ValueError(f"class names must be non-empty strings without surrounding white "
-                         f"space, got {bad!r}")
-    if not classes:
-        raise ValueError("classes is empty")
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"classes has duplicates: {classes!r}")
-    return classes
-
-
 class VOCDataset(VisionDataset):
     """Images and boxes from one VOC-layout folder (see the module docstring).
 
@@ -290,7 +276,7 @@ class VOCDataset(VisionDataset):
         if not os.path.isdir(root):
             raise FileNotFoundError(f"VOC root folder not found: {root}")
         super().__init__(root)
-        self._classes = _check_class_list(classes)
+        self._classes = check_class_names(classes)
         if unknown_class not in ("error", "skip"):
             raise ValueError(f"unknown_class must be 'error' or 'skip', got {unknown_class!r}")
         splits = (split,) if isinstance(split, str) else tuple(split)

@@ -4,9 +4,9 @@ import os
 import mxnet as mx
 import numpy as np
 
-__all__ = ["load_images", "normalize_images", "IMAGE_EXTENSIONS"]
+from ..data.image import IMAGE_EXTENSIONS, read_image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+__all__ = ["load_images", "normalize_images", "IMAGE_EXTENSIONS"]
 
 
 def load_images(source, data_shape, limit=None):
@@ -15,7 +15,7 @@ def load_images(source, data_shape, limit=None):
     Parameters
     ----------
     source : str or sequence of array
-        A folder (files ending in .jpg/.jpeg/.png/.bmp, sorted by name, decoded by
+        A folder (files with an :data:`~gluon_ssd.data.image.IMAGE_EXTENSIONS` ending, sorted by name, decoded by
         :func:`gluon_ssd.data.image.read_image` like training images), or arrays ``(H, W, 3)``
         uint8 RGB of any size (a list, or one ``(N, H, W, 3)`` array).
     data_shape : (int, int)
@@ -37,7 +37,6 @@ def load_images(source, data_shape, limit=None):
             raise ValueError(f"calibration images: no {'/'.join(IMAGE_EXTENSIONS)} file in "
                              f"{source!r}")
         files = files[:limit] if limit else files
-        from ..data.image import read_image  # the decoder training and detection use
         images = [read_image(os.path.join(source, f)) for f in files]
     else:
         images = [np.asarray(im) for im in source]
