@@ -15,11 +15,11 @@ from .blocks.decoder import SSDDecoder
 from .blocks.extras import SSDExtraLayer, SSDLiteExtraLayer
 from .blocks.heads import SSDHead
 from .blocks.l2norm import L2Normalization
-from .blocks.vgg_atrous import vgg16_atrous
 from .config import SSDConfig
 from .feature_extractor import FeatureExtractor, _close_matches, get_backbone
 from .presets import ALIASES, PRESETS
 from .ssd import SSD
+from .vgg_weights import vgg16_atrous
 
 __all__ = ["build_ssd", "get_model", "list_models", "get_config", "dataset_classes"]
 

@@ -4,8 +4,7 @@ from .decoder import SSDDecoder
 from .extras import SSDExtraLayer, SSDLiteExtraLayer, extra_output_size
 from .heads import SSDHead
 from .l2norm import L2Normalization
-from .vgg_atrous import VGGAtrous, vgg16_atrous
+from .vgg_atrous import VGGAtrous
 
 __all__ = ["SSDAnchorGenerator", "anchor_shapes", "SSDDecoder", "SSDExtraLayer",
-           "SSDLiteExtraLayer", "extra_output_size", "SSDHead", "L2Normalization", "VGGAtrous",
-           "vgg16_atrous"]
+           "SSDLiteExtraLayer", "extra_output_size", "SSDHead", "L2Normalization", "VGGAtrous"]
