@@ -38,16 +38,21 @@ from gluon_ssd.evaluate import evaluate  # noqa: E402
 from gluon_ssd.fileio import atomic_write_json  # noqa: E402
 
 
-def _table(result):
+def _ap_table(header, rows):
+    """Aligned text table: ``header`` names, then ``rows`` of (name, AP or None, ...)."""
     def fmt(ap):
         return "   n/a" if ap is None else f"{ap:6.4f}"
 
-    width = max([len("mAP")] + [len(name) for name in result["per_class"]])
-    lines = [f"{'class':<{width}}  VOC07  VOC(area)"]
-    for name, ap in result["per_class"].items():
-        lines.append(f"{name:<{width}}  {fmt(ap['voc07_ap'])}  {fmt(ap['voc_ap'])}")
-    lines.append(f"{'mAP':<{width}}  {fmt(result['voc07_map'])}  {fmt(result['voc_map'])}")
+    width = max(len(name) for name, *_ in rows + [header])
+    lines = [f"{header[0]:<{width}}  " + "  ".join(header[1:])]
+    lines += [f"{name:<{width}}  " + "  ".join(fmt(ap) for ap in aps) for name, *aps in rows]
     return "\n".join(lines)
+
+
+def _table(result):
+    rows = [(name, ap["voc07_ap"], ap["voc_ap"]) for name, ap in result["per_class"].items()]
+    return _ap_table(("class", "VOC07 ", "VOC(area)"),
+                     rows + [("mAP", result["voc07_map"], result["voc_map"])])
 
 
 def _nan(ap):
@@ -56,15 +61,9 @@ def _nan(ap):
 
 
 def _coco_table(result):
-    def fmt(ap):
-        return "   n/a" if ap is None else f"{ap:6.4f}"
-
-    width = max([len("mean")] + [len(name) for name in result["per_class"]])
-    lines = [f"{'class':<{width}}  AP      AP50"]
-    for name, ap in result["per_class"].items():
-        lines.append(f"{name:<{width}}  {fmt(ap['AP'])}  {fmt(ap['AP50'])}")
-    lines.append(f"{'mean':<{width}}  {fmt(result['coco']['AP'])}  {fmt(result['coco']['AP50'])}")
-    return "\n".join(lines)
+    rows = [(name, ap["AP"], ap["AP50"]) for name, ap in result["per_class"].items()]
+    return _ap_table(("class", "AP    ", "AP50"),
+                     rows + [("mean", result["coco"]["AP"], result["coco"]["AP50"])])
 
 
 def _parser():

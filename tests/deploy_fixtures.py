@@ -46,5 +46,16 @@ def noise_images(seed, n, size=SIZE):
     return np.clip(blocks + rng.normal(0, 20, (n, h, w, 3)), 0, 255).astype(np.uint8)
 
 
+def random_heads(seed=0, batch=2, num=300, classes=3):
+    """``(cls_preds, box_preds, anchors)`` NDArrays of random heads: 300 anchors of 5-40 px in a
+    100 px square (many overlaps, so NMS suppresses)."""
+    rng = np.random.RandomState(seed)
+    cls = mx.nd.array(rng.normal(0, 2, (batch, num, classes + 1)))
+    box = mx.nd.array(rng.normal(0, 1, (batch, num, 4)))
+    anchors = mx.nd.array(np.concatenate([rng.uniform(0, 100, (1, num, 2)),
+                                          rng.uniform(5, 40, (1, num, 2))], axis=-1))
+    return cls, box, anchors
+
+
 def normalized(images, net):
     return mx.nd.array(deploy.normalize_images(images, net.config.mean, net.config.std))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-from deploy_fixtures import CLASSES, MODEL, SIZE, make_net, noise_images, normalized
+from deploy_fixtures import CLASSES, MODEL, SIZE, make_net, noise_images, normalized, random_heads
 from detections import as_numpy, assert_same_detections
 
 from gluon_ssd import deploy
@@ -230,13 +230,8 @@ def test_fold_batchnorm_keeps_the_maths():
     dict(nms_thresh=1.0, nms_topk=100, post_nms=30, score_thresh=0.01),  # no suppression
 ])
 def test_postprocess_numpy_is_the_decoder(settings):
-    rng = np.random.RandomState(0)
-    batch, num, classes = 2, 300, 3
-    cls = mx.nd.array(rng.normal(0, 2, (batch, num, classes + 1)))
-    box = mx.nd.array(rng.normal(0, 1, (batch, num, 4)))
-    # 300 anchors of 5-40 px in a 100 px square: many overlaps, so NMS suppresses.
-    anchors = mx.nd.array(np.concatenate([rng.uniform(0, 100, (1, num, 2)),
-                                          rng.uniform(5, 40, (1, num, 2))], axis=-1))
+    classes = 3
+    cls, box, anchors = random_heads(classes=classes)  # overlapping anchors: NMS suppresses
     decoder = SSDDecoder(classes, **settings)
     decoder.initialize()
     expected = as_numpy(decoder(cls, box, anchors))

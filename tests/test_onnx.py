@@ -14,7 +14,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from deploy_fixtures import SIZE, make_net, noise_images, normalized
+from deploy_fixtures import SIZE, make_net, noise_images, normalized, random_heads
 from detections import as_numpy, assert_same_detections
 
 from gluon_ssd import deploy
@@ -156,12 +156,8 @@ def _run_tail(runtime, model_bytes, boxes, scores, folder):
 def test_onnx_nms_tail_is_the_decoder(runtime, settings, tmp_path):
     # The same random heads as test_deploy.test_postprocess_numpy_is_the_decoder: 300 anchors of
     # 5-40 px in a 100 px square, so NMS suppresses; the MXNet decoder is the reference.
-    rng = np.random.RandomState(0)
-    batch, num, classes = 2, 300, 3
-    cls = mx.nd.array(rng.normal(0, 2, (batch, num, classes + 1)))
-    box = mx.nd.array(rng.normal(0, 1, (batch, num, 4)))
-    anchors = mx.nd.array(np.concatenate([rng.uniform(0, 100, (1, num, 2)),
-                                          rng.uniform(5, 40, (1, num, 2))], axis=-1))
+    classes = 3
+    cls, box, anchors = random_heads(classes=classes)
     decoder = SSDDecoder(classes, **settings)
     decoder.initialize()
     expected = as_numpy(decoder(cls, box, anchors))
