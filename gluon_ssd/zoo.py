@@ -15,7 +15,6 @@ built elsewhere shares that object's parameters and keeps their names: save it w
 import fnmatch
 import os
 
-import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 from . import model_store
