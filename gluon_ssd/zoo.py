@@ -233,6 +233,8 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
     canonical = ALIASES.get(name, name)
     build = dict(norm_layer=norm_layer, norm_kwargs=norm_kwargs, prefix=prefix, **decoder_options)
     if pretrained is not False and pretrained is not None:
+        # As GluonCV's get_ssd: minimal_opset=pretrained, for its detections to the last bit.
+        build.setdefault("minimal_opset", True)
         if classes is not None and tuple(classes) != dataset_classes(dataset):
             raise ValueError(f"classes cannot be changed when loading pretrained weights: load "
                              f"{name!r} with its {dataset} classes, then call "

@@ -66,6 +66,7 @@ def test_pretrained_true_loads_through_gluoncvs_store(gluoncv_file, offline, mon
     monkeypatch.setitem(gluoncv_store._model_sha1, NAME, sha1)
     net = zoo.get_model(NAME, pretrained=True, root=str(path.parent), nms_topk=200)
     assert net.classes == zoo.dataset_classes("coco") and net.decoder.nms_topk == 200
+    assert net.decoder.minimal_opset  # as GluonCV sets it for pretrained models
     assert net.model_name == NAME
     _same_raw_outputs(net, theirs)  # cls, box and anchors: GluonCV's COCO preset reproduced
 

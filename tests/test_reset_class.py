@@ -79,7 +79,7 @@ def test_lite_head_keeps_its_depthwise_and_norm_layers():
 
 
 def test_decoder_settings_survive():
-    net = _net(decoder_options=None) if False else _net()
+    net = _net()
     net.set_nms(nms_thresh=0.3, nms_topk=50, post_nms=7)
     net.decoder.score_thresh = 0.2  # set after build: reset_class must carry it too
     before = net.decoder
