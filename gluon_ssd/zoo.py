@@ -198,6 +198,7 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
         True: the published detector weights: GluonCV's, through GluonCV's model store (sha1
         checked, downloaded when online; see :mod:`gluon_ssd.pretrained`), for the names of
         :func:`gluon_ssd.pretrained.names_with_weights`; an error listing them for other names.
+        Weights registered in :mod:`gluon_ssd.model_store` for a name take precedence.
         A str: the path of a ``.params`` file to load (a GluonCV SSD checkpoint, converted, or a
         gluon_ssd one).
     pretrained_base : bool, default True
