@@ -172,6 +172,13 @@ def test_eval_and_demo_load_the_saved_params(trained, tmp_path):
     expected = [xx[0].asnumpy() for xx in trained_net(x)]
     assert_same_detections([a[None] for a in expected], [a[None] for a in (ids, scores, bboxes)],
                            score_atol=1e-5, box_atol=1e-3)
+    # train_ssd.py --syncbn --resume (lines 385-393): a SyncBatchNorm net loads the same file;
+    # at inference it normalises with the running statistics, so it detects the same.
+    sync = get_model(NET_NAME, pretrained_base=False, norm_layer=gluon.contrib.nn.SyncBatchNorm,
+                     norm_kwargs={"num_devices": len(CTX)})
+    sync.load_parameters(trained["params"])
+    assert_same_detections([a[None] for a in expected], [xx.asnumpy() for xx in sync(x)],
+                           score_atol=1e-5, box_atol=1e-3)
     thresh = float(np.sort(scores[:, 0])[-5])  # five boxes at or above it
     ax = gcv.utils.viz.plot_bbox(orig, bboxes, scores, ids, thresh=thresh, class_names=net.classes)
     drawn = int(((scores[:, 0] >= thresh) & (ids[:, 0] >= 0)).sum())
