@@ -1,13 +1,30 @@
 """gluon_ssd: SSD and SSDLite detectors on the MXNet Gluon model_zoo backbones."""
+import re
+
 from setuptools import find_packages, setup
+
+
+def _version():
+    """The one version: ``__version__`` in gluon_ssd/__init__.py (read, not imported: no mxnet)."""
+    with open("gluon_ssd/__init__.py", encoding="utf-8") as f:
+        match = re.search(r'^__version__ = "([^"]+)"$', f.read(), re.M)
+    if match is None:
+        raise RuntimeError("gluon_ssd/__init__.py has no __version__ = \"...\" line")
+    return match.group(1)
+
 
 setup(
     name="gluon_ssd",
-    version="0.1.0",
+    version=_version(),
     description="SSD and SSDLite object detectors on MXNet Gluon model_zoo backbones",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["gluon_ssd", "gluon_ssd.*"]),
+    license="Apache-2.0",
+    license_files=["LICENSE"],
+    # scripts/ is installed as gluon_ssd.commands: `gluon-ssd train` runs scripts/train.py's main.
+    packages=find_packages(include=["gluon_ssd", "gluon_ssd.*"]) + ["gluon_ssd.commands"],
+    package_dir={"gluon_ssd.commands": "scripts"},
+    entry_points={"console_scripts": ["gluon-ssd = gluon_ssd.console:main"]},
     python_requires=">=3.8,<3.12",
     install_requires=[
         "mxnet==1.9.1",
@@ -15,6 +32,8 @@ setup(
         "numpy<1.24",
         "gluoncv==0.10.5.post0",
         "matplotlib",
+        # Images are read and drawn with Pillow (gluon_ssd.data, gluon_ssd.detect).
+        "Pillow",
         "tqdm",
         # Annotation XML is parsed with DTDs and entities refused (gluon_ssd.data.voc).
         "defusedxml",

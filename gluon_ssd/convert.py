@@ -242,7 +242,7 @@ def _plan(net, parts, params_file):
     return plan
 
 
-def from_gluoncv(name, params_file, ctx=None):
+def from_gluoncv(name, params_file, ctx=None, **build):
     """Build a zoo SSD and load the weights of a GluonCV SSD checkpoint of the same architecture.
 
     Parameters
@@ -255,6 +255,9 @@ def from_gluoncv(name, params_file, ctx=None):
         network, published weights included). Nothing is downloaded.
     ctx : mxnet.Context, optional
         Where the parameters live; default CPU.
+    **build
+        Passed to :func:`gluon_ssd.zoo.get_model` (``norm_layer``, ``norm_kwargs``, GluonCV's
+        ``nms_thresh`` / ``nms_topk`` / ``post_nms`` / ``minimal_opset``, ``prefix``).
 
     Returns
     -------
@@ -275,7 +278,7 @@ def from_gluoncv(name, params_file, ctx=None):
     parts = read_gluoncv_params(params_file)
     everything = {key for layers in parts.values() for layer in layers
                   for key, _ in layer.tensors.values()}
-    net = get_model(name, pretrained=False, pretrained_base=False)
+    net = get_model(name, pretrained=False, pretrained_base=False, **build)
     plan = _plan(net, parts, params_file)
     if everything - plan.used:
         raise plan.error(f"unused tensors {sorted(everything - plan.used)}")

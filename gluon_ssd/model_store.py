@@ -1,10 +1,10 @@
-"""Where trained gluon_ssd weights live: a model store like MXNet's model_zoo.
+"""Where gluon_ssd's own trained weights live: a model store like MXNet's model_zoo.
 
 Files sit in a root folder (default ``$MXNET_HOME/models``) named ``{name}-{sha1[:8]}.params`` and are
-checked against the published sha1 before loading. No gluon_ssd weights are published yet, so the
-table is empty and asking for pretrained weights is a clear error, never a randomly initialised
-model; :func:`register` adds an entry (for weights you trained or converted with
-:func:`gluon_ssd.convert.from_gluoncv` and want to load by name).
+checked against the registered sha1 before loading. gluon_ssd publishes no weights of its own, so
+the table starts empty; :func:`register` adds an entry (weights you trained and want to load by
+name with ``get_model(name, pretrained=True)``, which then prefers them). GluonCV's published SSD
+weights are obtained through GluonCV's own store instead: see :mod:`gluon_ssd.pretrained`.
 """
 import os
 

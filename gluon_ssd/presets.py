@@ -34,8 +34,12 @@ _SIZES = {
 _SEED_SCALES = (0.1, 0.2, 0.37, 0.54, 0.71, 0.88, 1.05)
 _VGG512_SIZES = {  # 7 layers, conv4_3 at stride 8 (GluonCV ssd_512_vgg16_atrous_{voc,coco})
     "voc": (51.2, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6),
-    "coco": (20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72),
+    # GluonCV's ssd_512_vgg16_atrous_coco keeps the VOC sizes; its published weights were trained
+    # with them (gluon_ssd.pretrained loads those weights under this name).
+    "coco": (51.2, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6),
 }
+# GluonCV's ssd_512_mobilenet1.0_coco keeps the VOC sizes too (unlike its ssd_512_resnet50_v1_coco).
+_VOC_SIZES_ON_COCO = {("mobilenet1.0", 512)}
 
 
 def _vgg16_atrous(size, dataset):
@@ -78,7 +82,8 @@ def _ssd(backbone, size, dataset):
         from_layers=(16, 32, "", "", "", ""),
         num_filters=(-1, -1) + ((512, 512, 256, 256) if wide else (256, 256, 128, 128)),
         strides=(-1, -1, 2, 2, 2, 2), pads=(-1, -1, 1, 1, 1, 1),
-        sizes=_SIZES[(size, dataset)], ratios=_RATIOS_6,
+        sizes=_SIZES[(size, "voc" if (backbone, size) in _VOC_SIZES_ON_COCO else dataset)],
+        ratios=_RATIOS_6,
         # 512: maps 32, 16, 8, 4, 2, 1 -- the real strides 16..512 are the steps. 300: maps
         # 19, 10, 5, 3, 2, 1; the last three grids are spread over the 300 px input (real strides
         # 128, 256, 512 would put centres outside it).

@@ -8,6 +8,16 @@ from .trunk import count_params, infer_shapes
 __all__ = ["SSD"]
 
 
+def _class_index(name, classes, which, reuse_weights):
+    """Index of a reuse_weights entry (a class name or an index, as GluonCV takes) in classes."""
+    if isinstance(name, str) and name in classes:
+        return classes.index(name)
+    if not isinstance(name, (str, bool)) and isinstance(name, int) and 0 <= name < len(classes):
+        return name
+    raise ValueError(f"reuse_weights {reuse_weights}: {name!r} is not a {which} class name or "
+                     f"index; {which} classes: {classes}")
+
+
 class SSD(HybridBlock):
     """Single Shot MultiBox Detector (Liu et al. 2016) / SSDLite (Sandler et al. 2018).
 
@@ -115,19 +125,29 @@ class SSD(HybridBlock):
         return "\n".join(lines)
 
     def reset_class(self, classes, reuse_weights=None):
-        """Change the classes: new class predictors, box predictors and everything else kept.
+        """Change the detected classes, keeping what the new classes can reuse (GluonCV's API).
+
+        Only the class predictors change, and in them only the layer whose outputs are per class
+        (:attr:`gluon_ssd.blocks.heads.SSDHead.class_conv`): box predictors, an SSDLite class
+        predictor's depthwise conv and BatchNorm (whatever ``norm_layer`` they use), and every
+        decoder setting (NMS, score threshold, variances) are kept. Parameter names do not
+        change. Re-hybridize is not needed: cached graphs are cleared.
 
         Parameters
         ----------
         classes : sequence of str
             The new class names.
-        reuse_weights : dict of str to str, or sequence of str, optional
-            New class name -> old class name whose predictor weights it starts from; a sequence
-            means names found in both lists. Background weights are always kept; other new
-            classes get freshly initialised (Xavier) weights.
+        reuse_weights : dict or sequence, optional
+            New class -> old class whose predictor rows it starts from, each given by name or by
+            index (GluonCV's ``{'person': 'person'}``, ``{0: 14}``); a sequence of names means
+            names found in both lists. Background rows are always kept; the other rows are freshly
+            initialised (Xavier), even when the class count does not change.
+
+        Raises
+        ------
+        ValueError
+            Empty or repeated class names, or a reuse entry naming no new / old class.
         """
-        from .blocks.decoder import SSDDecoder
-        from .blocks.heads import SSDHead
         classes = tuple(classes)
         if not classes or len(set(classes)) != len(classes):
             raise ValueError(f"classes must be non-empty and unique, got {classes}")
@@ -135,42 +155,31 @@ class SSD(HybridBlock):
             reuse_weights = {}
         elif not isinstance(reuse_weights, dict):
             reuse_weights = {name: name for name in reuse_weights}
-        for new, old in reuse_weights.items():
-            if new not in classes or old not in self.classes:
-                raise ValueError(f"reuse_weights maps {new!r} -> {old!r}: {new!r} must be a new "
-                                 f"class {classes} and {old!r} an old one {self.classes}")
-        # Row of (anchor a, class c) in a class predictor's output channels: a * (C + 1) + c.
-        rows = [(1 + classes.index(new), 1 + self.classes.index(old))
-                for new, old in reuse_weights.items()] + [(0, 0)]
-        old_c, new_c = len(self.classes) + 1, len(classes) + 1
-        heads = []
-        for k, head in enumerate(self.heads):
-            fresh = SSDHead(head.in_channels, head.num_anchors, len(classes), lite=head.lite,
-                            kernel_size=head.kernel_size, prefix=head.prefix)
-            old_params = head.cls_pred.collect_params()
-            ctx = next(iter(old_params.values())).list_ctx()
-            fresh.cls_pred.initialize(mx.init.Xavier(), ctx=ctx)
-            for (_, old_p), (_, new_p) in zip(sorted(old_params.items()),
-                                              sorted(fresh.cls_pred.collect_params().items())):
-                old_v, new_v = old_p.data(), new_p.data()
-                if old_v.shape == new_v.shape:  # depthwise/BN of a lite head: class-independent
-                    new_p.set_data(old_v)
-                    continue
-                for a in range(head.num_anchors):
-                    for dst, src in rows:
-                        new_v[a * new_c + dst] = old_v[a * old_c + src]
-                new_p.set_data(new_v)
-            fresh.box_pred = head.box_pred
-            heads.append(fresh)
-        decoder = self.decoder
-        with self.name_scope():
-            self.heads = nn.HybridSequential(prefix="heads_")
-            self.heads.add(*heads)
-            self.decoder = SSDDecoder(len(classes), nms_thresh=decoder.nms_thresh,
-                                      nms_topk=decoder.nms_topk, post_nms=decoder.post_nms,
-                                      score_thresh=decoder.score_thresh)
+        # (new, old) rows: class c is output k = c + 1, background is 0 in both.
+        rows = [(0, 0)] + [(1 + _class_index(new, classes, "new", reuse_weights),
+                            1 + _class_index(old, self.classes, "old", reuse_weights))
+                           for new, old in reuse_weights.items()]
+        for head in self.heads:
+            head.reset_class(len(classes), rows)
+        self.decoder = self.decoder.with_num_classes(len(classes))
         self.classes = classes
         self._clear_cached_op()
+
+    def save_params(self, filename):
+        """GluonCV's (deprecated MXNet) save: parameter names with :attr:`prefix` stripped.
+
+        Every zoo-built SSD has all its parameters under its prefix. An SSD assembled from a
+        backbone object built elsewhere does not: then use :meth:`save_parameters` (structural
+        names), which GluonCV's ``load_parameters`` reads as well.
+        """
+        outside = [name for name in self.collect_params() if not name.startswith(self.prefix)]
+        if outside:
+            raise ValueError(
+                f"save_params({filename!r}) strips the prefix {self.prefix!r} from every "
+                f"parameter name, but {len(outside)} are not under it (e.g. {outside[0]!r}, from "
+                f"a part built outside the SSD's name scope): use net.save_parameters"
+                f"({filename!r}) instead")
+        super().save_params(filename)
 
     def set_nms(self, nms_thresh=0.45, nms_topk=400, post_nms=100):
         """Set the inference NMS (per class): IoU threshold, candidates kept before and after."""

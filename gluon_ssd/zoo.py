@@ -4,10 +4,18 @@
 from an :class:`~gluon_ssd.config.SSDConfig`, checking everything that needs the backbone before
 any layer is made: tap names and channels, map sizes at the base size (never below 1x1), and steps
 against the real map sizes.
+
+Every part, backbone included, is built inside the SSD's name scope, so every parameter name
+starts with the SSD's prefix (``ssd0_mobilenet0_conv0_weight``, ``ssd0_head0_cls_pred_weight``):
+``net.save_params`` (GluonCV's train_ssd.py), ``net.collect_params('ssd0_head.*')`` and
+GluonCV's loaders work. (An :class:`~gluon_ssd.ssd.SSD` assembled by hand from a backbone object
+built elsewhere shares that object's parameters and keeps their names: save it with
+``save_parameters``, which uses structural names.)
 """
 import fnmatch
+import os
 
-import mxnet as mx
+from mxnet.gluon import HybridBlock
 
 from . import model_store
 from .blocks.anchors import SSDAnchorGenerator
@@ -17,6 +25,8 @@ from .blocks.heads import SSDHead
 from .blocks.l2norm import L2Normalization
 from .config import SSDConfig
 from .feature_extractor import FeatureExtractor, _close_matches, get_backbone
+from .gluoncv_args import split_gluoncv_kwargs
+from .norm import use_norm_layer
 from .presets import ALIASES, PRESETS
 from .ssd import SSD
 from .vgg_weights import vgg16_atrous
@@ -59,7 +69,15 @@ def _features(config, pretrained_base, root, ctx):
     raise ValueError(f"from_layers mixes strides and names: {taps}; use one kind")
 
 
-def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
+class _NameScope(HybridBlock):
+    """Names parameters as an SSD block created here would be named (``ssd0_``, ``ssd1_``...)."""
+
+    def _alias(self):
+        return "ssd"
+
+
+def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_layer=None,
+              norm_kwargs=None, decoder_options=None, prefix=None):
     """Build an :class:`~gluon_ssd.ssd.SSD` from a config.
 
     Parameters
@@ -72,6 +90,16 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
         Initialise the backbone from ImageNet weights (model_zoo's store, or the reduced VGG16).
     root, ctx :
         Model store folder and context for ``pretrained_base``.
+    norm_layer : type, optional, default ``mxnet.gluon.nn.BatchNorm``
+        The normalization of every BatchNorm layer (backbone, extras, SSDLite heads), e.g.
+        ``mxnet.gluon.contrib.nn.SyncBatchNorm`` (see :func:`gluon_ssd.norm.use_norm_layer`).
+    norm_kwargs : dict, optional
+        Its extra arguments, e.g. ``{'num_devices': 2}``.
+    decoder_options : dict, optional
+        Keywords of :class:`~gluon_ssd.blocks.decoder.SSDDecoder` (``nms_thresh``, ``nms_topk``,
+        ``post_nms``, ``score_thresh``, ``minimal_opset``).
+    prefix : str, optional
+        The SSD's name prefix; default ``ssd0_``, ``ssd1_``... Every parameter name starts with it.
 
     Returns
     -------
@@ -83,6 +111,21 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
     if isinstance(config, dict):
         config = SSDConfig.from_dict(config)
     classes = _check_classes(classes)
+    scope = _NameScope(prefix=prefix)
+    with scope.name_scope():
+        # prefix "": the SSD takes the scope's own prefix, so every part is under it.
+        net = SSD(*_parts(config, classes, pretrained_base, root, ctx),
+                  SSDDecoder(len(classes), **(decoder_options or {})), classes, prefix="")
+    assert net.prefix == scope.prefix
+    use_norm_layer(net, norm_layer, norm_kwargs)
+    net.config = config  # input mean/std, base size: what training and export need to know
+    net.model_name = None
+    return net
+
+
+def _parts(config, classes, pretrained_base, root, ctx):
+    """``(features, extras, norms, heads, anchor_generators)`` of an SSD, checked against the
+    backbone (see :func:`build_ssd`)."""
     features = _features(config, pretrained_base, root, ctx)
     base = config.base_size
     # Per prediction layer: (channels, map side at base size, real stride, source name).
@@ -126,10 +169,7 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None):
              for k, ((c, _, _, _), gen) in enumerate(zip(layers, generators))]
     norms = {k: L2Normalization(layers[k][0], initial_scale=v, prefix=f"norm{k}_")
              for k, v in enumerate(config.normalizations) if v > 0}
-    net = SSD(features, extras, norms, heads, generators, SSDDecoder(len(classes)), classes)
-    net.config = config  # input mean/std, base size: what training and export need to know
-    net.model_name = None
-    return net
+    return features, extras, norms, heads, generators
 
 
 def list_models(pattern=None):
@@ -146,34 +186,80 @@ def get_config(name):
     return PRESETS[ALIASES.get(name, name)]
 
 
-def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=None, root=None):
-    """An SSD from the zoo by name.
+def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=None, root=None,
+              norm_layer=None, norm_kwargs=None, **kwargs):
+    """An SSD from the zoo by name; GluonCV's ``get_model`` arguments work the same.
 
     Parameters
     ----------
     name : str
         One of :func:`list_models`.
-    pretrained : bool, default False
-        Load the published detector weights (verified by sha1); an error when none exist.
+    pretrained : bool or str, default False
+        True: the published detector weights: GluonCV's, through GluonCV's model store (sha1
+        checked, downloaded when online; see :mod:`gluon_ssd.pretrained`), for the names of
+        :func:`gluon_ssd.pretrained.names_with_weights`; an error listing them for other names.
+        Weights registered in :mod:`gluon_ssd.model_store` for a name take precedence.
+        A str: the path of a ``.params`` file to load (a GluonCV SSD checkpoint, converted, or a
+        gluon_ssd one).
     pretrained_base : bool, default True
         Initialise the backbone from ImageNet weights (ignored with ``pretrained``).
     classes : sequence of str, optional
-        Class names; default the dataset's (VOC 20, COCO 80). Not with ``pretrained``.
+        Class names; default the dataset's (VOC 20, COCO 80). Not with ``pretrained``: use
+        ``net.reset_class(classes, reuse_weights=...)`` after loading.
     ctx : mxnet.Context, optional
         Where loaded weights go; default CPU.
     root : str, optional
-        Model store folder; default ``$MXNET_HOME/models``.
+        Model store folder; default ``$MXNET_HOME/models`` (GluonCV's ``~/.mxnet/models``).
+    norm_layer : type, optional, default ``mxnet.gluon.nn.BatchNorm``
+        ``mxnet.gluon.contrib.nn.SyncBatchNorm`` for synchronized multi-device BatchNorm, as
+        GluonCV's train_ssd.py passes it; applies to every BatchNorm (backbone, extras, SSDLite
+        heads). VGG has none, so it changes nothing there (as in GluonCV).
+    norm_kwargs : dict, optional
+        Extra arguments of ``norm_layer``, e.g. ``{'num_devices': 2}``.
+    **kwargs
+        GluonCV's other SSD builder arguments (:mod:`gluon_ssd.gluoncv_args`): ``nms_thresh``,
+        ``nms_topk``, ``post_nms``, ``minimal_opset``, ``prefix`` are honoured,
+        ``anchor_alloc_size`` has nothing to do, ``stds`` must be the default; the architecture
+        ones are refused with what to use instead.
+
+    Returns
+    -------
+    SSD
+        Uninitialised unless weights were loaded (call ``net.initialize()``); every parameter
+        name starts with ``net.prefix``.
     """
+    from . import pretrained as weights
+    decoder_options, prefix = split_gluoncv_kwargs(kwargs)
     config, dataset = get_config(name)
-    if pretrained:
-        path = model_store.get_model_file(ALIASES.get(name, name), root=root)
+    canonical = ALIASES.get(name, name)
+    build = dict(norm_layer=norm_layer, norm_kwargs=norm_kwargs, prefix=prefix, **decoder_options)
+    if pretrained is not False and pretrained is not None:
+        # As GluonCV's get_ssd: minimal_opset=pretrained, for its detections to the last bit.
+        build.setdefault("minimal_opset", True)
         if classes is not None and tuple(classes) != dataset_classes(dataset):
-            raise ValueError("classes cannot be changed when loading pretrained weights")
-        net = build_ssd(config, dataset_classes(dataset))
-        net.load_parameters(path, ctx=ctx or mx.cpu())
+            raise ValueError(f"classes cannot be changed when loading pretrained weights: load "
+                             f"{name!r} with its {dataset} classes, then call "
+                             f"net.reset_class(classes, reuse_weights=...)")
+        if isinstance(pretrained, str):
+            net = weights.load_weights_file(name, os.path.expanduser(pretrained), ctx=ctx, **build)
+        elif pretrained is not True:
+            raise TypeError(f"pretrained must be True, False or a .params file path, got "
+                            f"{pretrained!r}")
+        elif canonical in model_store.published():  # weights registered in gluon_ssd's own store
+            net = weights.load_weights_file(
+                name, model_store.get_model_file(canonical, root=root), ctx=ctx, **build)
+        elif canonical in weights.GLUONCV_WEIGHTS:
+            net = weights.load_weights_file(
+                name, weights.gluoncv_weights_file(canonical, root=root), ctx=ctx, **build)
+        else:
+            raise ValueError(
+                f"no published weights for {name!r}; names with weights: "
+                f"{weights.names_with_weights()}. Use pretrained=False and train it, or "
+                f"pretrained='file.params' for weights you have")
     else:
         classes = dataset_classes(dataset) if classes is None else classes
-        net = build_ssd(config, classes, pretrained_base=pretrained_base, root=root, ctx=ctx)
+        net = build_ssd(config, classes, pretrained_base=pretrained_base, root=root, ctx=ctx,
+                        norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+                        decoder_options=decoder_options, prefix=prefix)
     net.model_name = name
     return net
-

@@ -79,9 +79,19 @@ class SSDDecoder(HybridBlock):
         self.num_classes = int(num_classes)
         self.score_thresh = float(score_thresh)
         self.nms_thresh, self.nms_topk, self.post_nms = float(nms_thresh), int(nms_topk), int(post_nms)
+        self.stds, self.minimal_opset = tuple(float(v) for v in stds), bool(minimal_opset)
         with self.name_scope():
             self.bbox_decoder = NormalizedBoxCenterDecoder(tuple(stds), minimal_opset=minimal_opset)
             self.cls_decoder = MultiPerClassDecoder(self.num_classes + 1, thresh=self.score_thresh)
+
+    def with_num_classes(self, num_classes):
+        """A decoder for ``num_classes`` classes with every other setting of this one, same prefix.
+
+        Call it outside any ``name_scope`` (the prefix is then used as it is).
+        """
+        return SSDDecoder(num_classes, nms_thresh=self.nms_thresh, nms_topk=self.nms_topk,
+                          post_nms=self.post_nms, score_thresh=self.score_thresh, stds=self.stds,
+                          minimal_opset=self.minimal_opset, prefix=self.prefix)
 
     def set_nms(self, nms_thresh=0.45, nms_topk=400, post_nms=100):
         """Change the NMS settings for later forwards (same meaning and checks as in ``__init__``).

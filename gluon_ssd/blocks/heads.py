@@ -10,6 +10,8 @@ lays out its concatenated predictions. GluonCV's conv weights copy in unchanged.
 The SSDLite head (MobileNetV2 paper, Sandler et al. 2018) replaces each conv by a depthwise 3x3
 (no bias) -> BN -> ReLU6 -> 1x1 conv (with bias).
 """
+import mxnet as mx
+import numpy as np
 from mxnet.gluon import HybridBlock, nn
 
 from .extras import RELU6_MAX, _check_int
@@ -84,6 +86,63 @@ class SSDHead(HybridBlock):
                             in_channels=self.in_channels)
                 self.cls_pred = nn.Conv2D(num_cls, prefix="cls_pred_", **conv)
                 self.box_pred = nn.Conv2D(num_box, prefix="box_pred_", **conv)
+
+    @property
+    def class_conv(self):
+        """nn.Conv2D: the layer whose outputs are per (anchor, class): channel ``a*(K) + k``.
+
+        The whole class predictor (regular head) or its pointwise 1x1 (SSDLite head); the
+        depthwise conv and BatchNorm before it do not depend on the classes.
+        """
+        return self.cls_pred.pointwise if self.lite else self.cls_pred
+
+    def reset_class(self, num_classes, reuse=()):
+        """Predict ``num_classes`` classes, replacing only :attr:`class_conv`, in place.
+
+        Parameters
+        ----------
+        num_classes : int
+            New number of foreground classes.
+        reuse : sequence of (int, int)
+            ``(new, old)`` class indices, background being 0, whose predictor rows (weight and
+            bias, for every anchor) are copied from the current layer; the other rows get a fresh
+            Xavier initialisation. Needs an initialised head unless empty.
+
+        The new layer keeps the old one's prefix (so parameter names do not change) and context;
+        the depthwise conv and BatchNorm of an SSDLite class predictor are kept as they are.
+        """
+        old = self.class_conv
+        old_k, new_k = self.num_classes + 1, _check_int("num_classes", num_classes, 1) + 1
+        conv = old._kwargs  # pylint: disable=protected-access
+        # Outside any name scope the prefix is used as given: the parameter names stay the same.
+        new = nn.Conv2D(self.num_anchors * new_k, conv["kernel"], strides=conv["stride"],
+                        padding=conv["pad"], dilation=conv["dilate"], groups=conv["num_group"],
+                        use_bias=not conv["no_bias"], in_channels=old._in_channels,  # pylint: disable=protected-access
+                        prefix=old.prefix)
+        if old.weight._data is not None:  # pylint: disable=protected-access
+            new.initialize(mx.init.Xavier(), ctx=old.weight.list_ctx())
+            if old.weight.dtype != new.weight.dtype:
+                new.cast(old.weight.dtype)
+            # Channel a*K + k is class k of anchor a: copy each reused class for every anchor.
+            anchors = np.arange(self.num_anchors)[:, None]
+            dst = (anchors * new_k + np.array([d for d, _ in reuse], dtype=int)).ravel()
+            src = (anchors * old_k + np.array([s for _, s in reuse], dtype=int)).ravel()
+            for old_p, new_p in ((old.weight, new.weight), (old.bias, new.bias)):
+                if old_p is None or not len(reuse):
+                    continue
+                value = new_p.data().asnumpy()
+                value[dst] = old_p.data().asnumpy()[src]
+                new_p.set_data(mx.nd.array(value, dtype=new_p.dtype))
+        elif len(reuse):
+            raise ValueError(f"{self.name}: reuse_weights needs initialised weights; call "
+                             f"net.initialize() or load weights before reset_class")
+        if self.lite:
+            self.cls_pred.pointwise = new
+            self.cls_pred._clear_cached_op()  # pylint: disable=protected-access
+        else:
+            self.cls_pred = new
+        self.num_classes = new_k - 1
+        self._clear_cached_op()
 
     def hybrid_forward(self, F, x):
         """(B, C, H, W) -> ((B, H*W*A, num_classes + 1), (B, H*W*A, 4))."""
