@@ -9,16 +9,17 @@ import importlib
 import sys
 
 from . import __version__
+from .cli import run
 
 __all__ = ["COMMANDS", "main"]
 
 # name -> what it does (shown by `gluon-ssd --help`); each is a module of gluon_ssd.commands.
 COMMANDS = {
     "demo": "generate a synthetic dataset, train, evaluate, export and reload a detector",
-    "train": "train a zoo SSD on a VOC-layout folder",
-    "eval": "evaluate a trained SSD on a VOC-layout split (VOC07 mAP, PR curves)",
+    "train": "train an SSD on VOC folders or a COCO file (resumable, several machines)",
+    "eval": "evaluate a trained SSD: VOC07 / VOC mAP or COCO AP, PR curves",
     "detect": "detect objects in images with a trained SSD or an exported bundle",
-    "export": "export a detector as a deployable bundle (MXNet graph, int8, ONNX)",
+    "export": "export a detector as a bundle (MXNet graph, int8, ONNX with NMS, bf16)",
     "bench": "time gluon_ssd's detectors against GluonCV's (inference and training)",
 }
 
@@ -38,7 +39,7 @@ def _parser():
 def main(argv=None):
     """Run ``gluon-ssd``: ``argv`` is ``[COMMAND, options...]`` (default ``sys.argv[1:]``).
 
-    Returns the command's exit status (0 when its ``main`` returns None).
+    Returns the command's exit status (0 when its ``main`` returns None, 2 for a user error).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
@@ -49,8 +50,8 @@ def main(argv=None):
     module = importlib.import_module(f"gluon_ssd.commands.{name}")
     program = sys.argv[0]
     sys.argv[0] = f"gluon-ssd {name}"  # the command's argparse shows this in its usage
-    try:
-        status = module.main(options)
+    try:  # user errors in one line, exit status 2 (gluon_ssd.cli), as the scripts themselves do
+        return run(module.main, options, prog=f"gluon-ssd {name}",
+                   flags=getattr(module, "FLAGS", None))
     finally:
         sys.argv[0] = program
-    return 0 if status is None else status
