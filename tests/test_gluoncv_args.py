@@ -42,6 +42,8 @@ def test_every_parameter_is_under_the_ssd_prefix_and_save_params_round_trips(nam
     net.initialize(mx.init.Xavier())
     x = mx.nd.random.uniform(-1, 1, (1, 3, _side(name), _side(name)))
     expected = net(x)
+    with mx.autograd.train_mode():
+        raw = net(x)
     path = str(tmp_path / "net.params")
     net.save_params(path)  # GluonCV's train_ssd.py: names with the prefix stripped
     stored = mx.nd.load(path)
@@ -49,7 +51,12 @@ def test_every_parameter_is_under_the_ssd_prefix_and_save_params_round_trips(nam
     again = zoo.get_model(name, pretrained_base=False)  # another prefix (ssdN_), same structure
     assert again.prefix != net.prefix
     again.load_parameters(path)  # GluonCV's eval_ssd.py / demo_ssd.py
-    assert_same_detections(expected, again(x), score_atol=1e-6, box_atol=1e-4)
+    # Xavier-initialised MobileNets score every class alike (1/21: tied scores make the top-k
+    # list float noise), so the per-anchor outputs are compared too, and they carry no order.
+    with mx.autograd.train_mode():
+        for a, b in zip(raw, again(x)):
+            np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=1e-5, atol=1e-5)
+    assert_same_detections(expected, again(x), score_atol=1e-6, box_atol=1e-4, min_compared=0)
 
 
 def test_a_hand_assembled_ssd_shares_its_backbone_and_saves_with_save_parameters(tmp_path):
