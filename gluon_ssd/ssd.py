@@ -160,9 +160,11 @@ class SSD(HybridBlock):
                          sources, strides, sizes, self.heads, self.anchor_generators))
 
     def _check_layers(self, layers):
-        if len(layers) != len(self.heads) or not all(isinstance(s, LayerSpec) for s in layers):
-            raise TypeError(f"layers must be {len(self.heads)} LayerSpecs (one per prediction "
-                            f"layer), got {layers!r}")
+        if not all(isinstance(s, LayerSpec) for s in layers):
+            raise TypeError(f"layers must be LayerSpecs, got {layers!r}")
+        if len(layers) != len(self.heads):
+            raise ValueError(f"layers must be {len(self.heads)} LayerSpecs (one per prediction "
+                             f"layer), got {len(layers)}")
         for k, (spec, head, gen) in enumerate(zip(layers, self.heads, self.anchor_generators)):
             if (spec.channels, spec.num_anchors, float(spec.step)) != (
                     head.in_channels, gen.num_anchors, float(gen.step)):

@@ -179,8 +179,10 @@ def test_given_layers_are_checked_against_the_parts():
     wrong_channels = (good[0], dataclasses.replace(good[1], channels=512))
     with pytest.raises(ValueError, match="layer 1.*takes 256 channels"):
         SSD(*_hand_parts(), layers=wrong_channels)
-    with pytest.raises(TypeError, match="2 LayerSpecs"):
+    with pytest.raises(ValueError, match="2 LayerSpecs"):
         SSD(*_hand_parts(), layers=good[:1])
+    with pytest.raises(TypeError, match="LayerSpecs"):
+        SSD(*_hand_parts(), layers=[(128, 16, 16.0, (4, 4), 4)] * 2)
     with pytest.raises(ValueError, match="mean must have 3 values"):
         SSD(*_hand_parts(), mean=(0.5, 0.5))
     with pytest.raises(ValueError, match="std must be > 0"):
