@@ -11,9 +11,10 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {"SSDConfig": ".config", "FeatureExtractor": ".feature_extractor",
             "FeatureSpec": ".feature_extractor", "SUPPORTED_BACKBONES": ".feature_extractor",
-            "trunk_specs": ".feature_extractor", "SSD": ".ssd"}
+            "trunk_specs": ".feature_extractor", "SSD": ".ssd",
+            "LayerSpec": ".ssd"}
 
-__all__ = ["zoo", "SSD", "SSDConfig", "FeatureExtractor", "FeatureSpec", "SUPPORTED_BACKBONES",
+__all__ = ["zoo", "SSD", "LayerSpec", "SSDConfig", "FeatureExtractor", "FeatureSpec", "SUPPORTED_BACKBONES",
            "trunk_specs", "__version__"]
 
 

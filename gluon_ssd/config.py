@@ -20,7 +20,11 @@ that need the backbone (tap names, channels, map sizes, steps against real strid
 from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
-__all__ = ["SSDConfig"]
+__all__ = ["SSDConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+# The RGB statistics of ImageNet in [0, 1], which model_zoo's backbones were trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _tuple(values):
@@ -52,8 +56,8 @@ class SSDConfig:
     lite: bool = False
     extra_bn: bool = True
     extra_reduce_ratio: float = 1.0
-    mean: Tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet statistics (model_zoo)
-    std: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: Tuple[float, float, float] = IMAGENET_MEAN
+    std: Tuple[float, float, float] = IMAGENET_STD
     notes: str = field(default="", compare=False)
 
     def __post_init__(self):

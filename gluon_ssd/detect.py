@@ -21,7 +21,6 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import List, Optional
 
 import mxnet as mx
@@ -168,7 +167,7 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
     class_names : sequence of str, optional
         Default ``net.classes``.
     mean, std : tuple of 3 float, optional
-        Input normalisation; default ``net.config.mean`` / ``net.config.std``.
+        Input normalisation; default ``net.mean`` / ``net.std``.
     max_side : int, default 1280
         Longest side of the drawing copy kept in :attr:`ImageDetections.image`.
     progress : bool, default True
@@ -185,8 +184,8 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
     ctx = ctx or mx.cpu()
     class_names = list(class_names if class_names is not None else net.classes)
     transform = ValTransform(data_shape,
-                             mean if mean is not None else net.config.mean,
-                             std if std is not None else net.config.std)
+                             mean if mean is not None else net.mean,
+                             std if std is not None else net.std)
     pending, inputs = [], []
     with tqdm(paths, desc="detect", unit="image", disable=not progress) as bar:
         for path in bar:
@@ -318,21 +317,22 @@ def write_detections(results, path, **meta):
 
 class _BundleNet:
     """A :class:`gluon_ssd.deploy.Detector` behind the interface :func:`detect_images` and
-    :func:`~gluon_ssd.evaluate.evaluate` use: ``classes``, ``config.mean/std``, and a call on
-    normalised ``(B, 3, H, W)`` input."""
+    :func:`~gluon_ssd.evaluate.evaluate` use, an SSD's: ``classes``, ``mean``/``std`` (the
+    bundle manifest's input normalisation), and a call on normalised ``(B, 3, H, W)`` input."""
 
     def __init__(self, detector):
         self.detector = detector
         self.classes = tuple(detector.classes)
         spec = detector.manifest["input"]
-        self.config = SimpleNamespace(mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+        self.mean = tuple(float(v) for v in spec["mean"])
+        self.std = tuple(float(v) for v in spec["std"])
 
     def __call__(self, x):
         if self.detector.preprocess:
             # The graph normalises uint8 NHWC pixels itself: undo ValTransform's normalisation
             # (exact: the pixels were uint8 before it).
-            mean = mx.nd.array(self.config.mean, ctx=x.context).reshape((1, 3, 1, 1))
-            std = mx.nd.array(self.config.std, ctx=x.context).reshape((1, 3, 1, 1))
+            mean = mx.nd.array(self.mean, ctx=x.context).reshape((1, 3, 1, 1))
+            std = mx.nd.array(self.std, ctx=x.context).reshape((1, 3, 1, 1))
             x = mx.nd.clip(mx.nd.round(mx.nd.broadcast_add(mx.nd.broadcast_mul(x, std), mean)
                                        * 255), 0, 255)
             x = x.transpose((0, 2, 3, 1)).astype("uint8")
@@ -380,7 +380,7 @@ def load_detector(run=None, model=None, params=None, classes=None, bundle=None, 
             raise ValueError(f"params file not found: {params}")
         net = zoo.get_model(model, pretrained_base=False, classes=classes)
         load_weights(net, params, f"the weights of {model}", ctx=ctx)
-        base = net.config.base_size
+        base = net.base_size
         shape = (base, base)
     net.hybridize()
     return net, shape

@@ -42,7 +42,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     data_shape : tuple of 2 int
         Network input ``(height, width)``.
     mean, std : tuple of 3 float, optional
-        Input normalisation; default ``net.config.mean`` / ``net.config.std``.
+        Input normalisation; default ``net.mean`` / ``net.std``.
     metric : {'voc', 'coco'}, default 'voc'
         ``'coco'`` needs a :class:`gluon_ssd.data.COCODataset` (pycocotools' COCOeval against its
         annotation file).
@@ -60,8 +60,8 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     ctx = ctx or mx.cpu()
-    mean = mean if mean is not None else net.config.mean
-    std = std if std is not None else net.config.std
+    mean = mean if mean is not None else net.mean
+    std = std if std is not None else net.std
     if metric == "coco":
         from .coco_eval import coco_detections, coco_metric
         results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx,

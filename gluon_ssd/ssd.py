@@ -1,11 +1,52 @@
 """The SSD detector block, assembled from ready-made parts (it holds no preset numbers)."""
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
 import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import HybridBlock, nn
 
+from .config import IMAGENET_MEAN, IMAGENET_STD
 from .trunk import count_params, infer_shapes
 
-__all__ = ["SSD"]
+__all__ = ["SSD", "LayerSpec"]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What one prediction layer of an :class:`SSD` is, as its builder computed it.
+
+    Attributes
+    ----------
+    source : str
+        The backbone tap's trunk point name (``'relu4_3'``), or ``'extra<k>'`` for the extra
+        layer making prediction layer ``k``.
+    channels : int
+        ``C_k`` of the layer's ``(B, C_k, H_k, W_k)`` map (what its head takes).
+    stride : int
+        The map's real stride in input pixels (the tap's, times each extra's conv stride).
+    step : float
+        The anchor generator's cell spacing in input pixels (a preset may set it apart from
+        ``stride``, e.g. 16 px on VGG's 19x19 stride-16 map at 300 px).
+    map_size : (int, int) or None
+        ``(H_k, W_k)`` at a square input of the detector's base size; None without a base size.
+    num_anchors : int
+        Anchors per map location (the head's and the anchor generator's).
+    """
+
+    source: str
+    channels: int
+    stride: int
+    step: float
+    map_size: Optional[Tuple[int, int]]
+    num_anchors: int
+
+
+def _triple(name, values):
+    values = tuple(float(v) for v in values)
+    if len(values) != 3:
+        raise ValueError(f"{name} must have 3 values (R, G, B), got {values}")
+    return values
 
 
 def _class_index(name, classes, which, reuse_weights):
@@ -39,6 +80,21 @@ class SSD(HybridBlock):
         ``(cls_preds, box_preds, anchors) -> (ids, scores, bboxes)``, with ``set_nms``.
     classes : sequence of str
         Class names (background excluded).
+    mean, std : 3 floats, keyword-only, default ImageNet's
+        The input normalisation the network expects: ``(rgb / 255 - mean) / std`` per channel.
+    base_size : int, keyword-only, optional
+        The input side the anchors and steps were designed for (300, 320, 512); None if unknown.
+    model_name : str, keyword-only, optional
+        The zoo name (:func:`gluon_ssd.zoo.get_model` sets it), else None.
+    layers : sequence of LayerSpec, keyword-only, optional
+        One per prediction layer, as the builder computed them; checked against the parts
+        (channels against the heads, step and anchors per location against the generators).
+        Default: read off the parts (map sizes by shape inference at ``base_size``, if given).
+    config : SSDConfig, keyword-only, optional
+        The validated config the parts were built from (:func:`gluon_ssd.zoo.build_ssd`).
+
+    The contract, read-only: :attr:`mean`, :attr:`std`, :attr:`base_size`, :attr:`model_name`,
+    :attr:`layers` and :attr:`config`.
 
     Outputs
     -------
@@ -48,8 +104,9 @@ class SSD(HybridBlock):
     ``(x1, y1, x2, y2)`` in input pixels, padded with -1.
     """
 
-    def __init__(self, features, extras, norms, heads, anchor_generators, decoder, classes,
-                 **kwargs):
+    def __init__(self, features, extras, norms, heads, anchor_generators, decoder, classes, *,
+                 mean=IMAGENET_MEAN, std=IMAGENET_STD, base_size=None, model_name=None,
+                 layers=None, config=None, **kwargs):
         super().__init__(**kwargs)
         num_layers = len(features.specs) + len(extras)
         if len(heads) != num_layers or len(anchor_generators) != num_layers:
@@ -76,11 +133,116 @@ class SSD(HybridBlock):
             self.heads.add(*heads)
             self.anchor_generators.add(*anchor_generators)
             self.decoder = decoder
+        self._mean, self._std = _triple("mean", mean), _triple("std", std)
+        if any(v <= 0 for v in self._std):
+            raise ValueError(f"std must be > 0, got {self._std}")
+        if base_size is not None and (isinstance(base_size, bool) or not isinstance(base_size, int)
+                                      or base_size < 1):
+            raise ValueError(f"base_size must be a positive int or None, got {base_size!r}")
+        if model_name is not None and not isinstance(model_name, str):
+            raise TypeError(f"model_name must be a str or None, got {model_name!r}")
+        self._base_size, self._model_name, self._config = base_size, model_name, config
+        self._layers = self._check_layers(tuple(layers) if layers is not None
+                                          else self._layers_from_parts())
+
+    def _layers_from_parts(self):
+        """LayerSpecs read off the parts (an SSD assembled by hand, without ``layers``)."""
+        sources = [s.name for s in self.features.specs]
+        strides = [s.stride for s in self.features.specs]
+        for extra in self.extras:
+            sources.append(f"extra{len(sources)}")
+            strides.append(strides[-1] * extra.stride)
+        sizes = ([None] * len(sources) if self._base_size is None
+                 else self.map_sizes(self._base_size))
+        return tuple(LayerSpec(src, head.in_channels, stride, float(gen.step), size,
+                               gen.num_anchors)
+                     for src, stride, size, head, gen in zip(
+                         sources, strides, sizes, self.heads, self.anchor_generators))
+
+    def _check_layers(self, layers):
+        if not all(isinstance(s, LayerSpec) for s in layers):
+            raise TypeError(f"layers must be LayerSpecs, got {layers!r}")
+        if len(layers) != len(self.heads):
+            raise ValueError(f"layers must be {len(self.heads)} LayerSpecs (one per prediction "
+                             f"layer), got {len(layers)}")
+        for k, (spec, head, gen) in enumerate(zip(layers, self.heads, self.anchor_generators)):
+            if (spec.channels, spec.num_anchors, float(spec.step)) != (
+                    head.in_channels, gen.num_anchors, float(gen.step)):
+                raise ValueError(
+                    f"layer {k}: {spec} disagrees with its parts: head takes {head.in_channels} "
+                    f"channels, anchor generator makes {gen.num_anchors} anchors per location "
+                    f"with step {gen.step}")
+        return layers
+
+    @property
+    def mean(self):
+        """tuple of 3 float: the input mean (RGB in [0, 1]) subtracted before the network."""
+        return self._mean
+
+    @property
+    def std(self):
+        """tuple of 3 float: the input std (RGB in [0, 1]) divided by after the mean."""
+        return self._std
+
+    @property
+    def base_size(self):
+        """int or None: the input side the anchors and steps were designed for."""
+        return self._base_size
+
+    @property
+    def model_name(self):
+        """str or None: the zoo name, when made by :func:`gluon_ssd.zoo.get_model`."""
+        return self._model_name
+
+    @property
+    def layers(self):
+        """tuple of LayerSpec: one per prediction layer (map sizes at :attr:`base_size`)."""
+        return self._layers
+
+    @property
+    def config(self):
+        """SSDConfig or None: the validated config the zoo built this network from."""
+        return self._config
 
     @property
     def num_classes(self):
         """int: number of object classes (background excluded)."""
         return len(self.classes)
+
+    def map_shapes(self, height, width=None):
+        """``[(C_k, H_k, W_k), ...]``: every prediction layer's map for a ``height x width`` input.
+
+        Symbolic shape inference through the backbone taps and the extra layers: no weights
+        needed, nothing is run. :meth:`describe`, :meth:`map_sizes` and :mod:`gluon_ssd.viz`
+        all use it.
+
+        Raises
+        ------
+        ValueError
+            A size the backbone refuses (naming its minimum), or one that a layer refuses or
+            shrinks below 1x1.
+        """
+        width = height if width is None else width
+        self.features.output_shapes(height, width)  # a size the backbone refuses: a ValueError
+        data = mx.sym.var("data")
+        maps = list(self.features(data))
+        for extra in self.extras:
+            maps.append(extra(maps[-1]))
+        try:
+            _, shapes, _ = infer_shapes(mx.sym.Group(maps), (1, 3, height, width))
+        except mx.base.MXNetError as err:
+            raise ValueError(f"a {height}x{width} input is too small for this network: a layer "
+                             f"refused it ({str(err).splitlines()[0]})") from err
+        shapes = [(int(c), int(h), int(w)) for _, c, h, w in shapes]
+        for k, (_, h, w) in enumerate(shapes):
+            if h < 1 or w < 1:
+                raise ValueError(f"a {height}x{width} input gives layer {k} a {h}x{w} map: use a "
+                                 f"larger input")
+        return shapes
+
+    def map_sizes(self, height, width=None):
+        """``[(H_k, W_k), ...]``: every prediction layer's map size (see :meth:`map_shapes`)."""
+        return [(h, w) for _, h, w in self.map_shapes(height, width)]
 
     def describe(self, height, width=None):
         """A table of the prediction layers for a ``height x width`` input (shape inference).
@@ -91,28 +253,20 @@ class SSD(HybridBlock):
         """
         width = height if width is None else width
         shape = (1, 3, height, width)
-        self.features.output_shapes(height, width)  # a size the backbone refuses: a ValueError
-        data = mx.sym.var("data")
-        maps = list(self.features(data))
-        strides = [s.stride for s in self.features.specs]
-        sources = [s.name for s in self.features.specs]
-        for extra in self.extras:
-            maps.append(extra(maps[-1]))
-            strides.append(strides[-1] * extra.stride)
-            sources.append(f"extra {type(extra).__name__}")
-        _, map_shapes, _ = infer_shapes(mx.sym.Group(maps), shape)
+        map_shapes = self.map_shapes(height, width)
         rows = [("layer", "source", "stride", "channels", "size", "anchors/loc", "anchors")]
         total = 0
-        for k, (src, stride, (_, c, h, w), gen) in enumerate(
-                zip(sources, strides, map_shapes, self.anchor_generators)):
-            total += h * w * gen.num_anchors
-            rows.append((str(k), src, str(stride), str(c), f"{h}x{w}", str(gen.num_anchors),
-                         str(h * w * gen.num_anchors)))
+        for k, (spec, (c, h, w)) in enumerate(zip(self.layers, map_shapes)):
+            total += h * w * spec.num_anchors
+            source = spec.source if k < len(self.features.specs) else \
+                f"extra {type(self.extras[k - len(self.features.specs)]).__name__}"
+            rows.append((str(k), source, str(spec.stride), str(c), f"{h}x{w}",
+                         str(spec.num_anchors), str(h * w * spec.num_anchors)))
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         lines = [f"SSD({self.features.backbone_name}, {self.num_classes} classes) at "
                  f"{height}x{width} input"]
         lines += ["  " + "  ".join(v.ljust(n) for v, n in zip(r, widths)) for r in rows]
-        graph = self(data)
+        graph = self(mx.sym.var("data"))
         graph = mx.sym.Group(list(graph)) if isinstance(graph, (list, tuple)) else graph
         parts = [(name, count_params(graph, block.collect_params(), shape))
                  for name, block in (("extras", self.extras), ("norms", self.norms),

@@ -208,8 +208,8 @@ def load_trained(out_dir, ctx=None):
     record = load_checkpoint(out_dir)
     if record is None:
         raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
-    net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"])
-    net.model_name = record.get("model_name")
+    net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"],
+                    model_name=record.get("model_name"))
     load_weights(net, os.path.join(out_dir, record["params"]),
                  f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
     return net, record
@@ -408,7 +408,7 @@ def _prepare_net(net, config, ctx):
 def _make_loader(net, train_dataset, config, rank, num_ranks):
     """``(sampler, loader, updates per epoch)``: this worker's share of each global batch."""
     sampler = _EpochSampler(len(train_dataset), config.batch_size, config.seed, rank, num_ranks)
-    transform = train_transform(config.data_shape, net.config.mean, net.config.std, config.augment)
+    transform = train_transform(config.data_shape, net.mean, net.std, config.augment)
     loader = gluon.data.DataLoader(
         train_dataset.transform(transform), batch_size=config.batch_size // num_ranks,
         sampler=sampler, batchify_fn=batchify(), last_batch="discard",

@@ -55,7 +55,7 @@ def train_transform(data_shape, mean, std, augment="flip"):
     data_shape : tuple of 2 int
         Network input ``(height, width)``.
     mean, std : tuple of 3 float
-        Input normalisation (RGB in [0, 1]), e.g. ``net.config.mean`` / ``net.config.std``.
+        Input normalisation (RGB in [0, 1]), e.g. ``net.mean`` / ``net.std``.
     augment : {'ssd', 'flip', 'none'}
         See the module docstring.
     """

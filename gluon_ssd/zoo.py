@@ -28,7 +28,7 @@ from .feature_extractor import FeatureExtractor, _close_matches, get_backbone
 from .gluoncv_args import split_gluoncv_kwargs
 from .norm import use_norm_layer
 from .presets import ALIASES, PRESETS
-from .ssd import SSD
+from .ssd import SSD, LayerSpec
 from .vgg_weights import vgg16_atrous
 
 __all__ = ["build_ssd", "get_model", "list_models", "get_config", "dataset_classes"]
@@ -77,7 +77,7 @@ class _NameScope(HybridBlock):
 
 
 def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_layer=None,
-              norm_kwargs=None, decoder_options=None, prefix=None):
+              norm_kwargs=None, decoder_options=None, prefix=None, model_name=None):
     """Build an :class:`~gluon_ssd.ssd.SSD` from a config.
 
     Parameters
@@ -100,13 +100,17 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_
         ``post_nms``, ``score_thresh``, ``minimal_opset``).
     prefix : str, optional
         The SSD's name prefix; default ``ssd0_``, ``ssd1_``... Every parameter name starts with it.
+    model_name : str, optional
+        The zoo name the network carries (:func:`get_model` passes it).
 
     Returns
     -------
     SSD
         Parameters not loaded from ``pretrained_base`` are left for ``net.initialize()``. The
-        block carries ``net.config`` (this config: input mean/std, base size) and
-        ``net.model_name`` (the zoo name when made by :func:`get_model`, else None).
+        block carries its contract: ``net.mean``/``net.std`` and ``net.base_size`` (this
+        config's), ``net.model_name``, ``net.layers`` (one
+        :class:`~gluon_ssd.ssd.LayerSpec` per prediction layer, as computed here) and
+        ``net.config`` (this config).
     """
     if isinstance(config, dict):
         config = SSDConfig.from_dict(config)
@@ -114,18 +118,18 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_
     scope = _NameScope(prefix=prefix)
     with scope.name_scope():
         # prefix "": the SSD takes the scope's own prefix, so every part is under it.
-        net = SSD(*_parts(config, classes, pretrained_base, root, ctx),
-                  SSDDecoder(len(classes), **(decoder_options or {})), classes, prefix="")
+        *parts, layers = _parts(config, classes, pretrained_base, root, ctx)
+        net = SSD(*parts, SSDDecoder(len(classes), **(decoder_options or {})), classes,
+                  mean=config.mean, std=config.std, base_size=config.base_size,
+                  model_name=model_name, layers=layers, config=config, prefix="")
     assert net.prefix == scope.prefix
     use_norm_layer(net, norm_layer, norm_kwargs)
-    net.config = config  # input mean/std, base size: what training and export need to know
-    net.model_name = None
     return net
 
 
 def _parts(config, classes, pretrained_base, root, ctx):
-    """``(features, extras, norms, heads, anchor_generators)`` of an SSD, checked against the
-    backbone (see :func:`build_ssd`)."""
+    """``(features, extras, norms, heads, anchor_generators, layers)`` of an SSD, checked against
+    the backbone (see :func:`build_ssd`); ``layers``: one LayerSpec per prediction layer."""
     features = _features(config, pretrained_base, root, ctx)
     base = config.base_size
     # Per prediction layer: (channels, map side at base size, real stride, source name).
@@ -169,7 +173,9 @@ def _parts(config, classes, pretrained_base, root, ctx):
              for k, ((c, _, _, _), gen) in enumerate(zip(layers, generators))]
     norms = {k: L2Normalization(layers[k][0], initial_scale=v, prefix=f"norm{k}_")
              for k, v in enumerate(config.normalizations) if v > 0}
-    return features, extras, norms, heads, generators
+    specs = tuple(LayerSpec(src, c, real, float(step), (side, side), gen.num_anchors)
+                  for (c, side, real, src), step, gen in zip(layers, steps, generators))
+    return features, extras, norms, heads, generators, specs
 
 
 def list_models(pattern=None):
@@ -260,6 +266,7 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
         classes = dataset_classes(dataset) if classes is None else classes
         net = build_ssd(config, classes, pretrained_base=pretrained_base, root=root, ctx=ctx,
                         norm_layer=norm_layer, norm_kwargs=norm_kwargs,
-                        decoder_options=decoder_options, prefix=prefix)
-    net.model_name = name
+                        decoder_options=decoder_options, prefix=prefix, model_name=name)
+    if net.model_name != name:  # the weight loaders build through get_model(name) too
+        raise RuntimeError(f"built {net.model_name!r} for {name!r}")
     return net

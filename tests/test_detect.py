@@ -1,6 +1,5 @@
 """Tests for gluon_ssd.detect: odd images, batching, boxes back in original pixels, output files."""
 import json
-from types import SimpleNamespace
 
 import mxnet as mx
 import numpy as np
@@ -17,7 +16,7 @@ DATA_SHAPE = (100, 200)  # (height, width) of the network input
 class _FixedNet:
     """Returns the same rows ``[id, score, x1, y1, x2, y2]`` (input pixels) for every image."""
     classes = ("a", "b")
-    config = SimpleNamespace(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))  # input = pixels / 255
+    mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # input = pixels / 255
 
     def __init__(self, rows=((1, 0.9, 20, 10, 120, 60), (0, 0.2, 0, 0, 50, 50), (-1,) * 6)):
         self.rows = np.array(rows, np.float32)
@@ -45,7 +44,7 @@ def test_boxes_are_scaled_back_to_original_pixels(tmp_path):
     assert result.detections == [
         {"class": "b", "class_id": 1, "score": pytest.approx(0.9), "box": [40, 30, 240, 180]},
         {"class": "a", "class_id": 0, "score": pytest.approx(0.7), "box": [0, 0, 400, 300]}]
-    # The network saw the image resized to the input shape, normalised with net.config.
+    # The network saw the image resized to the input shape, normalised with net.mean/std.
     assert net.batches[0].shape == (1, 3) + DATA_SHAPE
     np.testing.assert_allclose(net.batches[0][0, :, 50, 100], np.array([10, 20, 30]) / 255,
                                atol=1e-6)

@@ -84,13 +84,13 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
     out_dir : str
         Bundle folder, created if needed.
     data_shape : (int, int), optional
-        ``(H, W)`` of the trace and of the checks; default ``net.config.base_size`` square. The
+        ``(H, W)`` of the trace and of the checks; default ``net.base_size`` square. The
         graphs accept any size.
     name : str, optional
         File name prefix; default ``net.model_name`` (or ``'ssd'``).
     preprocess : bool, default False
         Graph input uint8 ``(B, H, W, 3)`` RGB pixels, normalized in the graph; else
-        ``(B, 3, H, W)`` ``(x / 255 - mean) / std`` with ``net.config.mean``/``std``.
+        ``(B, 3, H, W)`` ``(x / 255 - mean) / std`` with ``net.mean``/``std``.
     optimize : bool, default True
         Fold BatchNorm into convolutions in the saved graphs; let :func:`load` use the oneDNN
         subgraph backend on CPU.
@@ -136,15 +136,17 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
         A file could not be written (the message names ``out_dir``); the previous bundle is
         untouched.
     """
-    data_shape = tuple(data_shape) if data_shape is not None else (net.config.base_size,) * 2
+    if data_shape is None and net.base_size is None:
+        raise ValueError("this SSD has no base_size: give data_shape=(height, width)")
+    data_shape = tuple(data_shape) if data_shape is not None else (net.base_size,) * 2
     _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_images,
                        int8_tolerance, onnx, bf16, bf16_tolerance, static_shape)
-    name = name or getattr(net, "model_name", None) or "ssd"
+    name = name or net.model_name or "ssd"
     ctx = ctx or next(iter(net.collect_params().values())).list_ctx()[0]
     os.makedirs(out_dir, exist_ok=True)
     manifest = _manifest_header(net, name, data_shape, preprocess, dtype)
     opts = dict(data_shape=data_shape, ctx=ctx, preprocess=preprocess, optimize=optimize,
-                dtype=dtype, mean=tuple(net.config.mean), std=tuple(net.config.std))
+                dtype=dtype, mean=tuple(net.mean), std=tuple(net.std))
     tmp_dir = tempfile.mkdtemp(prefix=".tmp-export-", dir=out_dir)
     try:
         try:
@@ -199,10 +201,10 @@ def _check_images(calib_images, opts, limit):
 
 def _manifest_header(net, name, data_shape, preprocess, dtype):
     decoder = net.decoder
-    mean, std = list(net.config.mean), list(net.config.std)
+    mean, std = list(net.mean), list(net.std)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "model_name": getattr(net, "model_name", None), "name": name,
+        "model_name": net.model_name, "name": name,
         "classes": list(net.classes), "num_classes": len(net.classes),
         "mxnet_version": mx.__version__,
         "input": {

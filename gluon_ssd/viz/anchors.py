@@ -1,8 +1,8 @@
 """Anchors over their feature-map grid, read off the network itself.
 
 Anchors are never recomputed here: :func:`layer_anchors` runs the network's own anchor generator on
-a map of the size that layer really has for the given input (found by symbolic shape inference, as
-:meth:`gluon_ssd.SSD.describe` does), so what is drawn is what the detector uses.
+a map of the size that layer really has for the given input (:meth:`gluon_ssd.SSD.map_sizes`, the
+shape inference :meth:`gluon_ssd.SSD.describe` uses too), so what is drawn is what the detector uses.
 """
 import math
 import os
@@ -11,7 +11,6 @@ import mxnet as mx
 import numpy as np
 
 from ..ssd import SSD
-from ..trunk import infer_shapes
 from .style import _as_image, _new_axes
 
 
@@ -37,32 +36,24 @@ def _check_net(net):
 def feature_map_sizes(net, image_size):
     """``[(h_k, w_k), ...]``: the map size of every prediction layer for one input size.
 
-    Found by symbolic shape inference through the backbone taps and the extra layers, as
-    :meth:`gluon_ssd.SSD.describe` does: no weights needed, nothing is run.
+    The network's own :meth:`gluon_ssd.SSD.map_sizes` (symbolic shape inference through the
+    backbone taps and the extra layers, as :meth:`gluon_ssd.SSD.describe` uses): no weights
+    needed, nothing is run.
 
     Parameters
     ----------
     net : gluon_ssd.SSD
     image_size : int or (int, int)
         Input ``(height, width)`` in pixels (an int for a square input).
+
+    Raises
+    ------
+    ValueError
+        An input too small for the network (the message says which part refused it).
     """
     _check_net(net)
     height, width = _image_size(image_size)
-    data = mx.sym.var("data")
-    maps = list(net.features(data))
-    for extra in net.extras:
-        maps.append(extra(maps[-1]))
-    try:
-        _, shapes, _ = infer_shapes(mx.sym.Group(maps), (1, 3, height, width))
-    except mx.base.MXNetError as err:
-        raise ValueError(f"a {height}x{width} input is too small for this network: a layer refused "
-                         f"it ({str(err).splitlines()[0]})") from err
-    sizes = [(int(h), int(w)) for _, _, h, w in shapes]
-    for k, (h, w) in enumerate(sizes):
-        if h < 1 or w < 1:
-            raise ValueError(f"a {height}x{width} input gives layer {k} a {h}x{w} map: use a "
-                             f"larger input")
-    return sizes
+    return net.map_sizes(height, width)
 
 
 def _check_layer(net, layer):
