@@ -7,11 +7,15 @@ runs a :class:`Watchdog` thread instead:
 
 - **Heartbeats**: every ``timeout / 4`` s the node rewrites ``NODES_DIR/<node>.json`` (role, rank,
   host, pid, a counter, its state). A peer whose counter has not changed for ``timeout`` s of the
-  watcher's own clock (no clock is compared across machines) is lost. ``NODES_DIR`` is a folder
+  watcher's own clock (no clock is compared across machines) is lost. A file already there when
+  the watcher starts counts only once its counter changes, so the files of an earlier (killed)
+  run in the same folder are never taken for lost nodes of a resumed one. ``NODES_DIR`` is a folder
   every node sees: the run's ``--out`` on a shared filesystem (``OUT/.nodes``, the default for
   workers), or ``$GLUON_SSD_NODES_DIR``.
-- **Stalls**: a worker whose training step has not finished for ``timeout`` s stops too, naming
-  what it knows (this catches a hung peer, and peers whose heartbeats it cannot see).
+- **Stalls**: a worker whose training step has not finished for ``STALL_FACTOR * timeout`` s
+  stops too, naming what it knows (this catches a hung peer, and peers whose heartbeats it cannot
+  see). Twice the heartbeat timeout: a dead peer is named by its silence first, even when it was
+  slow before it died (the step waits from the peer's last progress, the silence from its death).
 - **Stopping**: the thread prints one line naming the lost node and ends the process with exit
   code :data:`EXIT_LOST_NODE` (3); the main thread is blocked inside MXNet and cannot be woken
   otherwise. Checkpoints are written atomically, so the last one is intact: restart the nodes
@@ -39,6 +43,7 @@ __all__ = ["Watchdog", "EXIT_LOST_NODE", "DEFAULT_TIMEOUT_S", "nodes_dir", "node
 
 EXIT_LOST_NODE = 3
 DEFAULT_TIMEOUT_S = 120.0
+STALL_FACTOR = 2  # a step may take this many heartbeat timeouts (module docstring: Stalls)
 
 
 def node_timeout(timeout=None):
@@ -85,12 +90,15 @@ class Watchdog:
         self.name = f"{role}-{rank}" if rank is not None else f"{role}-{self.host}-{self.pid}"
         self.rank, self._on_lost = rank, on_lost
         self._interval = max(0.2, self.timeout / 4)
-        self._count, self._seen = 0, {}  # peer -> (counter, local time it last changed)
-        self._step_since, self._stop = None, threading.Event()
+        # peer -> (counter, local time it last changed, seen beating since this node started)
+        self._count, self._seen = 0, {}
+        self._step_since, self._stop, self._before = None, threading.Event(), {}
         self._thread = threading.Thread(target=self._loop, name="gluon_ssd-watchdog", daemon=True)
 
     def start(self):
         os.makedirs(self.folder, exist_ok=True)
+        # Files already there may be left by an earlier (killed) run: they count once they change.
+        self._before = {name: peer["count"] for name, peer in self._peers().items()}
         self._write("running")
         self._thread.start()
         return self
@@ -133,10 +141,14 @@ class Watchdog:
         now = time.monotonic() if now is None else now
         lost = []
         for name, peer in self._peers().items():
-            counter, since = self._seen.get(name, (None, now))
+            if name not in self._seen:  # first sight: new since start, or changed since then
+                alive = self._before.get(name, -1) != peer["count"]
+                self._seen[name] = (peer["count"], now, alive)
+                continue
+            counter, since, alive = self._seen[name]
             if peer["count"] != counter:
-                self._seen[name] = (peer["count"], now)
-            elif peer["state"] == "running" and now - since > self.timeout:
+                self._seen[name] = (peer["count"], now, True)
+            elif alive and peer["state"] == "running" and now - since > self.timeout:
                 what = f"worker {peer['rank']}" if peer["role"] == "worker" else peer["role"]
                 lost.append(f"{what} (host {peer['host']}, pid {peer['pid']}, no heartbeat for "
                             f"{now - since:.0f} s)")
@@ -144,11 +156,12 @@ class Watchdog:
             return (f"dist_sync: lost {', '.join(lost)}; stopping {self.name} (timeout "
                     f"{self.timeout:g} s). The last checkpoint is intact: restart every node and "
                     f"--resume.")
-        if self._step_since is not None and now - self._step_since > self.timeout:
-            seen = ", ".join(sorted(self._seen)) or f"none (is {self.folder} shared by the nodes?)"
+        if self._step_since is not None and now - self._step_since > STALL_FACTOR * self.timeout:
+            seen = ", ".join(sorted(n for n, (_, _, alive) in self._seen.items() if alive)) \
+                or f"none (is {self.folder} shared by the nodes?)"
             return (f"dist_sync: no training step finished in {now - self._step_since:.0f} s "
-                    f"(timeout {self.timeout:g} s): a node is lost or hangs; peers with "
-                    f"heartbeats: {seen}; stopping {self.name}. The last checkpoint is intact: "
+                    f"(timeout {STALL_FACTOR * self.timeout:g} s): a node is lost or hangs; peers "
+                    f"with heartbeats: {seen}; stopping {self.name}. The last checkpoint is intact: "
                     f"restart every node and --resume.")
         return None
 
@@ -179,7 +192,8 @@ def run_node(default_dir=None):
         sys.exit("set GLUON_SSD_NODES_DIR to the heartbeat folder the workers use (OUT/.nodes)")
     watchdog = Watchdog(role, folder, node_timeout()).start()
     try:
-        import mxnet  # noqa: F401,pylint: disable=unused-import  (runs the role's loop until the workers finish, then exits)
+        # Importing MXNet runs the role's loop until the workers finish, then exits.
+        import mxnet  # noqa: F401
     finally:
         watchdog.stop()
 

@@ -193,7 +193,7 @@ def test_two_dist_sync_workers_equal_one_local_process(tmp_path):
 # share of the global batch is 4 items, so after epoch 1's 3 batches (12 items) and 1 batch of
 # epoch 2 (4 items): load 12 + 4 + 4 = 20 is inside batch 2 of epoch 2.
 KILLED_WORKER = textwrap.dedent("""\
-    import os, signal, sys
+    import os, signal, sys, time
     sys.path.insert(0, {tests!r})
     import mxnet as mx
     import test_dist as spec
@@ -207,6 +207,7 @@ KILLED_WORKER = textwrap.dedent("""\
         def __getitem__(self, i):
             self.loads += 1
             if os.environ["WORKER_ID"] == "1" and self.loads == 20:
+                time.sleep(4)  # heartbeats of a node that ran a while (every timeout / 4 s)
                 os.kill(os.getpid(), signal.SIGKILL)
             return self.data[i]
 
