@@ -130,7 +130,7 @@ def _add_training_arguments(g):
                    "processes")
 
 
-def _read_config(p, path):
+def _read_config(path):
     """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -167,7 +167,7 @@ def parse_arguments(argv=None):
     args = p.parse_args(argv)
     ssd = None
     if args.config:
-        train, ssd = _read_config(p, args.config)
+        train, ssd = _read_config(args.config)
         p.set_defaults(**train)
         args = p.parse_args(argv)
     if bool(args.data_root) == bool(args.coco_annotations):

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import mxnet as mx
 import pytest
 from mxnet.gluon import nn
 
