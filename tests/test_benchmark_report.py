@@ -1,0 +1,80 @@
+"""gluon_ssd.benchmark.report: the machine line, the tables, the targets and the JSON record."""
+import json
+
+import mxnet as mx
+
+from gluon_ssd import deploy
+from gluon_ssd.benchmark import report
+
+INFO = {"model": "ssd_300_mobilenet0.25_voc", "size": 300, "flops_per_image": 386721248,
+        "ours_params": 3254078, "gluoncv_flops_per_image": 386721248, "gluoncv_params": 3254077,
+        "export_s": 1.13, "batchnorm_folded": 35, "int8_agreement": None,
+        "skipped": {"openvino_bf16": "CPU has no bf16 units (x86_64 avx2)"}}
+ROW = {"model": "ssd_300_mobilenet0.25_voc", "batch": 1, "flops": 386721248, "floor_ms": 4.2,
+       "variants": {"gluoncv": {"ms": 32.1, "x_gluoncv": 1.0, "gflops": 12.1,
+                                "fraction_of_ceiling": 0.131, "x_floor": 7.64},
+                    "int8": {"ms": 4.9, "x_gluoncv": None, "gflops": 79.5,
+                             "fraction_of_ceiling": 0.863, "x_floor": 1.16}}}
+TRAIN = {"model": "ssd_300_mobilenet0.25_voc", "batch": 2, "input": [2, 3, 300, 300],
+         "repeats": 3, "gluoncv_images_per_s": 21.21, "ours_images_per_s": 23.57,
+         "ratio": 1.111, "pipeline_images_per_s": 171.6, "pipeline_images": 8}
+
+
+def test_machine_line_names_the_cpu_isa_runtimes_and_load():
+    line = report.machine_line(mx.cpu(), (2.5, 0, 0), (3.25, 0, 0), 7.4)
+    assert line.startswith(f"mxnet {mx.__version__}, ")
+    assert f"ctx cpu(0); CPU ISA: {deploy.isa_summary()}; onnxruntime " in line
+    assert line.endswith("load average (1 min) 2.50 at the start, 3.25 at the end; wall time 7 s")
+
+
+def test_inference_table(capsys):
+    report.print_inference([INFO], [ROW], 92.1, 10)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("Matrix-multiply ceiling (numpy float32 2048x2048, best of 5): "
+                      "92.1 GFLOP/s")
+    assert "ssd_300_mobilenet0.25_voc: 0.39 GFLOP per image (GluonCV's graph: same)" in out
+    assert "  trainable parameters: GluonCV 3,254,077, ours 3,254,078 (DIFFERENT)" in out
+    assert ("  export 1.1 s, 35 BatchNorm folded; int8 agreement with fp32 (mAP): n/a (no fp32 "
+            "detection >= 0.5)") in out
+    assert "  OpenVINO bf16 not measured: CPU has no bf16 units (x86_64 avx2)" in out
+    header = out.index(next(line for line in out if line.startswith("model ")))
+    assert out[header + 1] == "-" * len(out[header])
+    assert out[header + 2] == ("ssd_300_mobilenet0.25_voc        1 GluonCV fp32         32.1 "
+                               "    1.000     12.1    13.1       4.2     7.64")
+    assert out[header + 3].split()[2:6] == ["ours", "int8", "4.9", "-"]
+    assert out[-1].startswith("Median of 10 timed runs per variant at batch 1, 3 at larger")
+
+
+def test_training_table(capsys):
+    report.print_training([TRAIN])
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == ("ssd_300_mobilenet0.25_voc        2   300          21.21       23.57"
+                      "         1.111       171.6")
+    assert "median of 3 steps" in out[-1] and "batchify of 8 images" in out[-1]
+    report.print_training([])
+    assert len(capsys.readouterr().out.splitlines()) == 2  # header and rule only
+
+
+def test_targets_states(capsys):
+    report.print_targets([{"target": "a", "value": None, "met": None},
+                          {"target": "b", "value": 0.5, "met": True},
+                          {"target": "c", "value": 1.5, "met": False}])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Targets (reported, not asserted):"
+    assert [line.split()[-1] for line in out[1:]] == ["measured", "met", "met"]
+    assert out[3].endswith("  1.500  NOT met") and out[1].endswith("-  not measured")
+
+
+def test_json_record(tmp_path):
+    path = tmp_path / "r.json"
+    results = {"load_average": {"start": (1.0, 2.0, 3.0), "end": (1.5, 2.0, 3.0)},
+               "wall_s": 7.0, "ceiling": 92.1, "models": [INFO], "inference": [ROW],
+               "training": [TRAIN], "targets": []}
+    report.write_json(str(path), results, mx.cpu(), {"mode": "all", "quick": True})
+    record = json.loads(path.read_text())
+    assert list(record) == ["mxnet", "cpus", "ctx", "cpu_isa", "cpu_isa_summary", "runtimes",
+                            "load_average", "wall_s", "matmul_ceiling_gflops", "flops_method",
+                            "nms", "sgd", "args", "models", "inference", "training", "targets"]
+    assert record["cpu_isa_summary"] == deploy.isa_summary() and record["ctx"] == "cpu(0)"
+    assert record["matmul_ceiling_gflops"] == 92.1 and record["args"]["quick"] is True
+    assert record["load_average"]["start"] == [1.0, 2.0, 3.0]

@@ -1,0 +1,50 @@
+"""gluon_ssd.benchmark.timing: warm-up then rounds rotated by one, the run plans, the runners."""
+import mxnet as mx
+import numpy as np
+
+from gluon_ssd.benchmark.timing import (alternate, inference_plan, mxnet_runner, numpy_runner,
+                                        timed_step, training_plan)
+
+
+class Progress:
+    def __init__(self):
+        self.n = 0
+
+    def update(self, k):
+        self.n += k
+
+
+def test_alternate_warms_up_in_order_then_rotates_every_round():
+    calls = []
+
+    def runner(name, seconds):
+        def run():
+            calls.append(name)
+            return seconds
+        return run
+
+    progress = Progress()
+    times = alternate({"a": runner("a", 1.0), "b": runner("b", 2.0), "c": runner("c", 3.0)},
+                      repeats=4, warmup=1, progress=progress)
+    assert calls == list("abc" "abc" "bca" "cab" "abc")
+    assert times == {"a": [1.0] * 4, "b": [2.0] * 4, "c": [3.0] * 4}
+    assert list(times) == ["a", "b", "c"] and progress.n == 15
+
+
+def test_two_runners_swap_order_every_round():
+    calls = []
+    alternate({k: (lambda k=k: calls.append(k) or 0.0) for k in ("gluoncv", "ours")}, 3, 0)
+    assert calls == ["gluoncv", "ours", "ours", "gluoncv", "gluoncv", "ours"]
+
+
+def test_plans():
+    assert inference_plan(1, 10, 2) == (10, 2)
+    assert inference_plan(8, 10, 2) == (3, 1) == training_plan(10, 2)
+    assert inference_plan(8, 30, 0) == (10, 0) == training_plan(30, 0)
+
+
+def test_runners_return_seconds():
+    x = mx.nd.ones((1, 3))
+    assert mxnet_runner(lambda v: [v * 2, v + 1], x)() >= 0
+    assert numpy_runner(lambda v: v * 2, np.ones(3))() >= 0
+    assert timed_step(lambda: (x * 3).wait_to_read()) >= 0
