@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test notebooks venv clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py --out runs/demo
+
+# Re-execute notebooks/*.ipynb from a clean kernel (full runs, ~8 min on 2 cores) and save them
+# with their outputs; what they write goes to a temporary folder (scripts/run_notebooks.py).
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py
 
 test: $(STAMP)
 	GLUON_SSD_REQUIRE_RUNTIMES=1 $(PY) -m pytest -q tests
