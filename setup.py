@@ -45,16 +45,19 @@ setup(
     ],
     extras_require={
         # ONNX export (gluon_ssd.deploy.export(..., onnx=True)).
-        "onnx": ["onnx==1.14.1"],
+        "onnx": ["onnx==1.17.0"],
         # Runtimes for the exported ONNX graph (gluon_ssd.deploy.load(runtime=...)). Both
         # versions install, import and run with numpy 1.23.5 on Python 3.11 (mxnet 1.9.1 needs
         # numpy < 1.24): onnxruntime 1.32.0 declares numpy>=1.21.6, openvino 2026.4.1
-        # numpy>=1.16.6.
-        "runtimes": ["onnx==1.14.1", "onnxruntime==1.32.0", "openvino==2026.4.1"],
+        # numpy>=1.16.6. ONNX Runtime's quantizer (the int8 ONNX graph) needs onnx >= 1.16 and
+        # ml_dtypes; ml_dtypes 0.4.1 is the newest that keeps numpy 1.23.5 (later ones pull
+        # numpy 2, which mxnet cannot import).
+        "runtimes": ["onnx==1.17.0", "onnxruntime==1.32.0", "openvino==2026.4.1",
+                     "ml_dtypes==0.4.1"],
         # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py);
         # the runtimes run the ONNX parity tests (tests/test_deploy.py, tests/test_onnx.py).
-        "test": ["pytest", "pytest-timeout", "onnx==1.14.1", "onnxruntime==1.32.0",
-                 "openvino==2026.4.1", "nbclient==0.11.0", "nbformat==5.11.1",
+        "test": ["pytest", "pytest-timeout", "onnx==1.17.0", "onnxruntime==1.32.0",
+                 "openvino==2026.4.1", "ml_dtypes==0.4.1", "nbclient==0.11.0", "nbformat==5.11.1",
                  "ipykernel==7.4.0"],
     },
 )

@@ -147,7 +147,9 @@ def _export_and_reload(args, net, train, val, bundle):
             "agreement_voc07_map": None if np.isnan(agreement) else agreement,
             "int8_agreement_on_calibration": manifest["variants"]["int8"]["agreement"],
             "bf16_agreement_on_calibration": manifest["variants"].get("onnx", {}).get(
-                "precisions", {}).get("bf16"), "cpu_isa": deploy.isa_summary(),
+                "precisions", {}).get("bf16"),
+            "onnx_int8_agreement_on_calibration": manifest["variants"].get("onnx", {}).get(
+                "precisions", {}).get("int8"), "cpu_isa": deploy.isa_summary(),
             "int8_voc07_map": int8["voc07_map"], "int8_voc_map": int8["voc_map"]}, images, dets
 
 

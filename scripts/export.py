@@ -41,7 +41,10 @@ def build_parser():
                         help="input size for tracing and checks (the graph accepts any size)")
     parser.add_argument("--out", required=True, help="bundle folder")
     parser.add_argument("--name", help="file name prefix (default: the model name)")
-    parser.add_argument("--int8", action="store_true", help="also write an int8 graph (CPU)")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write int8 graphs (CPU): oneDNN for MXNet and, with --onnx, "
+                             "NAME-int8.onnx (QDQ) for ONNX Runtime (and OpenVINO with "
+                             "--static-shape)")
     parser.add_argument("--calib-images", help="folder of calibration images (.jpg/.png/...)")
     parser.add_argument("--calib-mode", choices=deploy.CALIB_MODES, default="naive")
     parser.add_argument("--int8-tolerance", type=float, default=deploy.DEFAULT_INT8_TOLERANCE,
@@ -121,6 +124,14 @@ def main(argv=None):
             print(f"  bf16 (OpenVINO) agreement with fp32: mAP {bf16['agreement']} over "
                   f"{bf16['num_reference_detections']} reference detections, verified "
                   f"{bf16['verified']}")
+        int8 = entry["precisions"].get("int8")
+        if int8:
+            for runtime in ("onnxruntime", "openvino"):
+                if runtime in int8:
+                    record = int8[runtime]
+                    print(f"  int8 ONNX ({int8['file']}) in {runtime}: agreement with fp32 mAP "
+                          f"{record['agreement']} over {record['num_reference_detections']} "
+                          f"reference detections, verified {record['verified']}")
     width = max(len(f) for f in manifest["files"])
     for fname, info in manifest["files"].items():
         print(f"  {fname:<{width}}  {info['size']:>12,} bytes  sha256 {info['sha256'][:16]}")

@@ -28,7 +28,8 @@ def test_quick_run_reports_every_variant_and_training(tmp_path):
     assert row["repeats"] == 2 and row["flops"] == result["models"][0]["flops_per_image"]
     assert result["models"][0]["gluoncv_flops_per_image"] == row["flops"]  # same architecture
     expected = ["gluoncv", "ours", "exported", "int8", "onnx", "onnx_static", "openvino",
-                "openvino_bf16", "openvino_static"]
+                "openvino_bf16", "openvino_static", "onnx_int8", "onnx_static_int8",
+                "openvino_int8"]
     if not deploy.has_bf16():  # left out, and said so
         expected.remove("openvino_bf16")
         assert "OpenVINO bf16 not measured: CPU has no bf16 units" in done.stdout

@@ -26,7 +26,8 @@ class Progress:
 
 def test_the_table():
     assert VARIANTS == ("gluoncv", "ours", "exported", "int8", "onnx", "onnx_static", "openvino",
-                        "openvino_bf16", "openvino_static")
+                        "openvino_bf16", "openvino_static", "onnx_int8", "onnx_static_int8",
+                        "openvino_int8")
     assert DEPLOYED == VARIANTS[2:]
     assert LABELS["openvino_static"] == "OV f32 static"
     assert all(len(v.label) <= 14 for v in TABLE)  # the table's column
@@ -36,6 +37,9 @@ def test_the_table():
 def test_the_bundle_is_exported_with_what_its_variants_need():
     assert bundle_options(["exported", "onnx_static"]) == {}
     assert bundle_options(["int8", "openvino_bf16"]) == {"int8": True, "onnx": True}
+    # The static bundle is a source of its own: what its variants need goes to its export only.
+    assert bundle_options(["onnx_static", "openvino_int8"]) == {}
+    assert bundle_options(["onnx_static", "openvino_int8"], "static") == {"int8": True}
 
 
 def test_calibration_images_are_seeded_shape_images():

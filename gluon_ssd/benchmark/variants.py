@@ -21,7 +21,10 @@ of :mod:`.timing` for one batch.
 - ``openvino``: the dynamic ONNX graph in OpenVINO, ``precision='fp32'`` (``f32`` hint);
 - ``openvino_bf16``: the same at ``precision='bf16'``, only on a CPU with bf16 units
   (``avx512_bf16`` or ``amx_bf16``; otherwise left out and said so: ``requires``);
-- ``openvino_static``: the static ONNX graph reshaped to the batch's exact shape, f32.
+- ``openvino_static``: the static ONNX graph reshaped to the batch's exact shape, f32;
+- ``onnx_int8``: the bundle's int8 ONNX graph (QDQ, :mod:`gluon_ssd.deploy.onnx_int8`) in ONNX
+  Runtime; ``onnx_static_int8`` the static bundle's; ``openvino_int8`` the static bundle's in
+  OpenVINO (it runs int8 from static graphs only).
 
 The ONNX variants take numpy input and return numpy detections; their latency is the call. Every
 latency includes NMS on whatever scores that variant's (random) network produces: the int8 and
@@ -126,6 +129,14 @@ TABLE = (
             bundle_options={"onnx": True}, requires=_needs_bf16),
     Variant("openvino_static", "OV f32 static", "static", "openvino", make=onnx_file_maker,
             per_shape=True),
+    # The int8 ONNX graph (QDQ, calibrated like the oneDNN one); OpenVINO runs it from the
+    # static graph only (gluon_ssd.deploy.onnx_int8).
+    Variant("onnx_int8", "ORT int8", "bundle", "onnxruntime", "int8",
+            bundle_options={"onnx": True, "int8": True}),
+    Variant("onnx_static_int8", "ORT int8 stat", "static", "onnxruntime", "int8",
+            bundle_options={"int8": True}),
+    Variant("openvino_int8", "OV int8 static", "static", "openvino", "int8",
+            bundle_options={"int8": True}),
 )
 VARIANTS = tuple(v.name for v in TABLE)
 LABELS = {v.name: v.label for v in TABLE}
@@ -140,11 +151,12 @@ def calibration_images(size, count):
     return [generate_image(np.random.default_rng([7, k]), (size, size))[0] for k in range(count)]
 
 
-def bundle_options(variants):
-    """The keyword arguments of the bundle's ``deploy.export`` that ``variants`` need."""
+def bundle_options(variants, source="bundle"):
+    """The keyword arguments of ``source``'s ``deploy.export`` that ``variants`` need."""
     options = {}
     for name in variants:
-        options.update(_BY_NAME[name].bundle_options)
+        if _BY_NAME[name].source == source:
+            options.update(_BY_NAME[name].bundle_options)
     return options
 
 
@@ -177,10 +189,13 @@ def _export_bundle(sources):
 def _export_static(sources):
     """The static-shape ONNX bundle (anchors folded, input size fixed)."""
     folder = tempfile.mkdtemp(prefix="static-", dir=sources.tmp_root)
+    options = bundle_options(sources.variants, "static")
+    if options.get("int8"):
+        options["calib_images"] = calibration_images(sources.size, sources.calib_count)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         manifest = deploy.export(sources.nets["ours"], folder, data_shape=(sources.size,) * 2,
-                                 onnx=True, static_shape=True)
+                                 onnx=True, static_shape=True, int8_tolerance=None, **options)
     return _files(folder, manifest)
 
 

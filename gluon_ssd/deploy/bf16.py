@@ -6,11 +6,8 @@ records :func:`~.postprocess.detection_agreement` of bf16 with f32 in the manife
 the bf16 record below a tolerance. :func:`gluon_ssd.deploy.load` picks bf16 by itself only where
 that record passed and the CPU has bf16 units.
 """
-import math
-
-from . import postprocess
 from .cpu import has_bf16, isa_summary
-from .postprocess import AGREEMENT_SCORE
+from .postprocess import agreement_record
 
 __all__ = ["DEFAULT_BF16_TOLERANCE", "measure_bf16"]
 
@@ -61,28 +58,7 @@ def measure_bf16(onnx_path, images, tolerance=DEFAULT_BF16_TOLERANCE, batch=8):
     for session in sessions:
         parts = [session.run(images[i:i + batch]) for i in range(0, len(images), batch)]
         dets.append([np.concatenate(p) for p in zip(*parts)])
-    reference, reduced = dets
-    agreement = postprocess.detection_agreement(reference, reduced)
-    measured = None if math.isnan(agreement) else agreement
-    entry = {
-        "agreement": measured,
-        "num_reference_detections": int((reference[1] >= AGREEMENT_SCORE).sum()),
-        "min_required": tolerance,
-        "metric": f"VOC07 mAP (IoU 0.5) of OpenVINO bf16 detections with OpenVINO f32 "
-                  f"detections scoring >= {AGREEMENT_SCORE} as ground truth, on "
-                  f"{len(images)} calibration images",
-        "cpu": isa_summary(),
-    }
-    entry["verified"] = bool(tolerance is not None and measured is not None
-                             and measured >= tolerance)
-    if tolerance is not None:
-        if measured is None:
-            raise ValueError(f"bf16 agreement cannot be measured: the fp32 model has no "
-                             f"detection scoring >= {AGREEMENT_SCORE} on the {len(images)} "
-                             f"calibration images; use images with objects, or "
-                             f"bf16_tolerance=None to record it unchecked")
-        if measured < tolerance:
-            raise ValueError(f"bf16 detections agree with fp32 at mAP {measured:.3f} < "
-                             f"bf16_tolerance {tolerance}: refusing the bf16 export; lower the "
-                             f"tolerance or export without bf16")
-    return entry
+    return agreement_record(dets[0], dets[1], tolerance, what="OpenVINO bf16",
+                            reference="OpenVINO f32", images=f"{len(images)} calibration images",
+                            flag="bf16_tolerance", advice="lower the tolerance or export "
+                            "without bf16")

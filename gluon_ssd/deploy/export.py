@@ -21,6 +21,7 @@ from .graph import HalfPrecisionSSD, cast_params, fold_batchnorm, trace
 from .images import load_images, normalize_images
 from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE, export_int8
 from .onnx_export import export_onnx
+from .onnx_int8 import export_onnx_int8
 
 __all__ = ["export", "DTYPES"]
 
@@ -95,7 +96,9 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
         Fold BatchNorm into convolutions in the saved graphs; let :func:`load` use the oneDNN
         subgraph backend on CPU.
     int8 : bool, default False
-        Also write an int8 graph (oneDNN quantization, CPU), calibrated on ``calib_images``.
+        Also write int8 graphs calibrated on ``calib_images``: oneDNN (MXNet, CPU) and, with
+        ``onnx``, the ONNX graph in QDQ form (ONNX Runtime; OpenVINO for static graphs), each
+        gated by its agreement with fp32 (:mod:`.int8`, :mod:`.onnx_int8`).
     calib_images : str or sequence of array, optional
         Folder or list of ``(H, W, 3)`` uint8 RGB images (resized to ``data_shape``); at most
         ``max_calib_images`` are used. They also measure the int8 and bf16 agreements.
@@ -104,8 +107,7 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
     int8_tolerance : float or None, default DEFAULT_INT8_TOLERANCE
         Minimum :func:`detection_agreement` of int8 with fp32 on the calibration images; below it
         (or when it cannot be measured) the export raises ``ValueError`` and writes nothing.
-        None: never refuse (the agreement is still recorded, and ``load`` never picks int8 by
-        itself).
+        None: record, never refuse (and ``load`` never picks int8 by itself).
     onnx : bool, default False
         Also write ``<name>.onnx`` (needs the ``onnx`` extra): the whole detector, NMS inside,
         outputs ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` as the MXNet
@@ -142,36 +144,18 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
     _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_images,
                        int8_tolerance, onnx, bf16, bf16_tolerance, static_shape)
     name = name or net.model_name or "ssd"
-    ctx = ctx or next(iter(net.collect_params().values())).list_ctx()[0]
+    opts = dict(data_shape=data_shape, preprocess=preprocess, optimize=optimize, dtype=dtype,
+                ctx=ctx or next(iter(net.collect_params().values())).list_ctx()[0],
+                mean=tuple(net.mean), std=tuple(net.std), int8=int8, calib_images=calib_images,
+                calib_mode=calib_mode, int8_tolerance=int8_tolerance, onnx=onnx, bf16=bf16,
+                bf16_tolerance=bf16_tolerance, static_shape=static_shape,
+                max_calib_images=max_calib_images)
     os.makedirs(out_dir, exist_ok=True)
     manifest = _manifest_header(net, name, data_shape, preprocess, dtype)
-    opts = dict(data_shape=data_shape, ctx=ctx, preprocess=preprocess, optimize=optimize,
-                dtype=dtype, mean=tuple(net.mean), std=tuple(net.std))
     tmp_dir = tempfile.mkdtemp(prefix=".tmp-export-", dir=out_dir)
     try:
         try:
-            files = _write_mxnet_graphs(tmp_dir, name, net, manifest, opts)
-            if int8:
-                entry, int8_files = export_int8(
-                    tmp_dir, name, manifest["variants"]["fp32"], net.decoder.prefix,
-                    calib_images, data_shape, calib_mode, preprocess, opts["mean"], opts["std"],
-                    int8_tolerance, max_calib_images)
-                manifest["variants"]["int8"] = entry
-                files.extend(int8_files)
-            if onnx:
-                entry, onnx_files = export_onnx(tmp_dir, name, net, **{
-                    k: opts[k] for k in ("data_shape", "ctx", "preprocess", "mean", "std",
-                                         "optimize")}, static=static_shape)
-                if bf16:
-                    images = _check_images(calib_images, opts, max_calib_images)
-                    entry["precisions"]["bf16"] = measure_bf16(
-                        os.path.join(tmp_dir, entry["file"]), images, bf16_tolerance)
-                manifest["variants"]["onnx"] = entry
-                files.extend(onnx_files)
-            manifest["files"] = {f: {"sha256": file_digest(os.path.join(tmp_dir, f)),
-                                     "size": os.path.getsize(os.path.join(tmp_dir, f))}
-                                 for f in files}
-            atomic_write_json(manifest, os.path.join(tmp_dir, MANIFEST), indent=2)
+            files = _write_files(tmp_dir, name, net, manifest, opts)
         except OSError as err:
             raise OSError(err.errno, f"export to {out_dir!r} failed while writing its files "
                                      f"({err}); the previous bundle there, if any, is "
@@ -181,6 +165,38 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return manifest
+
+
+def _write_files(tmp_dir, name, net, manifest, opts):
+    """Every graph of the bundle, then its manifest, in ``tmp_dir``: the file names written."""
+    files = _write_mxnet_graphs(tmp_dir, name, net, manifest, opts)
+    if opts["int8"]:
+        entry, int8_files = export_int8(
+            tmp_dir, name, manifest["variants"]["fp32"], net.decoder.prefix,
+            opts["calib_images"], opts["data_shape"], opts["calib_mode"], opts["preprocess"],
+            opts["mean"], opts["std"], opts["int8_tolerance"], opts["max_calib_images"])
+        manifest["variants"]["int8"] = entry
+        files.extend(int8_files)
+    if opts["onnx"]:
+        entry, onnx_files = export_onnx(tmp_dir, name, net, **{
+            k: opts[k] for k in ("data_shape", "ctx", "preprocess", "mean", "std",
+                                 "optimize")}, static=opts["static_shape"])
+        if opts["bf16"] or opts["int8"]:
+            images = _check_images(opts["calib_images"], opts, opts["max_calib_images"])
+        if opts["bf16"]:
+            entry["precisions"]["bf16"] = measure_bf16(
+                os.path.join(tmp_dir, entry["file"]), images, opts["bf16_tolerance"])
+        if opts["int8"]:
+            entry["precisions"]["int8"], int8_files = export_onnx_int8(
+                tmp_dir, entry, images, opts["calib_mode"], opts["int8_tolerance"])
+            onnx_files.extend(int8_files)
+        manifest["variants"]["onnx"] = entry
+        files.extend(onnx_files)
+    manifest["files"] = {f: {"sha256": file_digest(os.path.join(tmp_dir, f)),
+                             "size": os.path.getsize(os.path.join(tmp_dir, f))}
+                         for f in files}
+    atomic_write_json(manifest, os.path.join(tmp_dir, MANIFEST), indent=2)
+    return files
 
 
 def _commit(tmp_dir, out_dir, files):

@@ -3,18 +3,21 @@
 ``runtime='auto'`` / ``precision='auto'`` take the first of these that the bundle has, that is
 installed, that this CPU supports and whose agreement with fp32 the bundle verified:
 
-1. the reduced precisions, verified ones only: on a CPU with AMX, ``openvino`` bf16 then
-   ``mxnet`` int8 (oneDNN); on any other CPU int8 first, then bf16 (``avx512_bf16`` CPUs only)
+1. the reduced precisions, verified ones only: on a CPU with AMX, ``openvino`` bf16, then int8 in
+   ``openvino``, ``onnxruntime`` and ``mxnet`` (oneDNN); on any other CPU int8 in
+   ``onnxruntime``, ``mxnet``, ``openvino``, then ``openvino`` bf16 (``avx512_bf16`` CPUs only)
 2. ``onnxruntime`` fp32
 3. ``openvino`` fp32
 4. ``mxnet`` fp32 (or the float16 main graph)
 
 The order is fixed per CPU kind, from measurements (README, ``scripts/bench.py``), not timed at
-load. On an AMD EPYC with AVX-512 BF16 but no AMX (2 cores, shared): VGG300 int8 0.23x GluonCV
-fp32, OpenVINO bf16 0.49x, fp32 runtimes 0.8-1.1x; mobilenet0.25-300 int8 0.16x, ONNX Runtime
-0.25-0.32x, OpenVINO f32 (dynamic graph) 0.55-0.74x. The issue's Intel AMX figures put OpenVINO
-bf16 at 0.075x on VGG300, far ahead. On a GPU ``ctx`` only ``mxnet`` applies. The choice is in
-``Detector.runtime``, ``Detector.precision`` and ``Detector.choice`` and logged (logger
+load. On an AMD EPYC with AVX-512 VNNI and BF16 but no AMX (2 cores, one busy run, batch 1, x
+GluonCV fp32): VGG300 ONNX Runtime int8 0.25, oneDNN int8 0.25, OpenVINO int8 (static graph)
+0.36, OpenVINO bf16 0.49, fp32 runtimes 0.94-1.1; mobilenet0.25-300 ONNX Runtime int8 0.23,
+oneDNN int8 0.27, OpenVINO int8 0.26, ONNX Runtime fp32 0.30. The issue's Intel AMX figures put
+OpenVINO bf16 at 0.075x on VGG300, far ahead; OpenVINO's int8 also runs on AMX tiles there (not
+measured on these machines: it comes next). On a GPU ``ctx`` only ``mxnet`` applies. The choice
+is in ``Detector.runtime``, ``Detector.precision`` and ``Detector.choice`` and logged (logger
 ``gluon_ssd.deploy``, INFO).
 """
 import logging
@@ -25,9 +28,9 @@ import numpy as np
 
 from .bundle import bundle_path, import_graph, read_manifest, verify_bundle
 from .cpu import cpu_isa, has_bf16, isa_summary
-from .runtimes import RUNTIMES, MXNetSession, installed, open_session
+from .runtimes import ONNX_PRECISIONS, RUNTIMES, MXNetSession, installed, open_session
 
-__all__ = ["load", "Detector", "PRECISIONS", "available", "auto_order"]
+__all__ = ["load", "Detector", "PRECISIONS", "available", "auto_order", "onnx_record"]
 
 LOG = logging.getLogger("gluon_ssd.deploy")
 PRECISIONS = ("fp32", "bf16", "int8", "float16")
@@ -38,9 +41,27 @@ _FP32_ORDER = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("mxnet", "fp32"),
 def auto_order(isa=None):
     """The (runtime, precision) pairs ``auto`` tries, fastest first, for this CPU's ``isa``."""
     isa = cpu_isa() if isa is None else isa
-    reduced = (("openvino", "bf16"), ("mxnet", "int8"))
-    return (reduced if isa["amx"] else reduced[::-1]) + _FP32_ORDER
+    if isa["amx"]:
+        reduced = (("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "int8"),
+                   ("mxnet", "int8"))
+    else:
+        reduced = (("onnxruntime", "int8"), ("mxnet", "int8"), ("openvino", "int8"),
+                   ("openvino", "bf16"))
+    return reduced + _FP32_ORDER
+
+
 _UNSET = object()
+
+
+def onnx_record(records, runtime, precision):
+    """The agreement record of ``runtime`` / ``precision`` among an ONNX entry's ``precisions``.
+
+    bf16 and fp32 records are per precision (bf16 is OpenVINO's); int8 ones per runtime, under
+    the int8 graph's entry. None when there is none.
+    """
+    if precision == "int8":
+        return records.get("int8", {}).get(runtime)
+    return records.get(precision)
 
 
 def _verified(record):
@@ -68,10 +89,12 @@ def available(manifest, ctx=None):
         options[("mxnet", precision)] = (why is None, verified, why or "bundle graph")
     onnx = manifest["variants"].get("onnx")
     if onnx is not None:
-        for runtime in ("openvino", "onnxruntime"):
-            records = onnx.get("precisions", {"fp32": {}})
-            for precision in (("fp32", "bf16") if runtime == "openvino" else ("fp32",)):
-                record = records.get(precision)
+        records = onnx.get("precisions", {"fp32": {}})
+        for runtime, precisions in ONNX_PRECISIONS.items():
+            for precision in precisions:
+                if precision == "int8" and "int8" not in records:
+                    continue  # no int8 ONNX graph in this bundle
+                record = onnx_record(records, runtime, precision)
                 why = None
                 if not on_cpu:
                     why = f"{runtime} runs on CPU here, ctx={ctx}"
@@ -79,6 +102,9 @@ def available(manifest, ctx=None):
                     why = f"{runtime} is not installed (pip install 'gluon_ssd[runtimes]')"
                 elif precision == "bf16" and not has_bf16():
                     why = f"this CPU has no bf16 units ({isa_summary()})"
+                elif precision == "int8" and record is None:
+                    why = (f"the int8 ONNX graph was not measured in {runtime}: OpenVINO runs "
+                           f"int8 from static-shape graphs (export with static_shape=True)")
                 verified = precision == "fp32" or (record is not None and _verified(record))
                 options[(runtime, precision)] = (why is None, verified, why or "ONNX graph")
     return options
@@ -254,8 +280,9 @@ def load(out_dir, runtime="auto", precision="auto", ctx=None, verify=True, varia
                              if ctx.device_type == "cpu" and precision != "int8" else None)
         session = MXNetSession(net, ctx, mxnet_backend)
     else:
-        session = open_session(runtime, bundle_path(out_dir, manifest["variants"]["onnx"]["file"]),
-                               precision)
+        onnx = manifest["variants"]["onnx"]
+        graph = onnx["precisions"]["int8"]["file"] if precision == "int8" else onnx["file"]
+        session = open_session(runtime, bundle_path(out_dir, graph), precision)
     LOG.info("deploy.load(%r): runtime=%s precision=%s (%s; CPU %s)", out_dir, runtime,
              precision, why, isa_summary())
     return Detector(session, manifest, runtime, precision, ctx, choice=why)

@@ -9,7 +9,13 @@ import numpy as np
 from .graph import RawSSD, StaticRawSSD, fold_batchnorm, trace
 from .onnx_nms import OUTPUT_NAMES, append_nms
 
-__all__ = ["export_onnx"]
+__all__ = ["export_onnx", "ONNX_OPSET"]
+
+# The opset of the written graph, fixed so that it does not follow the installed onnx package
+# (mx.onnx stamps onnx's newest; its translations are opset-13 ops): 19, what onnx 1.14 wrote and
+# every runtime here was tested on (NonMaxSuppression needs >= 11). At 21+ ONNX Runtime 1.32's
+# QDQ optimizer writes QuantizeLinear nodes it then rejects (output_dtype vs zero-point type).
+ONNX_OPSET = 19
 
 
 def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, optimize,
@@ -64,6 +70,7 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
                              in_types=[np.uint8 if preprocess else np.float32],
                              onnx_file_path=path, dynamic=True, dynamic_input_shapes=[dynamic])
     model = onnx_lib.load(path)
+    _set_opset(model, ONNX_OPSET)
     # mx.onnx lists every weight as a graph input too; ONNX Runtime then treats them as
     # overridable and skips constant folding and fusions (1.75x slower on mobilenet0.25-300).
     weights = {init.name for init in model.graph.initializer}
@@ -82,6 +89,14 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
              "outputs": list(OUTPUT_NAMES), "any_size": not static, "nms_in_graph": True,
              "precisions": {"fp32": {"agreement": None, "reference": True}}}
     return entry, [fname]
+
+
+def _set_opset(model, version):
+    """Stamp the default-domain opset ``version`` on ``model`` (its ops must exist there)."""
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            assert entry.version >= 13, entry  # mx.onnx writes opset-13 translations
+            entry.version = version
 
 
 def _shape_names(dynamic, preprocess):

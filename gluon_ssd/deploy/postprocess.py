@@ -113,3 +113,54 @@ def detection_agreement(reference_dets, dets, score_thresh=AGREEMENT_SCORE, iou_
     metric = VOC07MApMetric(iou_thresh=iou_thresh, class_names=[str(c) for c in range(num_classes)])
     metric.update(boxes, ids, scores, ref_boxes, gt_ids)
     return min(1.0, float(metric.get()[1][-1]))  # the 11-point sum can round to 1 + 2e-16
+
+
+def agreement_record(reference_dets, dets, tolerance, what, reference, images, flag, advice):
+    """The manifest record of a reduced precision's agreement with fp32; refuses below tolerance.
+
+    Parameters
+    ----------
+    reference_dets, dets : (ids, scores, bboxes)
+        fp32 and reduced-precision detections of the same images (see
+        :func:`detection_agreement`).
+    tolerance : float or None
+        Minimum agreement; None records without refusing.
+    what, reference, images : str
+        For the record and messages, e.g. ``'openvino bf16'``, ``'openvino fp32'``,
+        ``'32 calibration images'``.
+    flag, advice : str
+        The option that sets ``tolerance`` and what to try, for the refusal message.
+
+    Returns
+    -------
+    dict
+        ``{"agreement": mAP or None, "num_reference_detections", "min_required", "metric",
+        "cpu", "verified"}``; ``verified`` when a tolerance was set and reached.
+
+    Raises
+    ------
+    ValueError
+        The agreement is below ``tolerance``, or cannot be measured (no reference detection
+        scoring >= :data:`AGREEMENT_SCORE`) while a tolerance is set.
+    """
+    from .cpu import isa_summary
+    agreement = detection_agreement(reference_dets, dets)
+    measured = None if np.isnan(agreement) else agreement
+    record = {
+        "agreement": measured,
+        "num_reference_detections": int((_numpy(reference_dets[1]) >= AGREEMENT_SCORE).sum()),
+        "min_required": tolerance,
+        "metric": f"VOC07 mAP (IoU 0.5) of {what} detections with {reference} detections "
+                  f"scoring >= {AGREEMENT_SCORE} as ground truth, on {images}",
+        "cpu": isa_summary(),
+        "verified": bool(tolerance is not None and measured is not None
+                         and measured >= tolerance),
+    }
+    if tolerance is not None and measured is None:
+        raise ValueError(f"{what} agreement cannot be measured: the fp32 model has no detection "
+                         f"scoring >= {AGREEMENT_SCORE} on the {images}; use images with "
+                         f"objects, or {flag}=None to record it unchecked")
+    if tolerance is not None and measured < tolerance:
+        raise ValueError(f"{what} detections agree with {reference} at mAP {measured:.3f} < "
+                         f"{flag} {tolerance}: refusing the export; {advice}")
+    return record

@@ -3,9 +3,11 @@
 - ``mxnet``: the bundle's MXNet graph (fp32, float16 or oneDNN int8), hybridized with
   ``static_alloc`` and, on CPU, a subgraph backend (oneDNN ``'MKLDNN'``: conv + activation
   fusion). Any ``ctx``.
-- ``onnxruntime``: the bundle's ONNX graph (NMS inside), CPU execution provider.
+- ``onnxruntime``: the bundle's ONNX graph (NMS inside), CPU execution provider; fp32, or int8
+  from the bundle's QDQ graph (:mod:`.onnx_int8`).
 - ``openvino``: the same ONNX graph compiled by OpenVINO's CPU plugin, ``INFERENCE_PRECISION_HINT``
-  ``f32`` or ``bf16`` (bf16 only on CPUs with bf16 units, see :mod:`.cpu`), latency hint.
+  ``f32`` or ``bf16`` (bf16 only on CPUs with bf16 units, see :mod:`.cpu`), latency hint; int8
+  from the QDQ graph (its float parts at ``f32``).
 
 The ONNX runtimes take and return numpy; the MXNet one NDArrays (see :class:`~.loader.Detector`
 for the conversion).
@@ -14,11 +16,14 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["RUNTIMES", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession",
+__all__ = ["RUNTIMES", "ONNX_PRECISIONS", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession",
            "OpenVINOSession", "open_session"]
 
 RUNTIMES = ("mxnet", "onnxruntime", "openvino")
-_OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+# OpenVINO's INFERENCE_PRECISION_HINT per precision; an int8 (QDQ) graph's float parts run f32.
+_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+# The precisions each ONNX runtime offers (int8 needs the bundle's QDQ graph).
+ONNX_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8")}
 
 
 def installed(runtime):
@@ -81,9 +86,10 @@ class OpenVINOSession:
     ----------
     path : str
         The ``.onnx`` file.
-    precision : {'fp32', 'bf16'}
-        ``INFERENCE_PRECISION_HINT`` ``f32`` / ``bf16``. OpenVINO defaults to bf16 on CPUs with
-        AMX; here it is always set explicitly.
+    precision : {'fp32', 'bf16', 'int8'}
+        ``INFERENCE_PRECISION_HINT`` ``f32`` / ``bf16`` (``f32`` for an int8 QDQ graph, whose
+        convolutions run int8). OpenVINO defaults to bf16 on CPUs with AMX; here it is always
+        set explicitly.
     static_shape : tuple of int, optional
         Reshape the model to this input shape before compiling (one size only).
     """
@@ -111,13 +117,18 @@ class OpenVINOSession:
 
 
 def open_session(runtime, path, precision="fp32"):
-    """An ONNX session of ``runtime`` ('onnxruntime' or 'openvino') on ``path``."""
+    """An ONNX session of ``runtime`` ('onnxruntime' or 'openvino') on ``path``.
+
+    ``path`` is the graph of that precision: the int8 QDQ graph for ``'int8'``, else the fp32
+    graph (OpenVINO's bf16 is a compile option of the fp32 graph).
+    """
+    if runtime not in ONNX_PRECISIONS:
+        raise ValueError(f"no ONNX session for runtime {runtime!r}; expected one of "
+                         f"{sorted(ONNX_PRECISIONS)}")
+    if precision not in ONNX_PRECISIONS[runtime]:
+        raise ValueError(f"{runtime} runs the bundle's ONNX graphs in "
+                         f"{', '.join(ONNX_PRECISIONS[runtime])}, got precision {precision!r}"
+                         + ("; use runtime='openvino' for bf16" if precision == "bf16" else ""))
     if runtime == "onnxruntime":
-        if precision != "fp32":
-            raise ValueError(f"ONNX Runtime runs the bundle's graph in fp32 only, got precision "
-                             f"{precision!r}; use runtime='openvino' for bf16")
         return OnnxRuntimeSession(path)
-    if runtime == "openvino":
-        return OpenVINOSession(path, precision)
-    raise ValueError(f"no ONNX session for runtime {runtime!r}; expected 'onnxruntime' or "
-                     f"'openvino'")
+    return OpenVINOSession(path, precision)
