@@ -77,7 +77,8 @@ class SSD(HybridBlock):
         One per prediction layer: map -> ``(1, N_k, 4)`` anchors; ``num_anchors`` must equal the
         head's.
     decoder : HybridBlock
-        ``(cls_preds, box_preds, anchors) -> (ids, scores, bboxes)``, with ``set_nms``.
+        ``(cls_preds, box_preds, anchors) -> (ids, scores, bboxes)``, with ``set_nms`` and
+        ``decode_candidates`` (an :class:`~gluon_ssd.blocks.SSDDecoder`).
     classes : sequence of str
         Class names (background excluded).
     mean, std : 3 floats, keyword-only, default ImageNet's

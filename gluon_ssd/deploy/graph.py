@@ -41,7 +41,8 @@ class RawSSD(HybridBlock):
     Inputs: ``x`` ``(B, 3, H, W)`` normalized RGB.
     Outputs: ``boxes`` ``(B, N, 4)`` as ``(x1, y1, x2, y2)`` in input pixels and ``scores``
     ``(B, N, C)``, softmax probabilities without the background column: what
-    ``net.decoder`` sorts, thresholds and suppresses (see :func:`postprocess_numpy`).
+    ``net.decoder`` sorts, thresholds and suppresses (see :func:`postprocess_numpy`), computed
+    by the decoder itself (:meth:`gluon_ssd.blocks.SSDDecoder.decode_candidates`).
     """
 
     def __init__(self, net, **kwargs):
@@ -49,10 +50,7 @@ class RawSSD(HybridBlock):
         self.net = net
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        cls_preds, box_preds, anchors = self.net.predictions(F, x)
-        boxes = self.net.decoder.bbox_decoder(box_preds, anchors)
-        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
-        return boxes, scores
+        return self.net.decoder.decode_candidates(F, *self.net.predictions(F, x))
 
 
 class StaticRawSSD(RawSSD):
@@ -82,9 +80,7 @@ class StaticRawSSD(RawSSD):
 
     def hybrid_forward(self, F, x, static_anchors):  # pylint: disable=arguments-differ
         cls_preds, box_preds, _ = self.net.predictions(F, x)
-        boxes = self.net.decoder.bbox_decoder(box_preds, static_anchors)
-        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
-        return boxes, scores
+        return self.net.decoder.decode_candidates(F, cls_preds, box_preds, static_anchors)
 
 
 class HalfPrecisionSSD(RawSSD):
