@@ -9,28 +9,17 @@ import re
 import mxnet as mx
 import pytest
 
+from layer_outputs import assert_layer_specs_match
+
 from gluon_ssd import SSD, LayerSpec, zoo
-from gluon_ssd.ssd import check_saved_layers
 from gluon_ssd.blocks.anchors import SSDAnchorGenerator
 from gluon_ssd.blocks.decoder import SSDDecoder
 from gluon_ssd.blocks.heads import SSDHead
 from gluon_ssd.config import IMAGENET_MEAN, IMAGENET_STD
 from gluon_ssd.feature_extractor import FeatureExtractor, get_backbone
+from gluon_ssd.ssd import check_saved_layers
 
 HEIGHT, WIDTH = 300, 420  # non-square: a transposed height/width would show
-
-
-def _real_layer_outputs(net, height, width):
-    """Per prediction layer ``(map shape (C, H, W), cls shape, box shape)``, run imperatively."""
-    x = mx.nd.zeros((1, 3, height, width))
-    maps = list(net.features(x))
-    for extra in net.extras:
-        maps.append(extra(maps[-1]))
-    out = []
-    for feat, head in zip(maps, net.heads):
-        cls, box = head(feat)
-        out.append((feat.shape[1:], cls.shape, box.shape))
-    return out
 
 
 def test_ssd300_vgg16_layers_are_the_papers():
@@ -72,7 +61,7 @@ def test_layer_specs_match_real_outputs_at_a_non_square_input(name, maps_300x420
     net = zoo.get_model(name, pretrained_base=False)
     net.initialize()
     assert net.map_sizes(HEIGHT, WIDTH) == maps_300x420
-    real = _real_layer_outputs(net, HEIGHT, WIDTH)
+    real = assert_layer_specs_match(net, mx.nd.zeros((1, 3, HEIGHT, WIDTH)))
     assert len(real) == len(net.layers) == 6
     classes = len(net.classes) + 1  # 20 VOC classes + background
     for k, (spec, (map_shape, cls_shape, box_shape), (h, w)) in enumerate(
