@@ -5,8 +5,9 @@ A run folder holds, after each epoch (all via :func:`gluon_ssd.fileio.atomic_wri
 - ``epoch-NNNN.params``: weights (``net.save_parameters``);
 - ``epoch-NNNN.states``: optimizer states (``Trainer.save_states``; none for ``dist_sync``, whose
   optimizer runs on the parameter servers);
-- ``latest.json``: the record (epoch, file names and sha256, configs, classes, history), replaced
-  last, so a kill at any moment leaves the previous complete checkpoint as "latest".
+- ``latest.json``: the record (epoch, file names and sha256, configs, classes, the network's
+  LayerSpecs, history), replaced last, so a kill at any moment leaves the previous complete
+  checkpoint as "latest".
 
 A run stopped by SIGTERM / SIGINT writes ``interrupted.params|states`` and a record with a
 ``partial`` entry (the epoch it was in and the batches done): ``--resume`` continues from that
@@ -23,9 +24,10 @@ import dataclasses
 import os
 
 from .fileio import atomic_write, atomic_write_json, contained_path, file_digest
+from .ssd import check_saved_layers
 
 __all__ = ["LATEST", "CheckpointWriteError", "load_checkpoint", "save_checkpoint",
-           "check_states_owner", "read_best", "keep_best"]
+           "check_layers", "check_states_owner", "read_best", "keep_best"]
 
 LATEST = "latest.json"
 BEST = "best.json"
@@ -70,6 +72,32 @@ def load_checkpoint(out_dir):
     return record
 
 
+def check_layers(record, net, path, against="the network"):
+    """Check the LayerSpecs a record saved against ``net.layers``.
+
+    Parameters
+    ----------
+    record : dict
+        A ``latest.json`` record (:func:`load_checkpoint`); one written before records carried
+        ``layers`` passes unchecked.
+    net : SSD
+        The network the record's weights are about to be loaded into.
+    path : str
+        The record's file, for the message.
+    against : str
+        What ``net`` is, for the message (``'the network rebuilt from its ssd_config'``).
+
+    Raises
+    ------
+    ValueError
+        A malformed ``layers`` entry, or one that differs from ``net.layers``: the message names
+        ``path``, the layer and the first differing field (channels, stride, step, map size at
+        the base size, anchors per location).
+    """
+    if record.get("layers") is not None:
+        check_saved_layers(record["layers"], net.layers, path, against)
+
+
 def check_states_owner(path):
     """Refuse to unpickle optimizer states that another user wrote.
 
@@ -100,8 +128,9 @@ def save_checkpoint(net, trainer, config, out_dir, epoch, history, partial=None)
     Parameters
     ----------
     net : SSD
-        Saved with ``save_parameters``; its ``classes``, ``model_name`` and ``config`` (an
-        :class:`~gluon_ssd.SSDConfig`) go into the record, so any architecture reloads.
+        Saved with ``save_parameters``; its ``classes``, ``model_name``, ``config`` (an
+        :class:`~gluon_ssd.SSDConfig`) and ``layers`` (its LayerSpecs, checked on reload by
+        :func:`check_layers`) go into the record, so any architecture reloads.
     trainer : mxnet.gluon.Trainer or None
     config : TrainConfig
     out_dir : str
@@ -136,7 +165,8 @@ def save_checkpoint(net, trainer, config, out_dir, epoch, history, partial=None)
                   "states_sha256": states and file_digest(paths[1]),
                   "config": config.to_dict(), "history": history, "partial": partial,
                   "classes": list(net.classes), "model_name": getattr(net, "model_name", None),
-                  "ssd_config": dataclasses.asdict(net.config)}
+                  "ssd_config": dataclasses.asdict(net.config),
+                  "layers": [spec.to_dict() for spec in net.layers]}
         atomic_write_json(record, os.path.join(out_dir, LATEST))
     except OSError as err:
         _remove_quietly(paths)

@@ -34,7 +34,6 @@ smaller than ``input / stride`` (Inception-v3 at 299: 35, 17, 8, not 37, 18, 9);
 tap is the nominal power of two (:mod:`gluon_ssd.trunk`) and the real sizes come from
 :meth:`FeatureExtractor.output_shapes`.
 """
-import difflib
 import os
 from dataclasses import dataclass
 
@@ -42,6 +41,7 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 from mxnet.gluon.model_zoo import vision
 
+from .checks import close_matches
 from .trunk import (classifier_side, count_params, count_trunk_params, first_refusal, infer_shapes,
                     trace_trunk)
 
@@ -86,10 +86,6 @@ class FeatureSpec:
     params: int
 
 
-def _close_matches(word, candidates, n=5):
-    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.5)
-
-
 def get_backbone(name, pretrained=False, root=None, ctx=None):
     """Create a supported Gluon model_zoo network by name.
 
@@ -110,7 +106,7 @@ def get_backbone(name, pretrained=False, root=None, ctx=None):
     if name not in SUPPORTED_BACKBONES:
         raise ValueError(
             f"unknown backbone {name!r}; closest supported names: "
-            f"{_close_matches(name, SUPPORTED_BACKBONES)}; all: {list(SUPPORTED_BACKBONES)}")
+            f"{close_matches(name, SUPPORTED_BACKBONES)}; all: {list(SUPPORTED_BACKBONES)}")
     kwargs = {"pretrained": bool(pretrained)}
     if pretrained:
         kwargs["ctx"] = ctx if ctx is not None else mx.cpu()
@@ -245,7 +241,7 @@ class FeatureExtractor(HybridBlock):
                 if name not in index:
                     raise ValueError(
                         f"{name!r} is not a trunk point of {self.backbone_name}; closest valid "
-                        f"names: {_close_matches(str(name), list(index))}. Stride ends: "
+                        f"names: {close_matches(str(name), list(index))}. Stride ends: "
                         f"{ {s: points[i].name for s, i in sorted(ends.items())} }")
                 taps.append(index[name])
         return taps

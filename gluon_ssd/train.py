@@ -40,8 +40,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .checkpoint import (LATEST, CheckpointWriteError, check_states_owner, keep_best,
-                         load_checkpoint, read_best, save_checkpoint)
+from .checkpoint import (LATEST, CheckpointWriteError, check_layers, check_states_owner,
+                         keep_best, load_checkpoint, read_best, save_checkpoint)
 from .cli import parse_ctx  # noqa: F401  (re-exported: the training API names it)
 from .evaluate import evaluate
 from .fileio import atomic_write
@@ -200,8 +200,10 @@ def load_trained(out_dir, ctx=None):
     """The detector of a training run's latest checkpoint: ``(net, record)``.
 
     The architecture is rebuilt from the ``ssd_config`` and ``classes`` saved in ``latest.json``
-    (so custom configs work too), then the verified weights are loaded (a file that does not fit
-    the architecture is a ``ValueError`` naming the first parameter that differs).
+    (so custom configs work too) and checked against the LayerSpecs the record saved (a
+    ``ValueError`` naming the first differing field; records from before they were saved pass),
+    then the verified weights are loaded (a file that does not fit the architecture is a
+    ``ValueError`` naming the first parameter that differs).
     """
     from .config import SSDConfig
     from .zoo import build_ssd
@@ -210,6 +212,8 @@ def load_trained(out_dir, ctx=None):
         raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
     net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"],
                     model_name=record.get("model_name"))
+    check_layers(record, net, os.path.join(out_dir, LATEST),
+                 "the network rebuilt from its ssd_config")
     load_weights(net, os.path.join(out_dir, record["params"]),
                  f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
     return net, record
@@ -242,6 +246,7 @@ def _resume_point(net, out_dir, config, ctx, resume, log):
         changed = sorted(k for k, v in config.to_dict().items()
                          if json.loads(json.dumps(v)) != record["config"].get(k))
         log(f"resume: config differs from the checkpoint's in {changed}")
+    check_layers(record, net, os.path.join(out_dir, LATEST), "the network being trained")
     load_weights(net, os.path.join(out_dir, record["params"]),
                  f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
     partial = record.get("partial")

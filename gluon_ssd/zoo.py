@@ -23,8 +23,9 @@ from .blocks.decoder import SSDDecoder
 from .blocks.extras import SSDExtraLayer, SSDLiteExtraLayer
 from .blocks.heads import SSDHead
 from .blocks.l2norm import L2Normalization
+from .checks import close_matches
 from .config import SSDConfig
-from .feature_extractor import FeatureExtractor, _close_matches, get_backbone
+from .feature_extractor import FeatureExtractor, get_backbone
 from .gluoncv_args import split_gluoncv_kwargs
 from .norm import use_norm_layer
 from .presets import ALIASES, PRESETS
@@ -188,7 +189,7 @@ def get_config(name):
     """The :class:`SSDConfig` and dataset of a model name; unknown names list close matches."""
     if name not in PRESETS and name not in ALIASES:
         raise ValueError(f"unknown model {name!r}; closest names: "
-                         f"{_close_matches(name, list_models())}; see gluon_ssd.zoo.list_models()")
+                         f"{close_matches(name, list_models())}; see gluon_ssd.zoo.list_models()")
     return PRESETS[ALIASES.get(name, name)]
 
 

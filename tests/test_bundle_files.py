@@ -13,6 +13,7 @@ from deploy_fixtures import SIZE, make_net, noise_images, normalized
 from detections import assert_same_detections
 
 from gluon_ssd import deploy
+from gluon_ssd.deploy import bundle as bundle_module
 from gluon_ssd.fileio import file_digest
 
 
@@ -102,3 +103,71 @@ def test_a_failed_disk_write_keeps_the_previous_bundle(net, bundle, monkeypatch)
     assert {f: file_digest(str(bundle / f)) for f in os.listdir(bundle)} == files_before
     x = normalized(noise_images(40, 1), net)
     assert_same_detections(before(x), deploy.load(str(bundle))(x))
+
+
+def _edit_manifest(bundle, edit):
+    """Rewrite the manifest through ``edit(manifest)`` (the manifest is in no sha256 list)."""
+    manifest_path = bundle / deploy.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    edit(manifest)
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_the_manifest_records_the_layer_specs_the_graph_has(net, bundle):
+    manifest = deploy.verify_bundle(str(bundle))
+    assert manifest["base_size"] == net.base_size == 300
+    assert manifest["layers"] == [spec.to_dict() for spec in net.layers]
+    # Read back off the graph alone: mobilenet0.25 SSD300 taps at strides 16 and 32 (128 and
+    # 256 channels: 512 and 1024 times 0.25), ceil(300 / 16) = 19 and 10 cells, 4 and 6 anchors.
+    graph = bundle_module.graph_layers(str(bundle / "m-symbol.json"), 300, False)
+    assert graph[:2] == [{"step": 16.0, "num_anchors": 4, "channels": 128, "map_size": [19, 19]},
+                         {"step": 32.0, "num_anchors": 6, "channels": 256, "map_size": [10, 10]}]
+    assert [g["map_size"] for g in graph] == [list(s.map_size) for s in net.layers]
+    assert [g["num_anchors"] for g in graph] == [s.num_anchors for s in net.layers]
+    assert [g["channels"] for g in graph] == [s.channels for s in net.layers]
+    assert [g["step"] for g in graph] == [s.step for s in net.layers]
+    # At another input size the graph's maps follow (any-size graph): ceil(160 / 16) = 10.
+    assert bundle_module.graph_layers(str(bundle / "m-symbol.json"), 160, False)[0]["map_size"] \
+        == [10, 10]
+
+
+@pytest.mark.parametrize("field, value, real", [("channels", 64, 128), ("step", 15.0, 16.0),
+                                                ("map_size", [20, 20], [19, 19]),
+                                                ("num_anchors", 6, 4)])
+def test_a_manifest_whose_layers_disagree_with_its_graph_is_refused(bundle, field, value, real):
+    def edit(manifest):
+        manifest["layers"][0][field] = value
+    _edit_manifest(bundle, edit)
+    message = (rf"manifest\.json: layer 0 \(.*\) has {field} {re.escape(repr(value))}, the "
+               rf"graph m-symbol\.json has {re.escape(repr(real))}")
+    with pytest.raises(ValueError, match=message):
+        deploy.verify_bundle(str(bundle))
+    with pytest.raises(ValueError, match=message):
+        deploy.load(str(bundle))
+
+
+def test_manifest_layers_malformed_or_absent(bundle, net):
+    def malformed(manifest):
+        manifest["layers"][1]["num_anchors"] = "6"
+    _edit_manifest(bundle, malformed)
+    with pytest.raises(ValueError, match=r"manifest\.json: layers\[1\]: 'num_anchors' must be an "
+                                         r"int"):
+        deploy.load(str(bundle), verify=False)  # a structural check, even without verify
+
+    def older(manifest):  # a bundle exported before manifests carried the layers
+        del manifest["layers"], manifest["base_size"]
+    _edit_manifest(bundle, older)
+    detector = deploy.load(str(bundle))
+    images = noise_images(0, 1)
+    assert_same_detections(net(normalized(images, net)), detector(normalized(images, net)),
+                           score_atol=1e-4, box_atol=1e-2)
+
+
+def test_graph_layers_of_a_preprocessing_float16_graph(net, tmp_path):
+    # uint8 NHWC input and float16 layers: the anchor generators see a Cast of each map.
+    out = tmp_path / "half"
+    manifest = deploy.export(net, str(out), SIZE, name="h", preprocess=True, dtype="float16")
+    assert "fp32" not in manifest["variants"] and manifest["layers"][0]["channels"] == 128
+    deploy.verify_bundle(str(out))  # checked against the float16 graph
+    graph = bundle_module.graph_layers(str(out / "h-symbol.json"), 300, True)
+    assert [g["map_size"] for g in graph] == [list(s.map_size) for s in net.layers]

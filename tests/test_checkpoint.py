@@ -212,3 +212,55 @@ def test_the_trainer_gets_the_parameters_in_the_networks_own_order(tmp_path, mon
     fit(net, squares(8, seed=2), _config(epochs=1), str(tmp_path), **QUIET)
     assert isinstance(seen[0], list)
     assert [p.name for p in seen[0]] == [p.name for p in net.collect_params().values()]
+
+
+def _edited_record(run_dir, tmp_path, edit):
+    """A copy of the run whose latest.json went through ``edit(record)``."""
+    tmp_path.mkdir(exist_ok=True)
+    out = _forged(run_dir, tmp_path)
+    record = json.loads((out / "latest.json").read_text())
+    edit(record)
+    (out / "latest.json").write_text(json.dumps(record))
+    return out
+
+
+def test_the_record_carries_the_layer_specs_and_reloads_them(run_dir):
+    record = json.loads((run_dir / "latest.json").read_text())
+    # Plain JSON, one record per prediction layer of mobilenet0.25 SSD300: taps at strides 16
+    # and 32 (128 and 256 channels: 512 and 1024 times 0.25), 19x19 and 10x10 at 300 px.
+    assert [r["stride"] for r in record["layers"]] == [16, 32, 64, 128, 256, 512]
+    assert [r["channels"] for r in record["layers"][:2]] == [128, 256]
+    assert [r["map_size"] for r in record["layers"][:2]] == [[19, 19], [10, 10]]
+    net, _ = load_trained(str(run_dir))
+    assert [spec.to_dict() for spec in net.layers] == record["layers"]
+    assert net.layers == _net().layers
+
+
+def test_a_record_whose_layers_disagree_names_the_file_and_the_field(run_dir, tmp_path):
+    def edit(record):
+        record["layers"][2]["stride"] = 32  # hand-edited: extra2 is at 64
+    out = _edited_record(run_dir, tmp_path, edit)
+    with pytest.raises(ValueError, match=r"latest\.json: layer 2 \(extra2\) has stride 32, the "
+                                         r"network rebuilt from its ssd_config has 64"):
+        load_trained(str(out))
+    # Resuming into a network of another build is refused the same way, before any training.
+    with pytest.raises(ValueError, match=r"latest\.json: layer 2 .* the network being trained"):
+        fit(_net(), squares(16), _config(epochs=2), str(out), resume=True, **QUIET)
+
+
+def test_a_record_with_malformed_or_missing_layers(run_dir, tmp_path):
+    def malformed(record):
+        record["layers"][0]["channels"] = "128"
+    with pytest.raises(ValueError, match=r"latest\.json: layers\[0\]: 'channels' must be an int"):
+        load_trained(str(_edited_record(run_dir, tmp_path / "a", malformed)))
+
+    def fewer(record):
+        record["layers"].pop()
+    with pytest.raises(ValueError, match=r"latest\.json records 5 prediction layers, the network "
+                                         r"rebuilt from its ssd_config has 6"):
+        load_trained(str(_edited_record(run_dir, tmp_path / "b", fewer)))
+
+    def older(record):  # a record written before records carried the layers
+        del record["layers"]
+    net, _ = load_trained(str(_edited_record(run_dir, tmp_path / "c", older)))
+    assert net.layers == _net().layers

@@ -41,6 +41,49 @@ def test_decodes_one_anchor_by_hand():
     np.testing.assert_array_equal(bboxes[0, 2:], -1)
 
 
+
+def test_decode_candidates_by_hand():
+    # The anchor, offsets and logits of test_decodes_one_anchor_by_hand: corners 52 -+ 20, class
+    # probabilities 1/3 and 1/2 (background's 1/6 dropped), neither thresholded nor sorted.
+    boxes, scores = SSDDecoder(2).decode_candidates(
+        mx.nd, _nd([[[0, math.log(2), math.log(3)]]]), _nd([[[1, -2, 5 * math.log(2), 0]]]),
+        _nd([[[50, 60, 20, 40]]]))
+    assert boxes.shape == (1, 1, 4) and scores.shape == (1, 1, 2)
+    np.testing.assert_allclose(boxes.asnumpy(), [[[32, 32, 72, 72]]], rtol=1e-6)
+    np.testing.assert_allclose(scores.asnumpy(), [[[1 / 3, 1 / 2]]], rtol=1e-6)
+    # The same block symbolically (what deploy.RawSSD traces): (boxes, scores) of those shapes.
+    sym = SSDDecoder(2).decode_candidates(mx.sym, mx.sym.var("c"), mx.sym.var("b"),
+                                          mx.sym.var("a"))
+    _, shapes, _ = mx.sym.Group(list(sym)).infer_shape(c=(2, 7, 3), b=(2, 7, 4), a=(1, 7, 4))
+    assert shapes == [(2, 7, 4), (2, 7, 2)]
+
+
+def test_without_nms_the_detections_are_the_candidates():
+    """With nothing suppressed, thresholded or cut, the forward's rows are decode_candidates'."""
+    rng = np.random.RandomState(2)
+    cls_preds, box_preds = rng.normal(0, 2, (2, 50, 4)), rng.normal(0, 1, (2, 50, 4))
+    anchors = np.concatenate([rng.uniform(0, 300, (1, 50, 2)), rng.uniform(10, 100, (1, 50, 2))], -1)
+    decoder = SSDDecoder(3, nms_thresh=1, nms_topk=-1, post_nms=-1, score_thresh=0)
+    ids, scores, bboxes = _out(decoder, cls_preds, box_preds, anchors)
+    boxes, probs = (o.asnumpy() for o in decoder.decode_candidates(
+        mx.nd, _nd(cls_preds), _nd(box_preds), _nd(anchors)))
+    assert ids.shape == (2, 150, 1)  # K = N * C: every candidate is a row
+
+    def by_class_score_box(rows):
+        return rows[np.lexsort(rows.T[::-1])]
+
+    for b in range(2):
+        # The candidates as rows (class, score, box): 50 anchors x 3 classes.
+        expected = np.concatenate([np.broadcast_to(np.arange(3.0), (50, 3))[..., None],
+                                   probs[b][..., None],
+                                   np.broadcast_to(boxes[b][:, None], (50, 3, 4))], -1)
+        got = np.concatenate([ids[b], scores[b], bboxes[b]], -1)
+        np.testing.assert_allclose(by_class_score_box(got),
+                                   by_class_score_box(expected.reshape(-1, 6)),
+                                   rtol=1e-6, atol=1e-5)
+        # The rows are sorted by score, best first (the forward's order).
+        assert np.all(np.diff(scores[b, :, 0]) <= 0)
+
 # Five anchors, zero offsets (box = anchor), 2 classes. IoU(A, B) = IoU(A, C) = (19*20) / 420 = 0.905.
 _ANCHORS = [[[50, 50, 20, 20], [51, 50, 20, 20], [51, 50, 20, 20], [150, 150, 20, 20],
              [250, 250, 20, 20]]]

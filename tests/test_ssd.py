@@ -4,9 +4,12 @@ Every expected number is derived by hand in a comment; the per-layer facts are t
 against what the layers really output at a non-square input.
 """
 import dataclasses
+import re
 
 import mxnet as mx
 import pytest
+
+from layer_outputs import assert_layer_specs_match
 
 from gluon_ssd import SSD, LayerSpec, zoo
 from gluon_ssd.blocks.anchors import SSDAnchorGenerator
@@ -14,21 +17,9 @@ from gluon_ssd.blocks.decoder import SSDDecoder
 from gluon_ssd.blocks.heads import SSDHead
 from gluon_ssd.config import IMAGENET_MEAN, IMAGENET_STD
 from gluon_ssd.feature_extractor import FeatureExtractor, get_backbone
+from gluon_ssd.ssd import check_saved_layers
 
 HEIGHT, WIDTH = 300, 420  # non-square: a transposed height/width would show
-
-
-def _real_layer_outputs(net, height, width):
-    """Per prediction layer ``(map shape (C, H, W), cls shape, box shape)``, run imperatively."""
-    x = mx.nd.zeros((1, 3, height, width))
-    maps = list(net.features(x))
-    for extra in net.extras:
-        maps.append(extra(maps[-1]))
-    out = []
-    for feat, head in zip(maps, net.heads):
-        cls, box = head(feat)
-        out.append((feat.shape[1:], cls.shape, box.shape))
-    return out
 
 
 def test_ssd300_vgg16_layers_are_the_papers():
@@ -70,7 +61,7 @@ def test_layer_specs_match_real_outputs_at_a_non_square_input(name, maps_300x420
     net = zoo.get_model(name, pretrained_base=False)
     net.initialize()
     assert net.map_sizes(HEIGHT, WIDTH) == maps_300x420
-    real = _real_layer_outputs(net, HEIGHT, WIDTH)
+    real = assert_layer_specs_match(net, mx.nd.zeros((1, 3, HEIGHT, WIDTH)))
     assert len(real) == len(net.layers) == 6
     classes = len(net.classes) + 1  # 20 VOC classes + background
     for k, (spec, (map_shape, cls_shape, box_shape), (h, w)) in enumerate(
@@ -191,3 +182,47 @@ def test_given_layers_are_checked_against_the_parts():
         SSD(*_hand_parts(), base_size=0)
     with pytest.raises(TypeError, match="model_name"):
         SSD(*_hand_parts(), model_name=3)
+
+
+def test_layer_specs_round_trip_through_json():
+    import json
+    net = zoo.get_model("ssd_512_vgg16_atrous_coco", pretrained_base=False)
+    records = json.loads(json.dumps([spec.to_dict() for spec in net.layers]))
+    # SSD512 VGG: 64x64 conv4_3 at stride 8 (512 / 8), then halving to 2x2 and the 4x4 extra's 1x1.
+    assert records[0]["map_size"] == [64, 64] and records[-1]["map_size"] == [1, 1]
+    assert records[0] == {"source": net.layers[0].source, "channels": 512, "stride": 8,
+                          "step": 8.0, "map_size": [64, 64], "num_anchors": 4}
+    assert tuple(LayerSpec.from_dict(r) for r in records) == net.layers
+    assert check_saved_layers(records, net.layers, "m.json") == net.layers
+    bare = LayerSpec("relu7", 16, 32, 32.0, None, 4)  # no base size: no map size
+    assert LayerSpec.from_dict(json.loads(json.dumps(bare.to_dict()))) == bare
+
+
+def test_saved_layer_specs_that_disagree_name_the_file_layer_and_field():
+    net = zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False)
+    records = [spec.to_dict() for spec in net.layers]
+    # Each field in turn, on another layer: the message names that one.
+    for k, (field, value) in enumerate([("channels", 64), ("stride", 8), ("step", 10.0),
+                                        ("map_size", [7, 7]), ("num_anchors", 9)]):
+        edited = [dict(r) for r in records]
+        edited[k][field] = value
+        real = records[k][field]
+        with pytest.raises(ValueError, match=rf"^m\.json: layer {k} \(.*\) has {field} "
+                                             rf"{re.escape(repr(value))}, the graph has "
+                                             rf"{re.escape(repr(real))}"):
+            check_saved_layers(edited, net.layers, "m.json", against="the graph")
+    # Only the fields asked for are compared (a graph that knows no strides).
+    edited = [dict(r) for r in records]
+    edited[1]["stride"] = 1
+    check_saved_layers(edited, [{"channels": s.channels} for s in net.layers], "m.json",
+                       fields=["channels"])
+    with pytest.raises(ValueError, match=r"m\.json records 5 prediction layers, the network has 6"):
+        check_saved_layers(records[:5], net.layers, "m.json")
+    for bad, message in [({**records[0], "stride": 8.0}, "'stride' must be an int"),
+                         ({**records[0], "step": "8"}, "'step' must be a number"),
+                         ({**records[0], "map_size": [19]}, "'map_size' must be"),
+                         ({**records[0], "extra": 1}, "must be a dict of the fields")]:
+        with pytest.raises(ValueError, match=rf"m\.json: layers\[0\].*{message}"):
+            check_saved_layers([bad] + records[1:], net.layers, "m.json")
+    with pytest.raises(ValueError, match="must be a list"):
+        check_saved_layers({"0": records[0]}, net.layers, "m.json")

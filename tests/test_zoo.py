@@ -7,6 +7,7 @@ import pytest
 from mxnet import autograd
 
 from detections import assert_same_detections
+from layer_outputs import assert_layer_specs_match
 
 from gluon_ssd import deploy, model_store, zoo
 
@@ -25,10 +26,15 @@ def test_zoo_has_the_named_models():
     assert zoo.get_config("ssd_300_resnet101_voc") == zoo.get_config("ssd_300_resnet101_v1_voc")
 
 
-def _input_side(name):
+def _input_shape(name):
+    """A small non-square ``(H, W)``, ``W - H = 32``: the taps' strides 8, 16 and 32 divide it.
+
+    VGG's valid 3x3 / 4x4 extras need the base size as the smaller side; every other backbone
+    reaches 1x1 maps from 96 px.
+    """
     config, _ = zoo.get_config(name)
-    # VGG's valid 3x3 / 4x4 extras need the base size; the others reach 1x1 maps from 128 px.
-    return config.base_size if config.backbone == "vgg16_atrous" else 128
+    height = config.base_size if config.backbone == "vgg16_atrous" else 96
+    return height, height + 32
 
 
 @pytest.mark.slow
@@ -37,17 +43,15 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     net = zoo.get_model(name, pretrained_base=False)
     mx.random.seed(0)
     net.initialize(mx.init.Xavier())
-    side = _input_side(name)
-    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, side, side))
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3) + _input_shape(name))
     num_classes = net.num_classes
 
-    # The anchors of every prediction map, from the maps themselves (real sizes: Inception-v3's
-    # valid convolutions give 3x3 and 1x1 taps at 128 px, not 8x8 and 4x4).
-    maps = list(net.features(x[:1]))
-    for extra in net.extras:
-        maps.append(extra(maps[-1]))
-    expected = sum(m.shape[2] * m.shape[3] * gen.num_anchors
-                   for m, gen in zip(maps, net.anchor_generators))
+    # Each layer's declared channels, anchors per location and stride (its LayerSpec) against
+    # its real map and head outputs; the anchors of every map, from the maps themselves (real
+    # sizes: Inception-v3's valid convolutions give 4x6 and 1x2 taps at 96x128 px, not 6x8
+    # and 3x4).
+    real = assert_layer_specs_match(net, x[:1])
+    expected = sum(h * w * spec.num_anchors for ((_, h, w), _, _), spec in zip(real, net.layers))
     with autograd.record():
         cls_preds, box_preds, anchors = net(x)
         n = anchors.shape[1]

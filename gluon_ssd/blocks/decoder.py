@@ -104,12 +104,57 @@ class SSDDecoder(HybridBlock):
         self.nms_thresh, self.nms_topk, self.post_nms = float(nms_thresh), int(nms_topk), int(post_nms)
         self._clear_cached_op()
 
+    def foreground_scores(self, F, cls_preds):
+        """Softmax class probabilities with the background column dropped.
+
+        Parameters
+        ----------
+        F : module
+            ``mxnet.ndarray`` or ``mxnet.symbol`` (a ``hybrid_forward``'s ``F``).
+        cls_preds : NDArray or Symbol
+            ``(B, N, num_classes + 1)`` raw logits, index 0 background.
+
+        Returns
+        -------
+        NDArray or Symbol
+            ``(B, N, num_classes)``: column ``c`` is class ``c``'s probability (the softmax over
+            all ``num_classes + 1`` logits, so a row sums to 1 minus the background's).
+        """
+        return F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
+
+    def decode_candidates(self, F, cls_preds, box_preds, anchors):
+        """Every anchor's box and foreground probabilities: what the forward thresholds and NMSes.
+
+        No threshold, no sorting, no NMS: the ``N * num_classes`` candidates of each image, as
+        :class:`gluon_ssd.deploy.RawSSD` exports them for a runtime's own NMS.
+
+        Parameters
+        ----------
+        F : module
+            ``mxnet.ndarray`` or ``mxnet.symbol``.
+        cls_preds : NDArray or Symbol
+            ``(B, N, num_classes + 1)`` raw logits, index 0 background.
+        box_preds : NDArray or Symbol
+            ``(B, N, 4)`` encoded offsets ``(dx, dy, dw, dh)``.
+        anchors : NDArray or Symbol
+            ``(1, N, 4)`` as ``(cx, cy, w, h)`` in input pixels.
+
+        Returns
+        -------
+        boxes : NDArray or Symbol
+            ``(B, N, 4)`` as ``(x1, y1, x2, y2)`` in input pixels (this decoder's ``stds``).
+        scores : NDArray or Symbol
+            ``(B, N, num_classes)``, see :meth:`foreground_scores`.
+        """
+        return self.bbox_decoder(box_preds, anchors), self.foreground_scores(F, cls_preds)
+
     def hybrid_forward(self, F, cls_preds, box_preds, anchors):  # pylint: disable=arguments-differ
         if self.nms_topk <= 0:
             return self._decode_all(F, cls_preds, box_preds, anchors)
         k = self.nms_topk
-        # Foreground probabilities; candidates <= score_thresh get id -1 below.
-        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)  # (B, N, C)
+        # Foreground probabilities; candidates <= score_thresh get id -1 below. Only the k picks'
+        # boxes are decoded (decode_candidates would decode all N).
+        scores = self.foreground_scores(F, cls_preds)  # (B, N, C)
         # Class-major flat candidates, index c * N + n: GluonCV's order, which decides ties. k rows
         # of -1 appended, so that top-k always has k rows to pick (any N, any C); they sort last.
         scores = F.transpose(scores, (0, 2, 1)).reshape((0, -1))  # (B, C * N)

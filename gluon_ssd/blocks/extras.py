@@ -8,9 +8,9 @@ weights need ``gamma = 1`` here. With ``use_bn=False, reduce_ratio=0.5`` it is a
 GluonCV's VGG ``extra_spec`` (biased convs). :class:`SSDLiteExtraLayer` is the SSDLite extra of the
 MobileNetV2 paper (Sandler et al. 2018): 1x1 to ``f // 2``, depthwise 3x3, 1x1 to ``f``, each + BN + ReLU6.
 """
-import numbers
-
 from mxnet.gluon import HybridBlock, nn
+
+from ..checks import check_int, check_positive
 
 __all__ = ["SSDExtraLayer", "SSDLiteExtraLayer", "extra_output_size", "transition_channels"]
 
@@ -24,29 +24,14 @@ GLUONCV_BN_MOMENTUM = 0.9
 RELU6_MAX = 6.0
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-
-
 def extra_output_size(size, stride, pad, kernel=3):
     """Output side of a ``kernel`` x ``kernel`` convolution: ``floor((size + 2*pad - kernel) / stride) + 1``.
 
     A result below 1 means the layer does not fit the map; callers should reject such configs.
     E.g. SSD300: 19 -> 10 (stride 2, pad 1), 3 -> 1 (stride 1, pad 0).
     """
-    size, stride = _check_int("size", size, 1), _check_int("stride", stride, 1)
-    pad, kernel = _check_int("pad", pad, 0), _check_int("kernel", kernel, 1)
+    size, stride = check_int("size", size, 1), check_int("stride", stride, 1)
+    pad, kernel = check_int("pad", pad, 0), check_int("kernel", kernel, 1)
     return (size + 2 * pad - kernel) // stride + 1
 
 
@@ -90,13 +75,13 @@ class SSDExtraLayer(_Extra):
     def __init__(self, in_channels, num_filters, stride=2, pad=1, reduce_ratio=GLUONCV_REDUCE_RATIO,
                  min_depth=GLUONCV_MIN_DEPTH, use_bn=True, kernel_size=3,
                  bn_epsilon=GLUONCV_BN_EPSILON, **kwargs):
-        self.in_channels = _check_int("in_channels", in_channels, 1)
-        self.out_channels = _check_int("num_filters", num_filters, 1)
-        self.stride, self.pad = _check_int("stride", stride, 1), _check_int("pad", pad, 0)
-        self.kernel_size = _check_int("kernel_size", kernel_size, 1)
-        _check_int("min_depth", min_depth, 0)
-        _check_positive("reduce_ratio", reduce_ratio)
-        _check_positive("bn_epsilon", bn_epsilon)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.out_channels = check_int("num_filters", num_filters, 1)
+        self.stride, self.pad = check_int("stride", stride, 1), check_int("pad", pad, 0)
+        self.kernel_size = check_int("kernel_size", kernel_size, 1)
+        check_int("min_depth", min_depth, 0)
+        check_positive("reduce_ratio", reduce_ratio)
+        check_positive("bn_epsilon", bn_epsilon)
         self.mid_channels = transition_channels(self.out_channels, reduce_ratio, min_depth)
         if self.mid_channels < 1:
             raise ValueError(f"transition width max(min_depth={min_depth}, round({num_filters} * "
@@ -144,9 +129,9 @@ class SSDLiteExtraLayer(_Extra):
     """
 
     def __init__(self, in_channels, num_filters, stride=2, pad=1, **kwargs):
-        self.in_channels = _check_int("in_channels", in_channels, 1)
-        self.out_channels = _check_int("num_filters", num_filters, 2)
-        self.stride, self.pad = _check_int("stride", stride, 1), _check_int("pad", pad, 0)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.out_channels = check_int("num_filters", num_filters, 2)
+        self.stride, self.pad = check_int("stride", stride, 1), check_int("pad", pad, 0)
         self.kernel_size = 3
         self.mid_channels = self.out_channels // 2
         super().__init__(**kwargs)

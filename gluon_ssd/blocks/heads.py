@@ -14,7 +14,8 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock, nn
 
-from .extras import RELU6_MAX, _check_int
+from ..checks import check_int
+from .extras import RELU6_MAX
 
 __all__ = ["SSDHead"]
 
@@ -67,10 +68,10 @@ class SSDHead(HybridBlock):
     """
 
     def __init__(self, in_channels, num_anchors, num_classes, lite=False, kernel_size=3, **kwargs):
-        self.in_channels = _check_int("in_channels", in_channels, 1)
-        self.num_anchors = _check_int("num_anchors", num_anchors, 1)
-        self.num_classes = _check_int("num_classes", num_classes, 1)
-        self.kernel_size = _check_int("kernel_size", kernel_size, 1)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.num_anchors = check_int("num_anchors", num_anchors, 1)
+        self.num_classes = check_int("num_classes", num_classes, 1)
+        self.kernel_size = check_int("kernel_size", kernel_size, 1)
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd to keep the map size, got {kernel_size}")
         self.lite = bool(lite)
@@ -112,7 +113,7 @@ class SSDHead(HybridBlock):
         the depthwise conv and BatchNorm of an SSDLite class predictor are kept as they are.
         """
         old = self.class_conv
-        old_k, new_k = self.num_classes + 1, _check_int("num_classes", num_classes, 1) + 1
+        old_k, new_k = self.num_classes + 1, check_int("num_classes", num_classes, 1) + 1
         conv = old._kwargs  # pylint: disable=protected-access
         # Outside any name scope the prefix is used as given: the parameter names stay the same.
         new = nn.Conv2D(self.num_anchors * new_k, conv["kernel"], strides=conv["stride"],

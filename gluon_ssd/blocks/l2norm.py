@@ -13,6 +13,8 @@ import numbers
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
+from ..checks import check_int
+
 __all__ = ["L2Normalization", "SSD_INITIAL_SCALE", "GLUONCV_L2_EPS"]
 
 # SSD paper, section 3.1 / ParseNet: conv4_3's scale starts at 20.
@@ -43,10 +45,7 @@ class L2Normalization(HybridBlock):
     """
 
     def __init__(self, channels, initial_scale=SSD_INITIAL_SCALE, eps=GLUONCV_L2_EPS, **kwargs):
-        if isinstance(channels, bool) or not isinstance(channels, numbers.Integral):
-            raise TypeError(f"channels must be an int, got {type(channels).__name__}")
-        if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+        channels = check_int("channels", channels, 1)
         if isinstance(initial_scale, bool) or not isinstance(initial_scale, numbers.Real):
             raise TypeError(f"initial_scale must be a number, got {type(initial_scale).__name__}")
         if isinstance(eps, bool) or not isinstance(eps, numbers.Real):

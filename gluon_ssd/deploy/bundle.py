@@ -4,7 +4,13 @@ The manifest (``manifest.json``, written last by :func:`gluon_ssd.deploy.export`
 file with its size and sha256. It may only name plain files *inside* the bundle folder: a name
 with a path separator, ``..``, an absolute path, or a symlink resolving outside the folder is
 refused (a shared or downloaded bundle must not make the loader read other files).
+
+It also records the detector's ``base_size`` and ``layers`` (one
+:meth:`gluon_ssd.LayerSpec.to_dict` record per prediction layer); :func:`verify_bundle` checks
+them against the main MXNet graph (:func:`graph_layers`). Bundles written before these fields
+load unchecked.
 """
+import ast
 import json
 import os
 import warnings
@@ -12,9 +18,10 @@ import warnings
 import mxnet as mx
 
 from ..fileio import contained_path, file_digest
+from ..ssd import LayerSpec, check_saved_layers
 
-__all__ = ["verify_bundle", "read_manifest", "bundle_path", "MANIFEST", "FORMAT",
-           "FORMAT_VERSION"]
+__all__ = ["verify_bundle", "read_manifest", "bundle_path", "graph_layers", "layers_entry",
+           "MANIFEST", "FORMAT", "FORMAT_VERSION"]
 
 MANIFEST = "manifest.json"
 FORMAT = "gluon_ssd-bundle"
@@ -65,7 +72,9 @@ def verify_bundle(out_dir):
     ValueError
         The manifest is not a bundle manifest; an entry is not a plain file inside the folder
         (see :func:`bundle_path`); a file's size or sha256 differs from it (truncated, altered,
-        or from another export). The message names the file.
+        or from another export); its ``layers`` differ from the main graph's (see
+        :func:`graph_layers`: channels, step, map size at ``base_size``, anchors per location).
+        The message names the file.
     """
     manifest = read_manifest(out_dir)
     for fname, info in manifest["files"].items():
@@ -81,7 +90,106 @@ def verify_bundle(out_dir):
         if digest != info["sha256"]:
             raise ValueError(f"bundle {out_dir!r}: {fname} sha256 {digest[:12]}... differs from "
                              f"{MANIFEST}'s {info['sha256'][:12]}... (file altered); re-export")
+    _check_layers_against_graph(out_dir, manifest)
     return manifest
+
+
+def layers_entry(net):
+    """The manifest fields describing ``net``'s prediction layers (plain JSON).
+
+    Returns
+    -------
+    dict
+        ``{"base_size": int or None, "layers": [LayerSpec.to_dict(), ...]}`` (map sizes at
+        ``base_size``).
+    """
+    return {"base_size": net.base_size, "layers": [spec.to_dict() for spec in net.layers]}
+
+
+def _main_graph(manifest):
+    """The manifest entry of the MXNet graph the layers are read from (fp32, else float16)."""
+    for variant in ("fp32", "float16"):
+        if variant in manifest["variants"]:
+            return manifest["variants"][variant]
+    return None
+
+
+def graph_layers(symbol_file, base_size, preprocess):
+    """What an exported graph says of each prediction layer, read off its anchor generators.
+
+    Each :class:`~gluon_ssd.blocks.SSDAnchorGenerator` is traced as ``arange_like`` on its map
+    (axis 2: rows), ``+ offset``, ``* step``, next to its ``anchor_wh`` constant of shape
+    ``(1, A, 2)``; the map's shape comes from shape inference at a ``base_size`` square input.
+
+    Parameters
+    ----------
+    symbol_file : str
+        A ``-symbol.json`` written by :func:`gluon_ssd.deploy.export`.
+    base_size : int
+        Input side for the map sizes.
+    preprocess : bool
+        Whether the graph takes ``(B, H, W, 3)`` pixels (else ``(B, 3, H, W)``).
+
+    Returns
+    -------
+    list of dict
+        Per layer, in graph order: ``channels``, ``step``, ``map_size`` (``[H, W]``) and
+        ``num_anchors``.
+
+    Raises
+    ------
+    ValueError
+        The graph has no anchor generator this function can read.
+    """
+    with open(symbol_file, encoding="utf-8") as f:
+        nodes = json.load(f)["nodes"]
+    consumers = {}
+    for i, node in enumerate(nodes):
+        for src, _, _ in node["inputs"]:
+            consumers.setdefault(src, []).append(i)
+    by_name = {node["name"]: node for node in nodes}
+    internals = mx.sym.load(symbol_file).get_internals()
+    names = internals.list_outputs()
+    layers, maps = [], []
+    for i, node in enumerate(nodes):
+        if node["op"] != "_contrib_arange_like" or node.get("attrs", {}).get("axis") != "2":
+            continue
+        prefix = node["name"].rsplit("arange_like", 1)[0]
+        wh = by_name.get(f"{prefix}anchor_wh", {}).get("attrs", {}).get("__shape__")
+        steps = [nodes[m] for p in consumers.get(i, []) if nodes[p]["op"] == "_plus_scalar"
+                 for m in consumers.get(p, []) if nodes[m]["op"] == "_mul_scalar"]
+        if wh is None or len(steps) != 1:
+            raise ValueError(f"{symbol_file}: anchor generator {prefix!r} is not laid out as "
+                             f"gluon_ssd exports it (arange_like, + offset, * step, anchor_wh)")
+        src, out, _ = node["inputs"][0]
+        name = nodes[src]["name"]
+        maps.append(internals[names.index(f"{name}_output" if f"{name}_output" in names
+                                          else f"{name}_output{out}")])
+        layers.append({"step": float(steps[0]["attrs"]["scalar"]),
+                       "num_anchors": int(ast.literal_eval(wh)[1])})
+    if not layers:
+        raise ValueError(f"{symbol_file} has no anchor generator: not an SSD graph of gluon_ssd")
+    shape = (1, base_size, base_size, 3) if preprocess else (1, 3, base_size, base_size)
+    _, shapes, _ = mx.sym.Group(maps).infer_shape_partial(data=shape)
+    for layer, (_, c, h, w) in zip(layers, shapes):
+        layer.update(channels=int(c), map_size=[int(h), int(w)])
+    return layers
+
+
+def _check_layers_against_graph(out_dir, manifest):
+    """The manifest's ``layers`` against its main graph's (manifests without them pass)."""
+    entry = _main_graph(manifest)
+    if manifest.get("layers") is None or entry is None:
+        return
+    base = manifest.get("base_size")
+    fields = ["channels", "step", "num_anchors"] + (["map_size"] if base else [])
+    symbol_file = bundle_path(out_dir, entry["symbol"])
+    preprocess = manifest["input"]["preprocess"]
+    # Without a base size only channels, steps and anchors are compared: at the export height.
+    side = base or manifest["input"]["shape"][1 if preprocess else 2]
+    graph = graph_layers(symbol_file, side, preprocess)
+    check_saved_layers(manifest["layers"], graph, os.path.join(out_dir, MANIFEST),
+                       f"the graph {entry['symbol']}", fields)
 
 
 def read_manifest(out_dir):
@@ -108,6 +216,13 @@ def read_manifest(out_dir):
                          f"gluon_ssd reads version {FORMAT_VERSION}")
     for fname in manifest["files"]:
         bundle_path(out_dir, fname)
+    layers = manifest.get("layers")
+    if layers is not None:
+        if not isinstance(layers, list):
+            raise ValueError(f"{path}: 'layers' must be a list of per-layer records, got "
+                             f"{layers!r}")
+        for k, record in enumerate(layers):
+            LayerSpec.from_dict(record, f"{path}: layers[{k}]")
     for variant, entry in manifest["variants"].items():
         for key in ("symbol", "params", "file"):
             if key in entry and entry[key] not in manifest["files"]:

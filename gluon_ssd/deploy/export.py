@@ -16,7 +16,7 @@ import numpy as np
 
 from ..fileio import atomic_write_json, file_digest
 from .bf16 import DEFAULT_BF16_TOLERANCE, measure_bf16
-from .bundle import FORMAT, FORMAT_VERSION, MANIFEST
+from .bundle import FORMAT, FORMAT_VERSION, MANIFEST, layers_entry
 from .graph import HalfPrecisionSSD, cast_params, fold_batchnorm, trace
 from .images import load_images, normalize_images
 from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE, export_int8
@@ -220,7 +220,7 @@ def _manifest_header(net, name, data_shape, preprocess, dtype):
     mean, std = list(net.mean), list(net.std)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "model_name": net.model_name, "name": name,
+        "model_name": net.model_name, "name": name, **layers_entry(net),
         "classes": list(net.classes), "num_classes": len(net.classes),
         "mxnet_version": mx.__version__,
         "input": {

@@ -41,7 +41,8 @@ class RawSSD(HybridBlock):
     Inputs: ``x`` ``(B, 3, H, W)`` normalized RGB.
     Outputs: ``boxes`` ``(B, N, 4)`` as ``(x1, y1, x2, y2)`` in input pixels and ``scores``
     ``(B, N, C)``, softmax probabilities without the background column: what
-    ``net.decoder`` sorts, thresholds and suppresses (see :func:`postprocess_numpy`).
+    ``net.decoder`` sorts, thresholds and suppresses (see :func:`postprocess_numpy`), computed
+    by the decoder itself (:meth:`gluon_ssd.blocks.SSDDecoder.decode_candidates`).
     """
 
     def __init__(self, net, **kwargs):
@@ -49,10 +50,7 @@ class RawSSD(HybridBlock):
         self.net = net
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        cls_preds, box_preds, anchors = self.net.predictions(F, x)
-        boxes = self.net.decoder.bbox_decoder(box_preds, anchors)
-        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
-        return boxes, scores
+        return self.net.decoder.decode_candidates(F, *self.net.predictions(F, x))
 
 
 class StaticRawSSD(RawSSD):
@@ -82,9 +80,7 @@ class StaticRawSSD(RawSSD):
 
     def hybrid_forward(self, F, x, static_anchors):  # pylint: disable=arguments-differ
         cls_preds, box_preds, _ = self.net.predictions(F, x)
-        boxes = self.net.decoder.bbox_decoder(box_preds, static_anchors)
-        scores = F.slice_axis(F.softmax(cls_preds, axis=-1), axis=-1, begin=1, end=None)
-        return boxes, scores
+        return self.net.decoder.decode_candidates(F, cls_preds, box_preds, static_anchors)
 
 
 class HalfPrecisionSSD(RawSSD):
@@ -116,6 +112,98 @@ def trace(block, data_shape, ctx, preprocess, mean, std):
     return sym, args, aux
 
 
+def _count_uses(graph):
+    """``{(node index, output index): number of consumers}``, graph heads included."""
+    uses = {}
+    for entry in [e for node in graph["nodes"] for e in node["inputs"]] + graph["heads"]:
+        key = (entry[0], entry[1])
+        uses[key] = uses.get(key, 0) + 1
+    return uses
+
+
+def _foldable_pair(i, nodes, uses, params):
+    """``(conv index, conv weight names, BN weight names)`` when BatchNorm ``i`` folds, else None.
+
+    It folds when it normalises axis 1 of a Convolution's only output (NCHW) that feeds nothing
+    else, nothing reads its mean / var outputs, and every weight of both is a known variable
+    feeding nothing but them.
+    """
+    node = nodes[i]
+    if node["op"] != "BatchNorm" or node.get("attrs", {}).get("axis", "1") != "1":
+        return None
+    conv_idx, conv_out, _ = node["inputs"][0]
+    conv = nodes[conv_idx]
+
+    def single_use(idx):
+        return uses.get((idx, 0), 0) == 1
+
+    if (conv["op"] != "Convolution" or conv_out != 0 or not single_use(conv_idx)
+            or conv.get("attrs", {}).get("layout", "NCHW") not in ("NCHW", "None")
+            or uses.get((i, 1), 0) or uses.get((i, 2), 0)):
+        return None
+    weights = conv["inputs"][1:] + node["inputs"][1:]
+    if not all(single_use(s) and nodes[s]["op"] == "null" and nodes[s]["name"] in params
+               for s, _, _ in weights):
+        return None
+    return (conv_idx, [nodes[s]["name"] for s, _, _ in conv["inputs"][1:]],
+            [nodes[s]["name"] for s, _, _ in node["inputs"][1:]])
+
+
+def _fold_weights(params, conv_name, conv_params, bn_params, bn_attrs):
+    """Fold one BatchNorm's weights into its conv's, in ``params`` (float64 maths).
+
+    ``W' = W * s`` and ``b' = (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)`` per
+    output channel (``gamma = 1`` under ``fix_gamma``); the BN's weights leave ``params``.
+    Returns the name of the conv's bias when it is new (the conv had none), else None.
+    """
+    gamma, beta, mean, var = (params[n].asnumpy().astype(np.float64) for n in bn_params)
+    if bn_attrs.get("fix_gamma", "True") == "True":
+        gamma = np.ones_like(gamma)
+    scale = gamma / np.sqrt(var + float(bn_attrs.get("eps", "0.001")))
+    weight = params[conv_params[0]].asnumpy().astype(np.float64)
+    has_bias = len(conv_params) > 1
+    bias = params[conv_params[1]].asnumpy().astype(np.float64) if has_bias \
+        else np.zeros_like(scale)
+    dtype = params[conv_params[0]].dtype
+    params[conv_params[0]] = mx.nd.array(weight * scale.reshape(-1, 1, 1, 1), dtype=dtype)
+    bias_name = conv_params[1] if has_bias else f"{conv_name}_folded_bias"
+    params[bias_name] = mx.nd.array((bias - mean) * scale + beta, dtype=dtype)
+    for name in bn_params:
+        del params[name]
+    return None if has_bias else bias_name
+
+
+def _drop_folded_nodes(graph, folds):
+    """The graph without the folded BatchNorms and their weight variables, in place.
+
+    ``folds``: BN node index -> ``(conv node index, new bias name or None)``. A BN's consumers
+    read its conv instead; a conv given a new bias gets a variable node for it.
+    """
+    nodes, row_ptr = graph["nodes"], graph["node_row_ptr"]
+    folded_params = {s for i in folds for s, _, _ in nodes[i]["inputs"][1:]}
+    new_bias = {conv: name for conv, name in folds.values() if name}
+    remap, new_nodes, outputs = {}, [], []
+    for i, node in enumerate(nodes):
+        if i in folds:
+            remap[i] = remap[folds[i][0]]
+            continue
+        if i in folded_params:
+            continue
+        node = dict(node, inputs=[[remap[s], o, v] for s, o, v in node["inputs"]])
+        if i in new_bias:
+            new_nodes.append({"op": "null", "name": new_bias[i], "inputs": []})
+            outputs.append(1)
+            node["inputs"].append([len(new_nodes) - 1, 0, 0])
+            node["attrs"] = dict(node["attrs"], no_bias="False")
+        remap[i] = len(new_nodes)
+        new_nodes.append(node)
+        outputs.append(row_ptr[i + 1] - row_ptr[i])
+    graph["nodes"] = new_nodes
+    graph["heads"] = [[remap[s], o, v] for s, o, v in graph["heads"]]
+    graph["arg_nodes"] = [i for i, n in enumerate(new_nodes) if n["op"] == "null"]
+    graph["node_row_ptr"] = [int(v) for v in np.concatenate([[0], np.cumsum(outputs)])]
+
+
 def fold_batchnorm(sym, arg_params, aux_params):
     """Fold every inference BatchNorm that directly follows a Convolution into that convolution.
 
@@ -137,76 +225,19 @@ def fold_batchnorm(sym, arg_params, aux_params):
         The new graph, weights, auxiliary states and the number of BatchNorms folded.
     """
     graph = json.loads(sym.tojson())
-    nodes = graph["nodes"]
-    uses = {}
-    for node in nodes:
-        for src, out, _ in node["inputs"]:
-            uses[(src, out)] = uses.get((src, out), 0) + 1
-    for src, out, _ in graph["heads"]:
-        uses[(src, out)] = uses.get((src, out), 0) + 1
+    nodes, uses = graph["nodes"], _count_uses(graph)
     params = dict(arg_params)
     params.update(aux_params)
-
-    def single_use(idx):
-        return uses.get((idx, 0), 0) == 1
-
     folds = {}  # BN node index -> (conv node index, name of a new bias or None)
     for i, node in enumerate(nodes):
-        attrs = node.get("attrs", {})
-        if node["op"] != "BatchNorm" or attrs.get("axis", "1") != "1":
-            continue
-        conv_idx = node["inputs"][0][0]
-        conv = nodes[conv_idx]
-        cattrs = conv.get("attrs", {})
-        if (conv["op"] != "Convolution" or node["inputs"][0][1] != 0 or not single_use(conv_idx)
-                or cattrs.get("layout", "NCHW") not in ("NCHW", "None")
-                or uses.get((i, 1), 0) or uses.get((i, 2), 0)):
-            continue
-        conv_params = [nodes[s]["name"] for s, _, _ in conv["inputs"][1:]]
-        bn_params = [nodes[s]["name"] for s, _, _ in node["inputs"][1:]]
-        if not all(single_use(s) and nodes[s]["op"] == "null" and nodes[s]["name"] in params
-                   for s, _, _ in conv["inputs"][1:] + node["inputs"][1:]):
-            continue
-        gamma, beta, mean, var = (params[n].asnumpy().astype(np.float64) for n in bn_params)
-        if attrs.get("fix_gamma", "True") == "True":
-            gamma = np.ones_like(gamma)
-        scale = gamma / np.sqrt(var + float(attrs.get("eps", "0.001")))
-        weight = params[conv_params[0]].asnumpy().astype(np.float64)
-        bias = (params[conv_params[1]].asnumpy().astype(np.float64) if len(conv_params) > 1
-                else np.zeros_like(scale))
-        dtype = params[conv_params[0]].dtype
-        params[conv_params[0]] = mx.nd.array(weight * scale.reshape(-1, 1, 1, 1), dtype=dtype)
-        bias_name = conv_params[1] if len(conv_params) > 1 else f"{conv['name']}_folded_bias"
-        params[bias_name] = mx.nd.array((bias - mean) * scale + beta, dtype=dtype)
-        for name in bn_params:
-            del params[name]
-        folds[i] = (conv_idx, bias_name if len(conv_params) == 1 else None)
+        pair = _foldable_pair(i, nodes, uses, params)
+        if pair is not None:
+            conv_idx, conv_params, bn_params = pair
+            folds[i] = (conv_idx, _fold_weights(params, nodes[conv_idx]["name"], conv_params,
+                                                bn_params, node.get("attrs", {})))
     if not folds:
         return sym, dict(arg_params), dict(aux_params), 0
-
-    folded_params = {s for i in folds for s, _, _ in nodes[i]["inputs"][1:]}
-    new_bias = {conv: name for conv, name in folds.values() if name}
-    row_ptr = graph["node_row_ptr"]
-    remap, new_nodes, outputs = {}, [], []
-    for i, node in enumerate(nodes):
-        if i in folds:
-            remap[i] = remap[folds[i][0]]
-            continue
-        if i in folded_params:
-            continue
-        node = dict(node, inputs=[[remap[s], o, v] for s, o, v in node["inputs"]])
-        if i in new_bias:
-            new_nodes.append({"op": "null", "name": new_bias[i], "inputs": []})
-            outputs.append(1)
-            node["inputs"].append([len(new_nodes) - 1, 0, 0])
-            node["attrs"] = dict(node["attrs"], no_bias="False")
-        remap[i] = len(new_nodes)
-        new_nodes.append(node)
-        outputs.append(row_ptr[i + 1] - row_ptr[i])
-    graph["nodes"] = new_nodes
-    graph["heads"] = [[remap[s], o, v] for s, o, v in graph["heads"]]
-    graph["arg_nodes"] = [i for i, n in enumerate(new_nodes) if n["op"] == "null"]
-    graph["node_row_ptr"] = [int(v) for v in np.concatenate([[0], np.cumsum(outputs)])]
+    _drop_folded_nodes(graph, folds)
     new_sym = mx.sym.load_json(json.dumps(graph))
     args = {n: params[n] for n in new_sym.list_arguments() if n in params}
     aux = {n: params[n] for n in new_sym.list_auxiliary_states()}

@@ -65,6 +65,62 @@ class _Graph:
         return self.op("GatherElements", [data, self.op("Expand", [index, shape])], axis=1)
 
 
+def _top_candidates(g, boxes, scores, k):
+    """The ``k`` best class-major candidates (index ``c * N + n``, the decoder's order).
+
+    Returns ``(top_scores (B, k), cls (B, k) int64, cand_boxes (B, k, 4), batch (1,))``:
+    scores, class (``>= C`` for the -1 padding) and box of each pick, and the batch size.
+    """
+    i64 = np.int64
+    flat = g.op("Reshape", [g.op("Transpose", [scores], perm=[0, 2, 1]), g.const([0, -1], i64)])
+    batch = g.op("Slice", [g.op("Shape", [flat]), g.const([0], i64), g.const([1], i64)])
+    pad = g.op("Expand", [g.const([[-1.0]], np.float32),
+                          g.op("Concat", [batch, g.const([k], i64)], axis=0)])
+    top_scores, top_index = g.op("TopK", [g.op("Concat", [flat, pad], axis=1),
+                                          g.const([k], i64)], outputs=2, axis=1)
+    num_anchors = g.op("Slice", [g.op("Shape", [boxes]), g.const([1], i64), g.const([2], i64)])
+    cls = g.op("Div", [top_index, num_anchors])  # (B, k) int64; >= C for the padding
+    anchor = g.op("Sub", [top_index, g.op("Mul", [cls, num_anchors])])
+    return top_scores, cls, g.gather_rows(boxes, anchor, 4), batch
+
+
+def _per_class_nms(g, cand_boxes, top_scores, cls, num_classes, k, nms_thresh, score_thresh):
+    """``(B, k)`` scores of the candidates NMS keeps (per class), -1 for the others."""
+    i64 = np.int64
+    # Candidate j scores in row cls[j] only: (B, C, k), -1 elsewhere (below any threshold).
+    in_class = g.op("Equal", [g.op("Reshape", [cls, g.const([0, 1, -1], i64)]),
+                              g.const(np.arange(num_classes).reshape(1, -1, 1), i64)])
+    class_scores = g.op("Where", [in_class,
+                                  g.op("Reshape", [top_scores, g.const([0, 1, -1], i64)]),
+                                  g.const(-1.0, np.float32)])  # (B, C, k)
+    selected = g.op("NonMaxSuppression", [
+        cand_boxes, class_scores, g.const([k], i64), g.const([nms_thresh], np.float32),
+        g.const([score_thresh], np.float32)], center_point_box=0)  # (M, 3): batch, class, j
+    batch_cand = g.op("Gather", [selected, g.const([0, 2], i64)], axis=1)  # (M, 2)
+    return g.op("ScatterND", [g.filled(top_scores, -1.0), batch_cand,
+                              g.op("GatherND", [top_scores, batch_cand])])  # (B, k)
+
+
+def _best_rows(g, kept, cls, cand_boxes, batch, rows, k, float_type):
+    """``[ids (B, rows, 1), scores (B, rows, 1), bboxes (B, rows, 4)]``: the best kept
+    candidates, descending; -1 rows are empty (and pad beyond ``k``, as the decoder does)."""
+    i64 = np.int64
+    best_scores, best = g.op("TopK", [kept, g.const([min(rows, k)], i64)], outputs=2, axis=1)
+    valid = g.op("Greater", [best_scores, g.const(-0.5, np.float32)])
+    minus_one = g.const(-1.0, np.float32)
+    ids = g.op("Where", [valid, g.op("Cast", [g.op("GatherElements", [cls, best], axis=1)],
+                                     to=float_type), minus_one])
+    bboxes = g.op("Where", [g.op("Reshape", [valid, g.const([0, 0, 1], i64)]),
+                            g.gather_rows(cand_boxes, best, 4), minus_one])
+    outputs = [g.op("Reshape", [ids, g.const([0, 0, 1], i64)]),
+               g.op("Reshape", [best_scores, g.const([0, 0, 1], i64)]), bboxes]
+    if rows > k:
+        outputs = [g.op("Concat", [o, g.op("Expand", [minus_one, g.op("Concat", [
+            batch, g.const([rows - k, width], i64)], axis=0)])], axis=1)
+            for o, width in zip(outputs, (1, 1, 4))]
+    return outputs
+
+
 def append_nms(model, num_classes, nms_thresh, nms_topk, post_nms, score_thresh):
     """Replace the raw outputs of ``model`` with the decoder's detections (in place).
 
@@ -93,47 +149,10 @@ def append_nms(model, num_classes, nms_thresh, nms_topk, post_nms, score_thresh)
     rows = int(post_nms) if post_nms > 0 else k
     g = _Graph(helper, numpy_helper)
     boxes, scores = (o.name for o in model.graph.output[:2])
-    i64 = np.int64
-
-    # Class-major candidates (index c * N + n, the decoder's order) and their top k.
-    flat = g.op("Reshape", [g.op("Transpose", [scores], perm=[0, 2, 1]), g.const([0, -1], i64)])
-    batch = g.op("Slice", [g.op("Shape", [flat]), g.const([0], i64), g.const([1], i64)])
-    pad = g.op("Expand", [g.const([[-1.0]], np.float32),
-                          g.op("Concat", [batch, g.const([k], i64)], axis=0)])
-    top_scores, top_index = g.op("TopK", [g.op("Concat", [flat, pad], axis=1),
-                                          g.const([k], i64)], outputs=2, axis=1)
-    num_anchors = g.op("Slice", [g.op("Shape", [boxes]), g.const([1], i64), g.const([2], i64)])
-    cls = g.op("Div", [top_index, num_anchors])  # (B, k) int64; >= C for the padding
-    anchor = g.op("Sub", [top_index, g.op("Mul", [cls, num_anchors])])
-    cand_boxes = g.gather_rows(boxes, anchor, 4)  # (B, k, 4)
-
-    # Per-class NMS: candidate j scores in row cls[j] only.
-    in_class = g.op("Equal", [g.op("Reshape", [cls, g.const([0, 1, -1], i64)]),
-                              g.const(np.arange(num_classes).reshape(1, -1, 1), i64)])
-    class_scores = g.op("Where", [in_class,
-                                  g.op("Reshape", [top_scores, g.const([0, 1, -1], i64)]),
-                                  g.const(-1.0, np.float32)])  # (B, C, k)
-    selected = g.op("NonMaxSuppression", [
-        cand_boxes, class_scores, g.const([k], i64), g.const([nms_thresh], np.float32),
-        g.const([score_thresh], np.float32)], center_point_box=0)  # (M, 3): batch, class, j
-    batch_cand = g.op("Gather", [selected, g.const([0, 2], i64)], axis=1)  # (M, 2)
-    kept = g.op("ScatterND", [g.filled(top_scores, -1.0), batch_cand,
-                              g.op("GatherND", [top_scores, batch_cand])])  # (B, k)
-
-    # The best `rows` kept candidates, descending; -1 rows are empty.
-    best_scores, best = g.op("TopK", [kept, g.const([min(rows, k)], i64)], outputs=2, axis=1)
-    valid = g.op("Greater", [best_scores, g.const(-0.5, np.float32)])
-    minus_one = g.const(-1.0, np.float32)
-    ids = g.op("Where", [valid, g.op("Cast", [g.op("GatherElements", [cls, best], axis=1)],
-                                     to=TensorProto.FLOAT), minus_one])
-    bboxes = g.op("Where", [g.op("Reshape", [valid, g.const([0, 0, 1], i64)]),
-                            g.gather_rows(cand_boxes, best, 4), minus_one])
-    outputs = [g.op("Reshape", [ids, g.const([0, 0, 1], i64)]),
-               g.op("Reshape", [best_scores, g.const([0, 0, 1], i64)]), bboxes]
-    if rows > k:  # the decoder pads to post_nms rows with -1
-        outputs = [g.op("Concat", [o, g.op("Expand", [minus_one, g.op("Concat", [
-            batch, g.const([rows - k, width], i64)], axis=0)])], axis=1)
-            for o, width in zip(outputs, (1, 1, 4))]
+    top_scores, cls, cand_boxes, batch = _top_candidates(g, boxes, scores, k)
+    kept = _per_class_nms(g, cand_boxes, top_scores, cls, num_classes, k, nms_thresh,
+                          score_thresh)
+    outputs = _best_rows(g, kept, cls, cand_boxes, batch, rows, k, TensorProto.FLOAT)
     for out, name in zip(outputs, OUTPUT_NAMES):
         g.op("Identity", [out], name=name)
 

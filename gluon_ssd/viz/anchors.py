@@ -11,20 +11,7 @@ import mxnet as mx
 import numpy as np
 
 from ..ssd import SSD
-from .style import _as_image, _new_axes
-
-
-def _image_size(image_size):
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        image_size = (image_size, image_size)
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                       for s in image_size)):
-        raise TypeError(f"image_size must be an int or a (height, width) pair of ints, got "
-                        f"{image_size!r}")
-    if min(image_size) < 1:
-        raise ValueError(f"image_size must be positive, got {tuple(image_size)}")
-    return int(image_size[0]), int(image_size[1])
+from .style import _as_image, _image_size, _new_axes
 
 
 def _check_net(net):

@@ -1,4 +1,7 @@
-"""What every picture shares: class colours, axes, array checks, and atomic saving."""
+"""What every picture shares: class colours, axes, array and size checks, and atomic saving.
+
+The ``_`` helpers are the viz package's own internals, used by its picture modules only.
+"""
 import os
 
 import mxnet as mx
@@ -57,6 +60,20 @@ def _as_image(image):
     if finite.size and finite.max() <= 1.0:
         image = image * 255.0
     return np.clip(np.nan_to_num(image), 0, 255).round().astype(np.uint8)
+
+
+def _image_size(image_size):
+    """``(height, width)`` ints from an int side or a pair of ints (a TypeError / ValueError)."""
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                       for s in image_size)):
+        raise TypeError(f"image_size must be an int or a (height, width) pair of ints, got "
+                        f"{image_size!r}")
+    if min(image_size) < 1:
+        raise ValueError(f"image_size must be positive, got {tuple(image_size)}")
+    return int(image_size[0]), int(image_size[1])
 
 
 def save_figure(fig, path, **savefig_kwargs):

@@ -1,7 +1,6 @@
 """Which backbone points an extractor taps: stride, channels and parameters used per tap."""
 from ..feature_extractor import FeatureExtractor
-from .anchors import _image_size
-from .style import _new_axes
+from .style import _image_size, _new_axes
 
 
 def plot_taps(extractors_or_names, input_size=512, ax=None):

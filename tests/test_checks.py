@@ -1,0 +1,36 @@
+"""Tests for gluon_ssd.checks: the shared argument checks and name suggestions."""
+import numpy as np
+import pytest
+
+from gluon_ssd.checks import check_int, check_positive, close_matches
+
+
+def test_check_int_returns_a_plain_int_and_names_the_argument():
+    assert check_int("stride", 2, 1) == 2
+    value = check_int("stride", np.int64(3), 1)
+    assert value == 3 and type(value) is int
+    assert check_int("pad", 0, 0) == 0  # the minimum itself is allowed
+    with pytest.raises(ValueError, match=r"pad must be >= 0, got -1"):
+        check_int("pad", -1, 0)
+    for bad in (True, 2.0, "2", None):
+        with pytest.raises(TypeError, match=r"^stride must be an int, got " + type(bad).__name__):
+            check_int("stride", bad, 1)
+
+
+def test_check_positive():
+    check_positive("ratio", 0.5)
+    check_positive("ratio", 3)
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="ratio must be > 0"):
+            check_positive("ratio", bad)
+    for bad in (True, "1", None):
+        with pytest.raises(TypeError, match="ratio must be a number"):
+            check_positive("ratio", bad)
+
+
+def test_close_matches_suggests_similar_names_best_first():
+    names = ["ssd_300_vgg16_atrous_voc", "ssd_512_vgg16_atrous_voc", "ssd_300_mobilenet0.25_voc"]
+    found = close_matches("ssd_300_vgg16_voc", names)
+    assert found[0] == "ssd_300_vgg16_atrous_voc" and "ssd_512_vgg16_atrous_voc" in found
+    assert close_matches("resnet", names) == []  # nothing alike: no suggestion
+    assert close_matches("ssd_300_vgg16_voc", names, n=1) == ["ssd_300_vgg16_atrous_voc"]
