@@ -5,6 +5,7 @@ A *bundle* is one folder::
     <name>-symbol.json, <name>-0000.params            fp32 (or fp16) inference graph and weights
     <name>-int8-symbol.json, <name>-int8-0000.params  optional, oneDNN int8 graph (CPU only)
     <name>.onnx                                       optional, the whole detector (NMS inside)
+    <name>-int8.onnx                                  optional, its int8 (QDQ) form
     manifest.json                                     written last: what the files are, their
                                                       sha256, the int8 / bf16 agreement records
 
@@ -26,8 +27,8 @@ the cast, ``/ 255``, ``(x - mean) / std`` and the NHWC -> NCHW transpose itself.
 fastest runtime and precision installed, supported by this CPU and verified by the bundle.
 
 Modules, by role: :mod:`.bundle` (manifest, checks), :mod:`.export`, :mod:`.graph` (tracing,
-preprocessing, BatchNorm folding, casts), :mod:`.onnx_export` and :mod:`.onnx_nms` (the ONNX
-graph and its NMS tail), :mod:`.runtimes` (sessions), :mod:`.cpu` (ISA), :mod:`.int8`,
+preprocessing, BatchNorm folding, casts), :mod:`.onnx_export`, :mod:`.onnx_nms` and
+:mod:`.onnx_int8` (the ONNX graph, its NMS tail, its int8 form), :mod:`.runtimes` (sessions), :mod:`.cpu` (ISA), :mod:`.int8`,
 :mod:`.bf16`, :mod:`.postprocess` (numpy reference NMS, agreement), :mod:`.images`,
 :mod:`.loader` (:func:`load`, :class:`Detector`).
 """

@@ -73,70 +73,61 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
            bf16_tolerance=DEFAULT_BF16_TOLERANCE, static_shape=False):
     """Export ``net`` as a deployable bundle in ``out_dir`` (see :mod:`gluon_ssd.deploy`).
 
-    All files are produced in a temporary folder inside ``out_dir`` and moved in with
-    ``os.replace`` only when everything succeeded, ``manifest.json`` last. A refused, failed
-    (e.g. disk full: ``OSError``) or interrupted export leaves the previous bundle intact and
-    no temporary file.
+    Files are written in a temporary folder inside ``out_dir`` and moved in (``os.replace``) when
+    all succeeded, ``manifest.json`` last: a refused, failed or interrupted export leaves the
+    previous bundle intact and no temporary file.
 
     Parameters
     ----------
     net : gluon_ssd.SSD
-        Initialised detector, in any mode and hybridization state (not modified).
+        Initialised detector, any mode and hybridization state (not modified).
     out_dir : str
         Bundle folder, created if needed.
     data_shape : (int, int), optional
-        ``(H, W)`` of the trace and of the checks; default ``net.base_size`` square. The
-        graphs accept any size.
+        ``(H, W)`` of the trace and the checks (default ``net.base_size`` square); the graphs
+        take any size.
     name : str, optional
         File name prefix; default ``net.model_name`` (or ``'ssd'``).
     preprocess : bool, default False
-        Graph input uint8 ``(B, H, W, 3)`` RGB pixels, normalized in the graph; else
-        ``(B, 3, H, W)`` ``(x / 255 - mean) / std`` with ``net.mean``/``std``.
+        Graph input uint8 ``(B, H, W, 3)`` RGB, normalized in the graph; else ``(B, 3, H, W)``
+        ``(x / 255 - mean) / std`` with ``net.mean`` / ``net.std``.
     optimize : bool, default True
-        Fold BatchNorm into convolutions in the saved graphs; let :func:`load` use the oneDNN
-        subgraph backend on CPU.
+        Fold BatchNorm into the convolutions; :func:`load` adds oneDNN fusion on CPU.
     int8 : bool, default False
-        Also write int8 graphs calibrated on ``calib_images``: oneDNN (MXNet, CPU) and, with
-        ``onnx``, the ONNX graph in QDQ form (ONNX Runtime; OpenVINO for static graphs), each
-        gated by its agreement with fp32 (:mod:`.int8`, :mod:`.onnx_int8`).
+        Also int8 graphs calibrated on ``calib_images``: oneDNN (MXNet, CPU) and, with ``onnx``,
+        the QDQ ONNX graph (ONNX Runtime; OpenVINO for static graphs), see :mod:`.onnx_int8`.
     calib_images : str or sequence of array, optional
-        Folder or list of ``(H, W, 3)`` uint8 RGB images (resized to ``data_shape``); at most
-        ``max_calib_images`` are used. They also measure the int8 and bf16 agreements.
+        Folder or list of ``(H, W, 3)`` uint8 RGB images (resized to ``data_shape``, at most
+        ``max_calib_images``); they also measure the int8 and bf16 agreements.
     calib_mode : {'naive', 'entropy'}
-        Activation ranges from min/max (naive) or KL-divergence thresholds (entropy).
-    int8_tolerance : float or None, default DEFAULT_INT8_TOLERANCE
-        Minimum :func:`detection_agreement` of int8 with fp32 on the calibration images; below it
-        (or when it cannot be measured) the export raises ``ValueError`` and writes nothing.
-        None: record, never refuse (and ``load`` never picks int8 by itself).
+        Activation ranges from min/max or from KL-divergence thresholds.
+    int8_tolerance, bf16_tolerance : float or None
+        Minimum :func:`detection_agreement` with fp32 on the calibration images (defaults
+        ``DEFAULT_INT8_TOLERANCE``, ``DEFAULT_BF16_TOLERANCE``); below it, or when it cannot be
+        measured, ``ValueError`` and nothing written. None: recorded, never refused (and
+        ``load`` never picks that precision by itself).
     onnx : bool, default False
-        Also write ``<name>.onnx`` (needs the ``onnx`` extra): the whole detector, NMS inside,
-        outputs ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` as the MXNet
-        graph's; runs in ONNX Runtime, OpenVINO, TensorRT.
+        Also ``<name>.onnx`` (the ``onnx`` extra): the whole detector, NMS inside, the MXNet
+        graph's outputs ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)``.
     ctx : mxnet.Context, optional
-        Where to trace and run the checks; default the context of net's parameters.
+        Where to trace and check; default the context of net's parameters.
     dtype : {'float32', 'float16'}
         Weights and input dtype of the main graph (float16: for GPUs).
     bf16 : bool, default False
-        Measure OpenVINO bf16 against f32 on the calibration images and record it (needs
-        ``onnx=True``, OpenVINO, and a CPU with bf16 units).
-    bf16_tolerance : float or None, default DEFAULT_BF16_TOLERANCE
-        As ``int8_tolerance``, for bf16.
+        Record OpenVINO bf16's agreement with f32 (``onnx``, OpenVINO, a CPU with bf16 units).
     static_shape : bool, default False
-        With ``onnx``: the ONNX graph takes ``data_shape`` only (any batch), its anchors folded
-        to a constant (``<name>-static.onnx``). For small models, whose time goes to the
-        dynamic anchor ops, and for OpenVINO's static-shape compilation; the MXNet graphs stay
-        dynamic.
+        With ``onnx``: the graph takes ``data_shape`` only (any batch), anchors folded to a
+        constant (``<name>-static.onnx``): small models, OpenVINO int8 and static compilation.
 
     Returns
     -------
     dict
-        The manifest (also in ``out_dir/manifest.json``).
+        The manifest (also ``out_dir/manifest.json``).
 
     Raises
     ------
     OSError
-        A file could not be written (the message names ``out_dir``); the previous bundle is
-        untouched.
+        A file could not be written (naming ``out_dir``); the previous bundle is untouched.
     """
     if data_shape is None and net.base_size is None:
         raise ValueError("this SSD has no base_size: give data_shape=(height, width)")
@@ -150,8 +141,14 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
                 calib_mode=calib_mode, int8_tolerance=int8_tolerance, onnx=onnx, bf16=bf16,
                 bf16_tolerance=bf16_tolerance, static_shape=static_shape,
                 max_calib_images=max_calib_images)
-    os.makedirs(out_dir, exist_ok=True)
     manifest = _manifest_header(net, name, data_shape, preprocess, dtype)
+    _write_bundle(out_dir, name, net, manifest, opts)
+    return manifest
+
+
+def _write_bundle(out_dir, name, net, manifest, opts):
+    """Write every file in a temporary folder inside ``out_dir``, then move them in."""
+    os.makedirs(out_dir, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix=".tmp-export-", dir=out_dir)
     try:
         try:
@@ -164,7 +161,6 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
         _commit(tmp_dir, out_dir, files)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    return manifest
 
 
 def _write_files(tmp_dir, name, net, manifest, opts):
