@@ -5,20 +5,21 @@ installed, that this CPU supports and whose agreement with fp32 the bundle verif
 
 1. the reduced precisions, verified ones only: on a CPU with AMX, ``openvino`` bf16, then int8 in
    ``openvino``, ``onnxruntime`` and ``mxnet`` (oneDNN); on any other CPU int8 in
-   ``onnxruntime``, ``mxnet``, ``openvino``, then ``openvino`` bf16 (``avx512_bf16`` CPUs only)
+   ``onnxruntime``, ``openvino`` (static-shape bundles), ``mxnet``, then ``openvino`` bf16
+   (``avx512_bf16`` CPUs only)
 2. ``onnxruntime`` fp32
 3. ``openvino`` fp32
 4. ``mxnet`` fp32 (or the float16 main graph)
 
 The order is fixed per CPU kind, from measurements (README, ``scripts/bench.py``), not timed at
-load. On an AMD EPYC with AVX-512 VNNI and BF16 but no AMX (2 cores, one busy run, batch 1, x
-GluonCV fp32): VGG300 ONNX Runtime int8 0.25, oneDNN int8 0.25, OpenVINO int8 (static graph)
-0.36, OpenVINO bf16 0.49, fp32 runtimes 0.94-1.1; mobilenet0.25-300 ONNX Runtime int8 0.23,
-oneDNN int8 0.27, OpenVINO int8 0.26, ONNX Runtime fp32 0.30. The issue's Intel AMX figures put
-OpenVINO bf16 at 0.075x on VGG300, far ahead; OpenVINO's int8 also runs on AMX tiles there (not
-measured on these machines: it comes next). On a GPU ``ctx`` only ``mxnet`` applies. The choice
-is in ``Detector.runtime``, ``Detector.precision`` and ``Detector.choice`` and logged (logger
-``gluon_ssd.deploy``, INFO).
+load. On an AMD EPYC with AVX-512 VNNI and BF16 but no AMX (2 cores, quiet, batch 1, x GluonCV
+fp32): VGG300 ONNX Runtime int8 0.15 (static graph 0.20), OpenVINO int8 (static) 0.19, oneDNN
+int8 0.25, OpenVINO bf16 0.25, fp32 runtimes 0.48-0.98; mobilenet0.25-300 ONNX Runtime int8 0.30
+(static 0.25), OpenVINO int8 (static) 0.26, oneDNN int8 0.30, OpenVINO bf16 0.35. The issue's
+Intel AMX figures put OpenVINO bf16 at 0.075x on VGG300, far ahead; OpenVINO's int8 also runs on
+AMX tiles there (not measured on these machines: it comes next). On a GPU ``ctx`` only ``mxnet``
+applies. The choice is in ``Detector.runtime``, ``Detector.precision`` and ``Detector.choice``
+and logged (logger ``gluon_ssd.deploy``, INFO).
 """
 import logging
 import warnings
@@ -45,7 +46,7 @@ def auto_order(isa=None):
         reduced = (("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "int8"),
                    ("mxnet", "int8"))
     else:
-        reduced = (("onnxruntime", "int8"), ("mxnet", "int8"), ("openvino", "int8"),
+        reduced = (("onnxruntime", "int8"), ("openvino", "int8"), ("mxnet", "int8"),
                    ("openvino", "bf16"))
     return reduced + _FP32_ORDER
 

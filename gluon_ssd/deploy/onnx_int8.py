@@ -5,8 +5,10 @@ The bundle's whole-detector ONNX graph is quantized after training by ONNX Runti
 each convolution, the ONNX standard form that ONNX Runtime, OpenVINO and TensorRT all read as
 int8): weights int8 per output channel, activations uint8 per tensor (the ``u8 x s8`` dot products
 of AVX2 / AVX-512 VNNI), ranges calibrated on the user's images (``naive``: min/max;
-``entropy``: KL-divergence thresholds). Only convolutions are quantized: the decoder, the
-softmax and the NMS tail stay float, as in the oneDNN int8 graph (:mod:`.int8`).
+``entropy``: KL-divergence thresholds). Convolutions are quantized, and the ReLU / Clip / max
+pooling between them (exact on int8 values; keeping them float costs a dequantize-quantize pair
+each: VGG300 ran 111 ms with convolutions only, 88 ms with these, ONNX Runtime, AVX-512 VNNI).
+The decoder, the softmax and the NMS tail stay float, as in the oneDNN int8 graph (:mod:`.int8`).
 
 The agreement of each runtime's int8 detections with that runtime's own fp32 detections is
 measured at export and recorded; below the tolerance the export refuses. OpenVINO (2026.4) is
@@ -24,6 +26,7 @@ __all__ = ["ONNX_CALIB_METHODS", "export_onnx_int8", "int8_file_name"]
 
 LOG = logging.getLogger("gluon_ssd.deploy")
 ONNX_CALIB_METHODS = {"naive": "MinMax", "entropy": "Entropy"}
+QUANTIZED_OPS = ("Conv", "Relu", "Clip", "MaxPool")
 _BATCH = 8  # images per inference while measuring the agreement
 
 
@@ -74,9 +77,9 @@ def quantize_onnx(src, dst, images, input_name, calib_mode):
     was_disabled, root.disabled = root.disabled, True
     try:
         q.quantize_static(
-            src, dst, reader, quant_format=q.QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-            per_channel=True, activation_type=q.QuantType.QUInt8,
-            weight_type=q.QuantType.QInt8,
+            src, dst, reader, quant_format=q.QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True,
+            activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
             calibrate_method=getattr(q.CalibrationMethod, ONNX_CALIB_METHODS[calib_mode]))
     finally:
         root.disabled = was_disabled
