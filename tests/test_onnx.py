@@ -65,7 +65,9 @@ def test_onnx_graph_has_the_detector_outputs_and_nms_inside(onnx_bundle):
     assert entry["file"] in manifest["files"] and entry["nms_in_graph"]
     model = onnx.load(str(out / entry["file"]))
     onnx.checker.check_model(model)
-    assert model.opset_import[0].version >= 11  # NonMaxSuppression exists from opset 10/11
+    # NonMaxSuppression exists from opset 10/11; the opset is fixed whatever onnx would stamp
+    # (at 21+ ONNX Runtime's QDQ optimizer breaks the int8 graph: gluon_ssd.deploy.onnx_export).
+    assert model.opset_import[0].version == 19
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [0, 3, 0, 0]  # batch, height and width unset: any size
     outputs = {o.name: [d.dim_value or d.dim_param for d in o.type.tensor_type.shape.dim]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from deploy_fixtures import SIZE, make_net, noise_images, normalized
-from test_onnx import require
+from test_onnx import TENSORRT_OPS, require
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import onnx_int8
@@ -55,6 +55,9 @@ def test_int8_onnx_graph_is_quantized_recorded_and_detects_like_fp32(
                  if n.op_type == "DequantizeLinear"}
     assert convs and all(dq_inputs.get(c.input[1]) in int8_weights for c in convs)
     assert "QuantizeLinear" in ops and ops.count("NonMaxSuppression") == 1
+    # TensorRT reads QDQ graphs as explicit int8 (onnx-tensorrt lists both ops as supported).
+    assert set(ops) <= TENSORRT_OPS | {"QuantizeLinear", "DequantizeLinear"}
+    assert model.opset_import[0].version == 19
     # On images it was not calibrated on, each runtime's int8 agrees with its fp32 and differs
     # from it (it really is another graph).
     images = noise_images(41, 4)
