@@ -1,4 +1,5 @@
 """The bundle's int8 ONNX graph (QDQ, ONNX Runtime's quantizer): gated, loaded in each runtime."""
+import importlib
 import os
 
 import numpy as np
@@ -111,3 +112,16 @@ def test_int8_onnx_below_tolerance_is_refused(net, tmp_path, monkeypatch):
 def test_int8_file_names():
     assert onnx_int8.int8_file_name("ssd.onnx") == "ssd-int8.onnx"
     assert onnx_int8.int8_file_name("ssd-static.onnx") == "ssd-static-int8.onnx"
+
+
+def test_without_onnxruntime_int8_export_writes_the_rest_and_says_so(net, tmp_path, monkeypatch):
+    export_module = importlib.import_module("gluon_ssd.deploy.export")  # not deploy.export()
+    monkeypatch.setattr(export_module, "installed", lambda runtime: runtime != "onnxruntime")
+    out = str(tmp_path / "b")
+    with pytest.warns(UserWarning, match="no int8 ONNX graph, ONNX Runtime's quantizer is not "
+                                         "installed"):
+        manifest = deploy.export(net, out, SIZE, onnx=True, int8=True, int8_tolerance=None,
+                                 calib_images=list(noise_images(40, 2)))
+    assert "int8" in manifest["variants"] and "onnx" in manifest["variants"]
+    assert "int8" not in manifest["variants"]["onnx"]["precisions"]
+    assert not any(f.endswith("-int8.onnx") for f in os.listdir(out))

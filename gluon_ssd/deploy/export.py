@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 
 import mxnet as mx
 import numpy as np
@@ -22,6 +23,7 @@ from .images import load_images, normalize_images
 from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE, export_int8
 from .onnx_export import export_onnx
 from .onnx_int8 import export_onnx_int8
+from .runtimes import installed
 
 __all__ = ["export", "DTYPES"]
 
@@ -182,10 +184,14 @@ def _write_files(tmp_dir, name, net, manifest, opts):
         if opts["bf16"]:
             entry["precisions"]["bf16"] = measure_bf16(
                 os.path.join(tmp_dir, entry["file"]), images, opts["bf16_tolerance"])
-        if opts["int8"]:
+        if opts["int8"] and installed("onnxruntime"):
             entry["precisions"]["int8"], int8_files = export_onnx_int8(
                 tmp_dir, entry, images, opts["calib_mode"], opts["int8_tolerance"])
             onnx_files.extend(int8_files)
+        elif opts["int8"]:
+            warnings.warn("int8=True: no int8 ONNX graph, ONNX Runtime's quantizer is not "
+                          "installed (pip install 'gluon_ssd[runtimes]'); the MXNet int8 graph "
+                          "and the fp32 ONNX graph are written")
         manifest["variants"]["onnx"] = entry
         files.extend(onnx_files)
     manifest["files"] = {f: {"sha256": file_digest(os.path.join(tmp_dir, f)),

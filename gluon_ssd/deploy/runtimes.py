@@ -16,8 +16,8 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["RUNTIMES", "ONNX_PRECISIONS", "installed", "installed_runtimes", "MXNetSession", "OnnxRuntimeSession",
-           "OpenVINOSession", "open_session"]
+__all__ = ["RUNTIMES", "ONNX_PRECISIONS", "installed", "installed_runtimes", "MXNetSession",
+           "OnnxRuntimeSession", "OpenVINOSession", "open_session"]
 
 RUNTIMES = ("mxnet", "onnxruntime", "openvino")
 # OpenVINO's INFERENCE_PRECISION_HINT per precision; an int8 (QDQ) graph's float parts run f32.
