@@ -31,6 +31,24 @@ def test_alternate_warms_up_in_order_then_rotates_every_round():
     assert list(times) == ["a", "b", "c"] and progress.n == 15
 
 
+def test_rewarm_runs_each_runner_once_untimed_before_each_timed_run():
+    calls, seconds = [], iter(range(1, 100))
+
+    def runner(name):
+        def run():
+            calls.append(name)
+            return next(seconds)
+        return run
+
+    progress = Progress()
+    times = alternate({"a": runner("a"), "b": runner("b")}, repeats=2, warmup=1,
+                      progress=progress, rewarm=True)
+    # warm-up a b (1, 2); round 0: a a (3, 4) b b (5, 6); round 1 rotated: b b (7, 8) a a (9, 10)
+    assert calls == list("ab" "aabb" "bbaa")
+    assert times == {"a": [4, 10], "b": [6, 8]}  # the second run of each pair only
+    assert progress.n == 2 + 4  # re-warming runs are not counted
+
+
 def test_two_runners_swap_order_every_round():
     calls = []
     alternate({k: (lambda k=k: calls.append(k) or 0.0) for k in ("gluoncv", "ours")}, 3, 0)

@@ -2,7 +2,7 @@
 
 For each model and batch size, one fixed random fp32 tensor ``(batch, 3, base, base)`` at the
 model's base size goes through every variant's runner (:mod:`.variants`), timed round-robin
-(:mod:`.timing`). :func:`add_ratios` adds the ratio to GluonCV fp32 measured in the same row,
+(:mod:`.timing`), each timed run right after an untimed one of the same variant. :func:`add_ratios` adds the ratio to GluonCV fp32 measured in the same row,
 GFLOP/s against the matrix-multiply ceiling and ``x floor`` (:mod:`.flops`).
 """
 import statistics
@@ -22,7 +22,7 @@ def bench_inference(info, makers, batch, repeats, warmup, ctx, progress):
     x = mx.nd.random.normal(0, 1, shape=(batch, 3, size, size), ctx=ctx)
     runners = {v: make((x, x.asnumpy())) for v, make in makers.items()}
     repeats, warmup = inference_plan(batch, repeats, warmup)
-    times = alternate(runners, repeats, warmup, progress)
+    times = alternate(runners, repeats, warmup, progress, rewarm=True)
     flops = info["flops_per_image"] * batch
     row = {"model": name, "batch": batch, "input": [batch, 3, size, size], "repeats": repeats,
            "warmup": warmup, "flops": flops, "variants": {}}

@@ -5,7 +5,11 @@ decoding, NMS) followed by ``mx.nd.waitall()``, timed on the wall clock; a call 
 (the ONNX runtimes) returns numpy, so its latency is the call. After the warm-up runs of every
 variant (graph tracing, memory planning, oneDNN primitive creation), the timed runs go round the
 variants, the order rotated by one every round, so all see the same machine noise
-(:func:`alternate`); the latency is the median.
+(:func:`alternate`); the latency is the median. For inference each timed run directly follows an
+untimed run of the same variant (``rewarm``): otherwise every run would start with the thread
+pools of the other runtimes just used still spinning and their own threads asleep, and its
+caches cold, which is not the latency of a stream of images (mobilenet0.25-300 int8 in ONNX
+Runtime: 5.0 ms measured cold in the round, 3.2 ms back to back, AVX-512 EPYC).
 
 Batch 1 uses ``repeats`` timed runs and ``warmup`` warm-up runs; larger batches (a VGG300 batch
 of 8 takes seconds) and training steps use ``max(3, repeats // 3)`` timed runs and
@@ -62,11 +66,13 @@ def training_plan(repeats, warmup):
     return max(3, repeats // 3), min(warmup, 1)
 
 
-def alternate(runners, repeats, warmup, progress=None):
+def alternate(runners, repeats, warmup, progress=None, rewarm=False):
     """``{name: [seconds of each timed run]}`` of ``runners`` (``{name: callable -> seconds}``).
 
     ``warmup`` rounds of every runner in order first (untimed), then ``repeats`` rounds, round
-    ``r`` starting at runner ``r % len(runners)``. ``progress`` (a tqdm bar) counts every run.
+    ``r`` starting at runner ``r % len(runners)``; with ``rewarm`` each timed run follows an
+    untimed one of the same runner. ``progress`` (a tqdm bar) counts the warm-up and timed runs
+    (not the re-warming ones).
     """
     names = list(runners)
     for _ in range(warmup):
@@ -78,6 +84,8 @@ def alternate(runners, repeats, warmup, progress=None):
     for r in range(repeats):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
+            if rewarm:
+                runners[name]()
             times[name].append(runners[name]())
             if progress is not None:
                 progress.update(1)
