@@ -228,8 +228,8 @@ def test_static_shape_onnx_folds_the_anchors_and_detects_like_mxnet(net, tmp_pat
 @pytest.mark.parametrize("amx, expected, second", [
     # AMX: OpenVINO bf16 (issue 10: 0.075x GluonCV), then OpenVINO's int8 (AMX int8 tiles).
     (True, ("openvino", "bf16"), ("openvino", "int8")),
-    # AVX-512 BF16 / AVX2: ONNX Runtime int8, then OpenVINO int8 (measured 0.15x / 0.19x on
-    # VGG300, 0.25x / 0.26x on mobilenet0.25, static graphs; oneDNN int8 0.25x / 0.30x).
+    # AVX-512 BF16 / AVX2: ONNX Runtime int8, then OpenVINO int8 (measured on static graphs:
+    # 0.14x / 0.13x on VGG300, 0.18x / 0.23x on mobilenet0.25; oneDNN int8 0.25x / 0.28x).
     (False, ("onnxruntime", "int8"), ("openvino", "int8")),
 ])
 def test_auto_order_depends_on_the_cpu_and_skips_unverified(amx, expected, second, monkeypatch):

@@ -13,9 +13,9 @@ installed, that this CPU supports and whose agreement with fp32 the bundle verif
 
 The order is fixed per CPU kind, from measurements (README, ``scripts/bench.py``), not timed at
 load. On an AMD EPYC with AVX-512 VNNI and BF16 but no AMX (2 cores, quiet, batch 1, x GluonCV
-fp32): VGG300 ONNX Runtime int8 0.15 (static graph 0.20), OpenVINO int8 (static) 0.19, oneDNN
-int8 0.25, OpenVINO bf16 0.25, fp32 runtimes 0.48-0.98; mobilenet0.25-300 ONNX Runtime int8 0.30
-(static 0.25), OpenVINO int8 (static) 0.26, oneDNN int8 0.30, OpenVINO bf16 0.35. The issue's
+fp32): VGG300 ONNX Runtime int8 0.14 (static graph 0.14), OpenVINO int8 (static) 0.13, oneDNN
+int8 0.25, OpenVINO bf16 0.24, fp32 runtimes 0.47-0.94; mobilenet0.25-300 ONNX Runtime int8 0.24
+(static 0.18), OpenVINO int8 (static) 0.23, oneDNN int8 0.28, OpenVINO bf16 0.33. The issue's
 Intel AMX figures put OpenVINO bf16 at 0.075x on VGG300, far ahead; OpenVINO's int8 also runs on
 AMX tiles there (not measured on these machines: it comes next). On a GPU ``ctx`` only ``mxnet``
 applies. The choice is in ``Detector.runtime``, ``Detector.precision`` and ``Detector.choice``
