@@ -52,9 +52,6 @@ class _Images:
         self.index += 1
         return {self.input_name: self.images[self.index - 1:self.index]}
 
-    def rewind(self):
-        self.index = 0
-
 
 def quantize_onnx(src, dst, images, input_name, calib_mode):
     """Write the QDQ int8 graph of ``src`` to ``dst``, calibrated on ``images``.
