@@ -157,8 +157,20 @@ def tidy_outputs(nb, replacements):
     return nb
 
 
+def _local_paths():
+    """This machine's own absolute paths: the repository, the interpreter's prefixes, the
+    temporary folder and the home folder, wherever they live (a CI checkout under ``/check/``
+    is not under any of :data:`MACHINE_PATH`'s roots)."""
+    paths = {str(REPO), sys.prefix, sys.base_prefix, tempfile.gettempdir(), str(Path.home())}
+    # "/" or "/usr"-like one-part prefixes would flag ordinary text; keep folders two deep
+    return sorted(path for path in paths if path.count("/") >= 2)
+
+
 def machine_paths(nb):
     """Where absolute machine paths (``/work/``, ``/tmp/``, ``/root/``, ...) appear in outputs.
+
+    Also flags this machine's repository, interpreter prefixes, temporary and home folders
+    wherever they are (:func:`_local_paths`).
 
     Parameters
     ----------
@@ -169,12 +181,12 @@ def machine_paths(nb):
     list of (int, str)
         ``(cell index, the line holding the path)``, empty when there is none.
     """
-    found = []
+    found, local = [], _local_paths()
     for k, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             for text in _output_texts(output):
                 found += [(k, line.strip()) for line in text.splitlines()
-                          if MACHINE_PATH.search(line)]
+                          if MACHINE_PATH.search(line) or any(path in line for path in local)]
     return found
 
 

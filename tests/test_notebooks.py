@@ -108,6 +108,20 @@ def test_tidy_outputs_makes_runs_comparable(tmp_path):
     assert run_notebooks.machine_paths(nb) == []
 
 
+def test_machine_paths_finds_this_machines_folders_outside_the_usual_roots(monkeypatch):
+    # a CI checkout under /check/ is under none of MACHINE_PATH's roots (/work/, /tmp/, ...):
+    # the interpreter's own prefix must still count as a machine path, and be replaced
+    monkeypatch.setattr(sys, "prefix", "/check/work/main/.venv")
+    cell = nbformat.v4.new_code_cell("x", execution_count=1, outputs=[
+        nbformat.v4.new_output("execute_result", data={"text/plain": "'/check/work/main/.venv/lib'"},
+                               execution_count=1)])
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert run_notebooks.machine_paths(nb) == [(0, "'/check/work/main/.venv/lib'")]
+    run_notebooks.tidy_outputs(nb, run_notebooks.path_replacements("/nowhere/work"))
+    assert cell.outputs[0].data["text/plain"] == "'<venv>/lib'"
+    assert run_notebooks.machine_paths(nb) == []
+
+
 def _script(*args, cwd):
     return subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"),
                            *map(str, args)], cwd=str(cwd), capture_output=True, text=True,
