@@ -2,8 +2,9 @@
 
 For each model and batch size, one fixed random fp32 tensor ``(batch, 3, base, base)`` at the
 model's base size goes through every variant's runner (:mod:`.variants`), timed round-robin
-(:mod:`.timing`), each timed run right after an untimed one of the same variant. :func:`add_ratios` adds the ratio to GluonCV fp32 measured in the same row,
-GFLOP/s against the matrix-multiply ceiling and ``x floor`` (:mod:`.flops`).
+(:mod:`.timing`), each timed run right after an untimed one of the same variant.
+:func:`add_ratios` adds the ratio to GluonCV fp32 measured in the same row, GFLOP/s against the
+matrix-multiply ceiling and ``x floor`` (:mod:`.flops`).
 """
 import statistics
 
