@@ -24,7 +24,7 @@ setup(
     # scripts/ is installed as gluon_ssd.commands: `gluon-ssd train` runs scripts/train.py's main.
     packages=find_packages(include=["gluon_ssd", "gluon_ssd.*"]) + ["gluon_ssd.commands"],
     package_dir={"gluon_ssd.commands": "scripts"},
-    entry_points={"console_scripts": ["gluon-ssd = gluon_ssd.console:main"]},
+    entry_points={"console_scripts": ["gluon-ssd = gluon_ssd.cli.main:main"]},
     python_requires=">=3.8,<3.12",
     install_requires=[
         "mxnet==1.9.1",
@@ -32,13 +32,13 @@ setup(
         "numpy<1.24",
         "gluoncv==0.10.5.post0",
         "matplotlib",
-        # Images are read and drawn with Pillow (gluon_ssd.data, gluon_ssd.detect).
+        # Images are read and drawn with Pillow (gluon_ssd.data, gluon_ssd.inference).
         "Pillow",
         "tqdm",
         # Annotation XML is parsed with DTDs and entities refused (gluon_ssd.data.voc).
         "defusedxml",
         # COCO files are indexed and COCO AP computed by pycocotools (gluon_ssd.data.coco,
-        # gluon_ssd.coco_eval); its 2.0.x wheels build against the installed numpy.
+        # gluon_ssd.evaluation.coco); its 2.0.x wheels build against the installed numpy.
         "pycocotools>=2.0.6",
         # scripts/train.py --config FILE.yaml.
         "pyyaml",

@@ -1,7 +1,7 @@
 """``python -m gluon_ssd COMMAND ...``: the same as the ``gluon-ssd`` command."""
 import sys
 
-from .console import main
+from .cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

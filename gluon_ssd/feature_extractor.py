@@ -1,7 +1,7 @@
 """Pull stride- or name-selected feature maps out of the Gluon model_zoo backbones.
 
 Taps are computed from the network, never copied from a table of layer names: the backbone is
-flattened into its trunk (:mod:`gluon_ssd.trunk`) and the tap for output stride ``s`` is the END of
+flattened into its trunk (:mod:`gluon_ssd.blocks.trunk`) and the tap for output stride ``s`` is the END of
 the backbone at that stride, the deepest trunk point whose output is still at stride ``s``. Because
 strides come from shape inference, the stride-1 first downsample of a bottleneck ResNet (a 64 -> 256
 channel projection) is not a stage boundary, and ResNet-101's stride-16 tap is the last of its 23
@@ -31,7 +31,7 @@ What a tap is, per family (all follow from the rule above):
 
 Valid (unpadded) convolutions make Inception-v3's, SqueezeNet's and AlexNet's maps a few pixels
 smaller than ``input / stride`` (Inception-v3 at 299: 35, 17, 8, not 37, 18, 9); the stride of a
-tap is the nominal power of two (:mod:`gluon_ssd.trunk`) and the real sizes come from
+tap is the nominal power of two (:mod:`gluon_ssd.blocks.trunk`) and the real sizes come from
 :meth:`FeatureExtractor.output_shapes`.
 """
 import os
@@ -41,9 +41,9 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 from mxnet.gluon.model_zoo import vision
 
-from .checks import close_matches
-from .trunk import (classifier_side, count_params, count_trunk_params, first_refusal, infer_shapes,
-                    trace_trunk)
+from .utils.checks import close_matches
+from .blocks.trunk import (classifier_side, count_params, count_trunk_params, first_refusal,
+                           infer_shapes, trace_trunk)
 
 __all__ = ["SUPPORTED_BACKBONES", "FeatureSpec", "FeatureExtractor", "get_backbone", "trunk_specs"]
 

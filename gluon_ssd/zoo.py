@@ -1,14 +1,14 @@
 """The model zoo: build an SSD from a validated config, get one by name, list the names.
 
 ``build_ssd`` wires the parts (feature extractor, extras, norms, heads, anchor generators, decoder)
-from an :class:`~gluon_ssd.config.SSDConfig`, checking everything that needs the backbone before
+from an :class:`~gluon_ssd.model.config.SSDConfig`, checking everything that needs the backbone before
 any layer is made: tap names and channels, map sizes at the base size (never below 1x1), and steps
 against the real map sizes.
 
 Every part, backbone included, is built inside the SSD's name scope, so every parameter name
 starts with the SSD's prefix (``ssd0_mobilenet0_conv0_weight``, ``ssd0_head0_cls_pred_weight``):
 ``net.save_params`` (GluonCV's train_ssd.py), ``net.collect_params('ssd0_head.*')`` and
-GluonCV's loaders work. (An :class:`~gluon_ssd.ssd.SSD` assembled by hand from a backbone object
+GluonCV's loaders work. (An :class:`~gluon_ssd.model.ssd.SSD` assembled by hand from a backbone object
 built elsewhere shares that object's parameters and keeps their names: save it with
 ``save_parameters``, which uses structural names.)
 """
@@ -17,22 +17,24 @@ import os
 
 from mxnet.gluon import HybridBlock
 
-from . import model_store
 from .blocks.anchors import SSDAnchorGenerator
 from .blocks.decoder import SSDDecoder
 from .blocks.extras import SSDExtraLayer, SSDLiteExtraLayer
 from .blocks.heads import SSDHead
 from .blocks.l2norm import L2Normalization
-from .checks import close_matches
-from .config import SSDConfig
+from .utils.checks import close_matches
+from .model.config import SSDConfig
 from .feature_extractor import FeatureExtractor, get_backbone
-from .gluoncv_args import split_gluoncv_kwargs
-from .norm import use_norm_layer
-from .presets import ALIASES, PRESETS
-from .ssd import SSD, LayerSpec
-from .vgg_weights import vgg16_atrous
+from .model.gluoncv_args import split_gluoncv_kwargs
+from .model.norm import use_norm_layer
+from .model.presets import ALIASES, PRESETS
+from .model.ssd import SSD, LayerSpec
+from .weights import published as weights
+from .weights import store as model_store
+from .weights.convert import load_gluoncv_params
+from .weights.imagenet_vgg import vgg16_atrous
 
-__all__ = ["build_ssd", "get_model", "list_models", "get_config", "dataset_classes"]
+__all__ = ["build_ssd", "get_model", "from_gluoncv", "list_models", "get_config", "dataset_classes"]
 
 
 def dataset_classes(dataset):
@@ -79,7 +81,7 @@ class _NameScope(HybridBlock):
 
 def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_layer=None,
               norm_kwargs=None, decoder_options=None, prefix=None, model_name=None):
-    """Build an :class:`~gluon_ssd.ssd.SSD` from a config.
+    """Build an :class:`~gluon_ssd.model.ssd.SSD` from a config.
 
     Parameters
     ----------
@@ -93,7 +95,7 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_
         Model store folder and context for ``pretrained_base``.
     norm_layer : type, optional, default ``mxnet.gluon.nn.BatchNorm``
         The normalization of every BatchNorm layer (backbone, extras, SSDLite heads), e.g.
-        ``mxnet.gluon.contrib.nn.SyncBatchNorm`` (see :func:`gluon_ssd.norm.use_norm_layer`).
+        ``mxnet.gluon.contrib.nn.SyncBatchNorm`` (see :func:`gluon_ssd.model.norm.use_norm_layer`).
     norm_kwargs : dict, optional
         Its extra arguments, e.g. ``{'num_devices': 2}``.
     decoder_options : dict, optional
@@ -110,7 +112,7 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_
         Parameters not loaded from ``pretrained_base`` are left for ``net.initialize()``. The
         block carries its contract: ``net.mean``/``net.std`` and ``net.base_size`` (this
         config's), ``net.model_name``, ``net.layers`` (one
-        :class:`~gluon_ssd.ssd.LayerSpec` per prediction layer, as computed here) and
+        :class:`~gluon_ssd.model.ssd.LayerSpec` per prediction layer, as computed here) and
         ``net.config`` (this config).
     """
     if isinstance(config, dict):
@@ -203,9 +205,9 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
         One of :func:`list_models`.
     pretrained : bool or str, default False
         True: the published detector weights: GluonCV's, through GluonCV's model store (sha1
-        checked, downloaded when online; see :mod:`gluon_ssd.pretrained`), for the names of
-        :func:`gluon_ssd.pretrained.names_with_weights`; an error listing them for other names.
-        Weights registered in :mod:`gluon_ssd.model_store` for a name take precedence.
+        checked, downloaded when online; see :mod:`gluon_ssd.weights.published`), for the names of
+        :func:`gluon_ssd.weights.published.names_with_weights`; an error listing them for other names.
+        Weights registered in :mod:`gluon_ssd.weights.store` for a name take precedence.
         A str: the path of a ``.params`` file to load (a GluonCV SSD checkpoint, converted, or a
         gluon_ssd one).
     pretrained_base : bool, default True
@@ -224,7 +226,7 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
     norm_kwargs : dict, optional
         Extra arguments of ``norm_layer``, e.g. ``{'num_devices': 2}``.
     **kwargs
-        GluonCV's other SSD builder arguments (:mod:`gluon_ssd.gluoncv_args`): ``nms_thresh``,
+        GluonCV's other SSD builder arguments (:mod:`gluon_ssd.model.gluoncv_args`): ``nms_thresh``,
         ``nms_topk``, ``post_nms``, ``minimal_opset``, ``prefix`` are honoured,
         ``anchor_alloc_size`` has nothing to do, ``stds`` must be the default; the architecture
         ones are refused with what to use instead.
@@ -235,7 +237,6 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
         Uninitialised unless weights were loaded (call ``net.initialize()``); every parameter
         name starts with ``net.prefix``.
     """
-    from . import pretrained as weights
     decoder_options, prefix = split_gluoncv_kwargs(kwargs)
     config, dataset = get_config(name)
     canonical = ALIASES.get(name, name)
@@ -248,26 +249,36 @@ def get_model(name, pretrained=False, pretrained_base=True, classes=None, ctx=No
                              f"{name!r} with its {dataset} classes, then call "
                              f"net.reset_class(classes, reuse_weights=...)")
         if isinstance(pretrained, str):
-            net = weights.load_weights_file(name, os.path.expanduser(pretrained), ctx=ctx, **build)
+            path = os.path.expanduser(pretrained)
         elif pretrained is not True:
             raise TypeError(f"pretrained must be True, False or a .params file path, got "
                             f"{pretrained!r}")
         elif canonical in model_store.published():  # weights registered in gluon_ssd's own store
-            net = weights.load_weights_file(
-                name, model_store.get_model_file(canonical, root=root), ctx=ctx, **build)
+            path = model_store.get_model_file(canonical, root=root)
         elif canonical in weights.GLUONCV_WEIGHTS:
-            net = weights.load_weights_file(
-                name, weights.gluoncv_weights_file(canonical, root=root), ctx=ctx, **build)
+            path = weights.gluoncv_weights_file(canonical, root=root)
         else:
             raise ValueError(
                 f"no published weights for {name!r}; names with weights: "
                 f"{weights.names_with_weights()}. Use pretrained=False and train it, or "
                 f"pretrained='file.params' for weights you have")
+        net = get_model(name, pretrained=False, pretrained_base=False, ctx=ctx, root=root,
+                        **build)
+        weights.load_weights_file(net, path, ctx=ctx)
     else:
         classes = dataset_classes(dataset) if classes is None else classes
         net = build_ssd(config, classes, pretrained_base=pretrained_base, root=root, ctx=ctx,
                         norm_layer=norm_layer, norm_kwargs=norm_kwargs,
                         decoder_options=decoder_options, prefix=prefix, model_name=name)
-    if net.model_name != name:  # the weight loaders build through get_model(name) too
-        raise RuntimeError(f"built {net.model_name!r} for {name!r}")
     return net
+
+
+def from_gluoncv(name, params_file, ctx=None, **build):
+    """Build the zoo SSD ``name`` and load a GluonCV SSD checkpoint of the same architecture.
+
+    ``**build`` goes to :func:`get_model` (``norm_layer``, ``norm_kwargs``, GluonCV's
+    ``nms_thresh`` / ``nms_topk`` / ``post_nms`` / ``minimal_opset``, ``prefix``); the weights are
+    set by :func:`gluon_ssd.weights.convert.load_gluoncv_params` (its errors name the file).
+    """
+    net = get_model(name, pretrained=False, pretrained_base=False, **build)
+    return load_gluoncv_params(net, params_file, ctx=ctx)

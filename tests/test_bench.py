@@ -39,12 +39,9 @@ def test_quick_run_reports_every_variant_and_training(tmp_path):
         assert abs(entry["x_floor"] - entry["ms"] / row["floor_ms"]) < 1e-9
     assert row["variants"]["gluoncv"]["x_gluoncv"] == 1.0
     assert result["cpu_isa_summary"] == deploy.isa_summary() and "CPU ISA: " in done.stdout
-    assert "fastest deploy.load runtime" in done.stdout
     (train,) = result["training"]
     assert train["batch"] == 2 and train["ours_images_per_s"] > 0
     assert abs(train["ratio"] - train["ours_images_per_s"] / train["gluoncv_images_per_s"]) < 1e-9
     assert train["pipeline_images_per_s"] > 0
-    measured = {t["target"].split(":")[0] for t in result["targets"] if t["met"] is not None}
-    assert not any("vgg16" in t for t in measured)  # VGG targets: not measured in --quick
-    assert "ours/GluonCV" in done.stdout and "Targets (reported, not asserted)" in done.stdout
+    assert "ours/GluonCV" in done.stdout
     assert png.read_bytes()[:8] == PNG

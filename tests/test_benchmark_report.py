@@ -55,26 +55,16 @@ def test_training_table(capsys):
     assert len(capsys.readouterr().out.splitlines()) == 2  # header and rule only
 
 
-def test_targets_states(capsys):
-    report.print_targets([{"target": "a", "value": None, "met": None},
-                          {"target": "b", "value": 0.5, "met": True},
-                          {"target": "c", "value": 1.5, "met": False}])
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == "Targets (reported, not asserted):"
-    assert [line.split()[-1] for line in out[1:]] == ["measured", "met", "met"]
-    assert out[3].endswith("  1.500  NOT met") and out[1].endswith("-  not measured")
-
-
 def test_json_record(tmp_path):
     path = tmp_path / "r.json"
     results = {"load_average": {"start": (1.0, 2.0, 3.0), "end": (1.5, 2.0, 3.0)},
                "wall_s": 7.0, "ceiling": 92.1, "models": [INFO], "inference": [ROW],
-               "training": [TRAIN], "targets": []}
+               "training": [TRAIN]}
     report.write_json(str(path), results, mx.cpu(), {"mode": "all", "quick": True})
     record = json.loads(path.read_text())
     assert list(record) == ["mxnet", "cpus", "ctx", "cpu_isa", "cpu_isa_summary", "runtimes",
                             "load_average", "wall_s", "matmul_ceiling_gflops", "flops_method",
-                            "nms", "sgd", "args", "models", "inference", "training", "targets"]
+                            "nms", "sgd", "args", "models", "inference", "training"]
     assert record["cpu_isa_summary"] == deploy.isa_summary() and record["ctx"] == "cpu(0)"
     assert record["matmul_ceiling_gflops"] == 92.1 and record["args"]["quick"] is True
     assert record["load_average"]["start"] == [1.0, 2.0, 3.0]

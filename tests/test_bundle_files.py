@@ -14,7 +14,7 @@ from detections import assert_same_detections
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import bundle as bundle_module
-from gluon_ssd.fileio import file_digest
+from gluon_ssd.utils.fileio import file_digest
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.checkpoint and the stops of gluon_ssd.train.fit: confined records, files
+"""Tests for gluon_ssd.training.checkpoint and the stops of gluon_ssd.training.fit: confined records, files
 that are not what they claim, a full disk, foreign pickles, SIGTERM / SIGINT mid-epoch."""
 import errno
 import json
@@ -10,9 +10,10 @@ import pytest
 from mxnet import gluon
 from training_fixtures import squares
 
-from gluon_ssd import fileio, zoo
-from gluon_ssd.checkpoint import CheckpointWriteError
-from gluon_ssd.train import TrainConfig, TrainingInterrupted, fit, load_checkpoint, load_trained
+from gluon_ssd import zoo
+from gluon_ssd.utils import fileio
+from gluon_ssd.training.checkpoint import CheckpointWriteError
+from gluon_ssd.training import TrainConfig, TrainingInterrupted, fit, load_checkpoint, load_trained
 
 SHAPE = (128, 128)
 QUIET = dict(progress=False, log=lambda *a: None)

@@ -1,8 +1,8 @@
-"""Tests for gluon_ssd.checks: the shared argument checks and name suggestions."""
+"""Tests for gluon_ssd.utils.checks: the shared argument checks and name suggestions."""
 import numpy as np
 import pytest
 
-from gluon_ssd.checks import check_int, check_positive, close_matches
+from gluon_ssd.utils.checks import check_int, check_positive, close_matches
 
 
 def test_check_int_returns_a_plain_int_and_names_the_argument():

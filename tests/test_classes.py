@@ -1,7 +1,7 @@
-"""Tests for gluon_ssd.classes: the one check of class-name lists."""
+"""Tests for gluon_ssd.data.classes: the one check of class-name lists."""
 import pytest
 
-from gluon_ssd.classes import check_class_names
+from gluon_ssd.data.classes import check_class_names
 
 
 def test_a_good_list_comes_back_as_a_tuple():

@@ -142,7 +142,7 @@ def test_missing_area_and_iscrowd_are_filled_for_cocoeval(tmp_path):
 
 
 def test_fit_refuses_crowd_boxes_as_targets(tmp_path):
-    from gluon_ssd.train import fit
+    from gluon_ssd.training import fit
     path, images = write_coco(str(tmp_path))
     with pytest.raises(ValueError, match="use_crowd=True"):
         fit(None, COCODataset(path, images, use_crowd=True), {"epochs": 1}, str(tmp_path / "o"))
@@ -174,7 +174,7 @@ class _Net:
 
 
 def _evaluate(net, dataset, shape):
-    from gluon_ssd.evaluate import evaluate
+    from gluon_ssd.evaluation import evaluate
     return evaluate(net, dataset, shape, batch_size=3, mean=(0, 0, 0), std=(1, 1, 1),
                     progress=False, metric="coco")
 
@@ -233,7 +233,7 @@ def test_coco_metric_with_no_detection_and_wrong_dataset(tmp_path):
     path, folder = write_coco(str(tmp_path))
     result = _evaluate(_Net(rows=[[-1] * 6]), COCODataset(path, folder), (24, 32))
     assert result["results"] == [] and result["coco"]["AP"] == 0.0
-    from gluon_ssd.evaluate import evaluate
+    from gluon_ssd.evaluation import evaluate
     with pytest.raises(TypeError, match="needs a gluon_ssd.data.COCODataset"):
         evaluate(_Net(rows=[[-1] * 6]), [], (24, 32), mean=(0, 0, 0), std=(1, 1, 1),
                  metric="coco")

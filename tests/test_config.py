@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.config and the build-time checks of gluon_ssd.zoo.build_ssd."""
+"""Tests for gluon_ssd.model.config and the build-time checks of gluon_ssd.zoo.build_ssd."""
 import dataclasses
 
 import mxnet as mx
@@ -7,7 +7,7 @@ import pytest
 from mxnet import autograd
 
 from gluon_ssd import zoo
-from gluon_ssd.config import SSDConfig
+from gluon_ssd.model.config import SSDConfig
 
 R4, R6 = (1, 2, 0.5), (1, 2, 0.5, 3, 1 / 3)
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import gluon_ssd
-from gluon_ssd import console
+from gluon_ssd.cli import main as console
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The console script pip installs next to this interpreter (`pip install -e .` in `make venv`).

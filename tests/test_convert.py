@@ -18,7 +18,7 @@ from mxnet import autograd
 
 from detections import assert_same_detections
 
-from gluon_ssd.convert import from_gluoncv
+from gluon_ssd.zoo import from_gluoncv
 
 import gluoncv  # noqa: E402  (a dependency: no skip)
 

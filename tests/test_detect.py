@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.detect: odd images, batching, boxes back in original pixels, output files."""
+"""Tests for gluon_ssd.inference: odd images, batching, boxes back in original pixels, output files."""
 import json
 
 import mxnet as mx
@@ -7,7 +7,7 @@ import pytest
 from odd_images import png16
 from PIL import Image
 
-from gluon_ssd.detect import (ImageDetections, detect_images, draw_detections, find_images,
+from gluon_ssd.inference import (ImageDetections, detect_images, draw_detections, find_images,
                               load_detector, load_image, write_detections)
 
 DATA_SHAPE = (100, 200)  # (height, width) of the network input

@@ -2,7 +2,7 @@
 
 The test starts MXNet's parameter server on 127.0.0.1 (a scheduler, one server, two workers; each a
 ``python`` subprocess configured by the ``DMLC_*`` environment), has each worker run
-:func:`gluon_ssd.train.fit` with ``kvstore='dist_sync'`` and compares the result with ``fit`` in
+:func:`gluon_ssd.training.fit` with ``kvstore='dist_sync'`` and compares the result with ``fit`` in
 this process with ``kvstore='local'`` on the same data, start weights and global batch.
 
 Every subprocess has a deadline, so a hung parameter server fails the test instead of blocking CI,
@@ -20,7 +20,7 @@ import pytest
 import numpy as np
 from training_fixtures import no_bn_net, squares
 
-from gluon_ssd.train import TrainConfig, fit, load_checkpoint
+from gluon_ssd.training import TrainConfig, fit, load_checkpoint
 
 pytestmark = [pytest.mark.dist, pytest.mark.slow, pytest.mark.timeout(480)]
 
@@ -59,7 +59,7 @@ WORKER = textwrap.dedent("""\
     sys.path.insert(0, {tests!r})
     import mxnet as mx
     import test_dist as spec
-    from gluon_ssd.train import fit
+    from gluon_ssd.training import fit
 
     rank_dir = os.path.join({tmp!r}, "worker-" + os.environ["WORKER_ID"])
     net = spec.make_net()
@@ -94,7 +94,7 @@ def _tail(path, chars=3000):
 
 
 def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADLINE_S,
-                 server=("-m", "gluon_ssd.watchdog"), **env):
+                 server=("-m", "gluon_ssd.training.watchdog"), **env):
     """Start scheduler, server and two workers; wait for all with a deadline; kill leftovers.
 
     Returns ``{name: (exit code, pid, log path)}`` for scheduler, server, worker0, worker1 and
@@ -102,7 +102,7 @@ def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADL
     """
     port = _free_port()
     # DMLC_NODE_HOST: every node announces 127.0.0.1 instead of guessing a network interface.
-    # GLUON_SSD_NODES_DIR: the heartbeat folder of gluon_ssd.watchdog, shared by all four.
+    # GLUON_SSD_NODES_DIR: the heartbeat folder of gluon_ssd.training.watchdog, shared by all four.
     base = dict(os.environ, DMLC_PS_ROOT_URI="127.0.0.1", DMLC_PS_ROOT_PORT=str(port),
                 DMLC_NODE_HOST="127.0.0.1",
                 DMLC_NUM_SERVER="1", DMLC_NUM_WORKER="2", OMP_NUM_THREADS="1",
@@ -110,9 +110,9 @@ def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADL
                 PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]), **env)
     base.pop("DMLC_ROLE", None)
     # The scheduler and the server run MXNet's loop for their role under gluon_ssd's watchdog
-    # (python -m gluon_ssd.watchdog: a heartbeat thread, then `import mxnet`, which runs the loop
+    # (python -m gluon_ssd.training.watchdog: a heartbeat thread, then `import mxnet`, which runs the loop
     # until the workers finish).
-    node = ["-m", "gluon_ssd.watchdog"]
+    node = ["-m", "gluon_ssd.training.watchdog"]
     roles = [("scheduler", None, node), ("server", None, list(server)),
              ("worker", "0", [str(script)]), ("worker", "1", [str(script)])]
     procs, logs, names = [], [], []
@@ -197,7 +197,7 @@ KILLED_WORKER = textwrap.dedent("""\
     sys.path.insert(0, {tests!r})
     import mxnet as mx
     import test_dist as spec
-    from gluon_ssd.train import TrainConfig, fit
+    from gluon_ssd.training import TrainConfig, fit
 
     class Dying(mx.gluon.data.Dataset):
         def __init__(self, data):

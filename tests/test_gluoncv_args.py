@@ -12,7 +12,7 @@ from gluon_ssd.blocks.anchors import SSDAnchorGenerator
 from gluon_ssd.blocks.decoder import SSDDecoder
 from gluon_ssd.blocks.heads import SSDHead
 from gluon_ssd.feature_extractor import FeatureExtractor, get_backbone
-from gluon_ssd.norm import use_norm_layer
+from gluon_ssd.model.norm import use_norm_layer
 
 SyncBatchNorm = gluon.contrib.nn.SyncBatchNorm
 # One model per backbone family: VGG atrous, ResNet v1, ResNet v2 (a BN called by attribute),

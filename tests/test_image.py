@@ -8,7 +8,8 @@ import pytest
 from odd_images import png16
 from PIL import Image, ImageFile
 
-from gluon_ssd import deploy, detect
+from gluon_ssd import deploy
+from gluon_ssd import inference as detect
 from gluon_ssd.data import (ImageSizeWarning, VOCAnnotationWarning, VOCDataset,
                             check_recorded_size, decode_image, read_image)
 

@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.loss: SSD matching/targets and the MultiBox loss, by hand and against GluonCV."""
+"""Tests for gluon_ssd.training.loss: SSD matching/targets and the MultiBox loss, by hand and against GluonCV."""
 import math
 
 import mxnet as mx
@@ -8,7 +8,7 @@ from gluoncv.loss import SSDMultiBoxLoss as GluonCVLoss
 from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
 from mxnet import autograd
 
-from gluon_ssd.loss import SSDMultiBoxLoss, SSDTargets
+from gluon_ssd.training.loss import SSDMultiBoxLoss, SSDTargets
 
 
 def _nd(a):

@@ -18,7 +18,7 @@ from gluoncv.model_zoo import model_store as gluoncv_store
 from test_convert import _randomize
 
 from gluon_ssd import zoo
-from gluon_ssd.pretrained import GLUONCV_WEIGHTS
+from gluon_ssd.weights.published import GLUONCV_WEIGHTS
 
 # A COCO model: the VOC ones are converted in tests/test_convert.py; this also checks that a COCO
 # preset (80 classes, COCO anchor sizes) matches GluonCV's.

@@ -13,10 +13,10 @@ from detections import assert_same_detections, from_records
 
 from gluon_ssd import deploy, zoo
 from gluon_ssd.data import VOCDataset, generate_voc, synthetic
-from gluon_ssd.detect import detect_images, load_detector
-from gluon_ssd.evaluate import evaluate
-from gluon_ssd.train import TrainConfig, fit, load_trained
-from gluon_ssd.transforms import ValTransform
+from gluon_ssd.inference import detect_images, load_detector
+from gluon_ssd.evaluation import evaluate
+from gluon_ssd.training import TrainConfig, fit, load_trained
+from gluon_ssd.data.transforms import ValTransform
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "ssd_300_mobilenet0.25_voc"

@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.ssd: the SSD block's contract (LayerSpecs, normalisation, base size, name).
+"""Tests for gluon_ssd.model.ssd: the SSD block's contract (LayerSpecs, normalisation, base size, name).
 
 Every expected number is derived by hand in a comment; the per-layer facts are then checked
 against what the layers really output at a non-square input.
@@ -15,9 +15,9 @@ from gluon_ssd import SSD, LayerSpec, zoo
 from gluon_ssd.blocks.anchors import SSDAnchorGenerator
 from gluon_ssd.blocks.decoder import SSDDecoder
 from gluon_ssd.blocks.heads import SSDHead
-from gluon_ssd.config import IMAGENET_MEAN, IMAGENET_STD
+from gluon_ssd.model.config import IMAGENET_MEAN, IMAGENET_STD
 from gluon_ssd.feature_extractor import FeatureExtractor, get_backbone
-from gluon_ssd.ssd import check_saved_layers
+from gluon_ssd.model.ssd import check_saved_layers
 
 HEIGHT, WIDTH = 300, 420  # non-square: a transposed height/width would show
 

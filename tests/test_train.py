@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.train: config checks, schedule, resume, NaN stop, atomic checkpoints, devices."""
+"""Tests for gluon_ssd.training: config checks, schedule, resume, NaN stop, atomic checkpoints, devices."""
 import json
 
 import mxnet as mx
@@ -7,8 +7,9 @@ import pytest
 from training_fixtures import no_bn_net, squares
 
 from gluon_ssd import zoo
-from gluon_ssd.train import (TrainConfig, TrainingDiverged, fit, learning_rate, load_checkpoint,
-                             load_trained, parse_ctx)
+from gluon_ssd.training import (TrainConfig, TrainingDiverged, fit, learning_rate, load_checkpoint,
+                             load_trained)
+from gluon_ssd.cli import parse_ctx
 
 SHAPE = (128, 128)
 
@@ -219,8 +220,8 @@ def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
     """Per-image normalisation: the batch [objects, background] has the summed gradient of the two
     images run alone; the background image's own gradient is finite and non-zero (its
     min_negatives hard negatives)."""
-    from gluon_ssd.loss import SSDMultiBoxLoss, SSDTargets
-    from gluon_ssd.transforms import batchify
+    from gluon_ssd.training.loss import SSDMultiBoxLoss, SSDTargets
+    from gluon_ssd.data.transforms import batchify
     net = no_bn_net()
     net.initialize(mx.init.Xavier())
     (img, label), = squares(1, seed=6, side=64)
@@ -246,8 +247,8 @@ def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
 
 
 def test_best_params_follow_the_validation_score_and_survive_a_resume(tmp_path, monkeypatch):
-    import gluon_ssd.train as train_module
-    from gluon_ssd.fileio import file_digest
+    import gluon_ssd.training as train_module
+    from gluon_ssd.utils.fileio import file_digest
     scores = iter([0.2, 0.5, 0.4, 0.45])   # epochs 1-3, then epoch 4 after a resume
     monkeypatch.setattr(train_module, "evaluate",
                         lambda *a, **k: {"voc07_map": next(scores)})

@@ -11,7 +11,7 @@ import pytest
 from coco_fixtures import write_coco
 
 from gluon_ssd.data import VOC_CLASSES, generate_voc
-from gluon_ssd.fileio import file_digest
+from gluon_ssd.utils.fileio import file_digest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "ssd_300_mobilenet0.25_voc"
@@ -26,12 +26,8 @@ def _script(*args, timeout=300):
 
 
 def _module():
-    """scripts/train.py imported (not run), to call its functions in this process."""
-    spec = importlib.util.spec_from_file_location("train_script",
-                                                  os.path.join(REPO, "scripts", "train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The train command's module, to call its functions in this process."""
+    return importlib.import_module("gluon_ssd.cli.train")
 
 
 def test_train_on_a_tiny_coco_file_validates_by_coco_ap_and_keeps_the_best(tmp_path):

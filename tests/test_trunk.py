@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.trunk: how a backbone is flattened and measured."""
+"""Tests for gluon_ssd.blocks.trunk: how a backbone is flattened and measured."""
 import mxnet as mx
 import pytest
 from mxnet.gluon import HybridBlock, nn
@@ -6,7 +6,7 @@ from mxnet.gluon.contrib.nn import HybridConcurrent
 from mxnet.gluon.model_zoo import vision
 from mxnet.gluon.model_zoo.vision.mobilenet import LinearBottleneck
 
-from gluon_ssd.trunk import classifier_side, count_params, nominal_stride, trace_trunk
+from gluon_ssd.blocks.trunk import classifier_side, count_params, nominal_stride, trace_trunk
 
 
 class _Skip(HybridBlock):

@@ -10,7 +10,7 @@ from mxnet.gluon.model_zoo import model_store, vision
 
 from gluon_ssd import FeatureExtractor, trunk_specs
 from gluon_ssd.blocks.vgg_atrous import VGGAtrous
-from gluon_ssd.vgg_weights import load_vgg_weights, vgg16_atrous
+from gluon_ssd.weights.imagenet_vgg import load_vgg_weights, vgg16_atrous
 
 
 class _NumpyUniform(mx.init.Initializer):

@@ -309,7 +309,7 @@ def test_plot_training_log_from_a_dict_without_epoch_or_map():
     ax, map_ax = viz.plot_training_log({"loss": [1.0, 0.5]})
     assert map_ax is None
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2])  # rows numbered from 1
-    # None where an epoch had no validation (as gluon_ssd.train passes its history): a gap;
+    # None where an epoch had no validation (as gluon_ssd.training passes its history): a gap;
     # a column with no value at all is not drawn.
     ax, map_ax = viz.plot_training_log({"epoch": [1, 2], "loss": [1.0, 0.5],
                                         "val_voc07_map": [None, 0.3], "val_map": [None, None]})

@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.watchdog without a cluster: the heartbeat bookkeeping, on a clock we drive.
+"""Tests for gluon_ssd.training.watchdog without a cluster: the heartbeat bookkeeping, on a clock we drive.
 
 The cluster test (tests/test_dist.py) kills a real worker; these check the rules it rests on.
 """
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gluon_ssd.watchdog import Watchdog, node_timeout
+from gluon_ssd.training.watchdog import Watchdog, node_timeout
 
 
 def _beat(folder, name, count, state="running", role="worker", rank=1):

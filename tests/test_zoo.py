@@ -9,7 +9,8 @@ from mxnet import autograd
 from detections import assert_same_detections
 from layer_outputs import assert_layer_specs_match
 
-from gluon_ssd import deploy, model_store, zoo
+from gluon_ssd import deploy, zoo
+from gluon_ssd.weights import store as model_store
 
 ALL_MODELS = zoo.list_models()
 

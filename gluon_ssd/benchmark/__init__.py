@@ -13,9 +13,8 @@ One module per part of a run:
   int8, ONNX Runtime and OpenVINO dynamic / static / bf16), and the exported files they run;
 - :mod:`.inference`: one row of median latencies per model and batch, ratios to GluonCV fp32
   measured in the same run, fractions of the ceiling;
-- :mod:`.training`: images/s of one training step, ours (``gluon_ssd.steps.TrainStep``) and
+- :mod:`.training`: images/s of one training step, ours (``gluon_ssd.training.steps.TrainStep``) and
   GluonCV's (its ``train_ssd.py`` step), next to the data pipeline's;
-- :mod:`.targets`: the issue's targets, as measured;
 - :mod:`.report`: the printed machine line (CPU ISA, runtimes, load), tables and the JSON record;
   :mod:`.plot`: bar charts;
 - :mod:`.suite`: a whole run (:func:`run`), its defaults and ``--quick`` settings.

@@ -14,7 +14,7 @@ from .timing import inference_plan
 from .variants import LABELS
 
 __all__ = ["runtime_versions", "machine_line", "print_inference", "print_training",
-           "print_targets", "write_json"]
+           "write_json"]
 
 
 def _fmt(value, spec, missing="-"):
@@ -101,14 +101,6 @@ def print_training(rows):
               f"{rows[0]['pipeline_images']} images, num_workers=0.")
 
 
-def print_targets(targets):
-    """The targets of :func:`~.targets.targets_report`: value and met / NOT met / not measured."""
-    print("Targets (reported, not asserted):")
-    for t in targets:
-        state = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT met")
-        print(f"  {t['target']:<80} {_fmt(t['value'], '.3f'):>7}  {state}")
-
-
 def write_json(path, results, ctx, options):
     """Save ``results`` (the run's measurements) with the machine, the settings and ``options``."""
     record = {"mxnet": mx.__version__, "cpus": os.cpu_count(), "ctx": str(ctx),
@@ -117,6 +109,6 @@ def write_json(path, results, ctx, options):
               "wall_s": results["wall_s"], "matmul_ceiling_gflops": results["ceiling"],
               "flops_method": FLOPS_METHOD, "nms": NMS, "sgd": SGD, "args": dict(options),
               "models": results["models"], "inference": results["inference"],
-              "training": results["training"], "targets": results["targets"]}
+              "training": results["training"]}
     with open(path, "w") as f:
         json.dump(record, f, indent=2)

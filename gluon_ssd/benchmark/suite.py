@@ -16,8 +16,7 @@ from .flops import matmul_ceiling
 from .inference import add_ratios, bench_inference
 from .nets import base_size
 from .plot import plot
-from .report import machine_line, print_inference, print_targets, print_training, write_json
-from .targets import targets_report
+from .report import machine_line, print_inference, print_training, write_json
 from .timing import inference_plan, training_plan
 from .training import bench_training, make_pipeline_data
 from .variants import VARIANTS, prepare_model
@@ -84,7 +83,7 @@ def run(options, ctx=None):
     ``options``: a mapping of ``scripts/bench.py``'s options (``vars(args)``), saved as the
     JSON's ``args``; one left out takes its value in :data:`DEFAULTS` (``mode='all'``, every
     variant, ``train_size=None``: the base size). Variants run in :data:`~.variants.TABLE` order.
-    Returns ``{'inference': rows, 'training': rows, 'targets': [...]}``.
+    Returns ``{'inference': rows, 'training': rows}``.
     """
     ctx = ctx or mx.cpu()
     options = dict(options)
@@ -106,15 +105,12 @@ def run(options, ctx=None):
     if training:
         print_training(training_rows)
         print()
-    targets = targets_report(inference_rows, training_rows)
-    print_targets(targets)
     if options.get("out"):
         write_json(options["out"], {"load_average": {"start": load_start, "end": load_end},
                                     "wall_s": wall, "ceiling": ceiling, "models": infos,
-                                    "inference": inference_rows, "training": training_rows,
-                                    "targets": targets}, ctx, options)
+                                    "inference": inference_rows, "training": training_rows}, ctx, options)
         print(f"wrote {options['out']}")
     if options.get("plot"):
         plot(inference_rows, training_rows, options["plot"])
         print(f"wrote {options['plot']}")
-    return {"inference": inference_rows, "training": training_rows, "targets": targets}
+    return {"inference": inference_rows, "training": training_rows}

@@ -4,9 +4,9 @@ Images/s of one training step on a fixed batch (``batch`` images at ``size``, by
 model's base size), both nets with ``gluon.Trainer(..., 'sgd', learning_rate=1e-3,
 momentum=0.9, wd=5e-4)``:
 
-- ours: :func:`gluon_ssd.train.fit`'s own step, :class:`gluon_ssd.steps.TrainStep` (forward in
-  train mode, :class:`gluon_ssd.loss.SSDTargets` from the anchors,
-  :class:`gluon_ssd.loss.SSDMultiBoxLoss` (hybridized), ``autograd.backward``,
+- ours: :func:`gluon_ssd.training.fit`'s own step, :class:`gluon_ssd.training.steps.TrainStep` (forward in
+  train mode, :class:`gluon_ssd.training.loss.SSDTargets` from the anchors,
+  :class:`gluon_ssd.training.loss.SSDMultiBoxLoss` (hybridized), ``autograd.backward``,
   ``trainer.step(batch)``, the loss read back once);
 - GluonCV, as its ``train_ssd.py`` does with in-loop targets: forward in train mode,
   ``SSDTargetGenerator(iou_thresh=0.5, stds=(0.1, 0.1, 0.2, 0.2), negative_mining_ratio=-1)`` on
@@ -28,7 +28,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from .. import zoo
-from ..steps import TrainStep
+from ..training.steps import TrainStep
 from .nets import SGD, build_gluoncv, build_ours
 from .timing import alternate, timed_step, training_plan
 
@@ -49,7 +49,7 @@ def make_pipeline_data(root, count):
 
 def bench_pipeline(dataset, size, mean, std, batch):
     """(images/s of the faster of two passes over the loader, its first batch)."""
-    from ..transforms import batchify, train_transform
+    from ..data.transforms import batchify, train_transform
     np.random.seed(0)
     loader = gluon.data.DataLoader(dataset.transform(train_transform((size, size), mean, std,
                                                                      "flip")),
@@ -70,7 +70,7 @@ def bench_pipeline(dataset, size, mean, std, batch):
 
 def ours_train_step(name, ctx, batch):
     """A callable: one training step of our net on ``batch = (data, label)``: ``fit``'s own
-    :class:`gluon_ssd.steps.TrainStep` (targets, loss, backward, update, one host sync)."""
+    :class:`gluon_ssd.training.steps.TrainStep` (targets, loss, backward, update, one host sync)."""
     net = build_ours(name, ctx)
     trainer = gluon.Trainer(net.collect_params(), "sgd", dict(SGD))
     data, label = batch

@@ -10,7 +10,7 @@ MobileNetV2 paper (Sandler et al. 2018): 1x1 to ``f // 2``, depthwise 3x3, 1x1 t
 """
 from mxnet.gluon import HybridBlock, nn
 
-from ..checks import check_int, check_positive
+from ..utils.checks import check_int, check_positive
 
 __all__ = ["SSDExtraLayer", "SSDLiteExtraLayer", "extra_output_size", "transition_channels"]
 

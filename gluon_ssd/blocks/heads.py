@@ -14,7 +14,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock, nn
 
-from ..checks import check_int
+from ..utils.checks import check_int
 from .extras import RELU6_MAX
 
 __all__ = ["SSDHead"]

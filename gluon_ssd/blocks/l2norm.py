@@ -13,7 +13,7 @@ import numbers
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
-from ..checks import check_int
+from ..utils.checks import check_int
 
 __all__ = ["L2Normalization", "SSD_INITIAL_SCALE", "GLUONCV_L2_EPS"]
 

@@ -1,6 +1,6 @@
 """VGG "atrous" (reduced fc) backbone of SSD, with ImageNet weights from Gluon's model_zoo VGG.
 
-The block alone: ImageNet weights are converted into it by :mod:`gluon_ssd.vgg_weights` (blocks
+The block alone: ImageNet weights are converted into it by :mod:`gluon_ssd.weights.imagenet_vgg` (blocks
 know no model store). SSD (Liu et al. 2016, section 3, "Base network") keeps VGG16 up to conv5_3, turns pool5 into a
 3x3 stride-1 pooling and fc6 / fc7 into convolutions whose parameters are subsampled from the
 ImageNet classifier's, fc6 becoming a dilated ("atrous") 3x3 convolution. The subsampling is the

@@ -11,11 +11,15 @@
 - :func:`read_image` (module :mod:`~gluon_ssd.data.image`) is the one image decoder, used by the
   readers, detection and int8 calibration: EXIF orientation applied, 16-bit scaled, transparency
   composited, truncated files refused.
+- :func:`find_images` expands files, folders and glob patterns to image files; module
+  :mod:`~gluon_ssd.data.transforms` holds the training / evaluation transforms and the map back to
+  original pixels, :mod:`~gluon_ssd.data.classes` the one check of class-name lists.
 - :func:`generate_voc` writes a synthetic dataset of shapes (``synthetic.CLASSES``) in that layout;
   :func:`generate_image` draws one image and its label in memory.
 """
 from . import synthetic
 from .concat import ConcatDataset
+from .files import find_images
 from .coco import COCOAnnotationWarning, COCODataset, load_coco_json
 from .image import ImageSizeWarning, check_recorded_size, decode_image, read_image
 from .synthetic import generate_image, generate_voc
@@ -24,4 +28,4 @@ from .voc import VOC_CLASSES, VOCAnnotationWarning, VOCDataset, find_classes, pa
 __all__ = ["ConcatDataset", "COCODataset", "COCOAnnotationWarning", "load_coco_json",
            "VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation", "find_classes",
            "read_image", "decode_image", "check_recorded_size", "ImageSizeWarning", "synthetic",
-           "generate_voc", "generate_image"]
+           "generate_voc", "generate_image", "find_images"]

@@ -27,10 +27,10 @@ Choices:
 - **Crowd** annotations (``iscrowd=1``) are never training targets: with ``use_crowd=False``
   (default) they are left out of the labels; ``use_crowd=True`` keeps them with ``iscrowd = 1`` in
   column 5, where the VOC metrics ignore them as they ignore "difficult" objects, and
-  :func:`gluon_ssd.train.fit` refuses such a dataset for training. COCO evaluation
+  :func:`gluon_ssd.training.fit` refuses such a dataset for training. COCO evaluation
   (``evaluate(..., metric='coco')``) always uses the file itself, crowd regions included.
 - **Images without annotations are kept** (background images train: see
-  :mod:`gluon_ssd.loss`) unless ``skip_empty=True``, which drops images whose label is empty.
+  :mod:`gluon_ssd.training.loss`) unless ``skip_empty=True``, which drops images whose label is empty.
 - **Bad files** are refused like the VOC reader's: malformed JSON, a missing key, a non-numeric
   or non-finite box, an annotation of an unknown image or category id, duplicate ids, a
   ``file_name`` that leaves ``image_dir`` raise ``ValueError`` naming the file (and the entry) at

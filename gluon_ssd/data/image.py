@@ -1,8 +1,8 @@
 """The one image decoder of gluon_ssd: training, evaluation, detection and int8 calibration.
 
 :func:`read_image` decodes any file Pillow reads to uint8 ``(H, W, 3)`` RGB, the same way for every
-caller (``VOCDataset``, ``COCODataset``, so :func:`~gluon_ssd.evaluate.evaluate` and
-:func:`~gluon_ssd.train.fit`; :func:`gluon_ssd.detect.load_image`; the folder source of
+caller (``VOCDataset``, ``COCODataset``, so :func:`~gluon_ssd.evaluation.evaluate` and
+:func:`~gluon_ssd.training.fit`; :func:`gluon_ssd.inference.load_image`; the folder source of
 :func:`gluon_ssd.deploy.load_images`), so a model sees the same pixels in training as in
 deployment:
 

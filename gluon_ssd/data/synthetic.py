@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from ..classes import check_class_names
+from .classes import check_class_names
 
 __all__ = ["CLASSES", "generate_image", "generate_voc"]
 

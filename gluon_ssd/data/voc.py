@@ -48,7 +48,7 @@ from defusedxml import DefusedXmlException
 from gluoncv.data import VOCDetection
 from gluoncv.data.base import VisionDataset
 
-from ..classes import check_class_names
+from .classes import check_class_names
 from .image import check_recorded_size, decode_image
 
 __all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation",

@@ -17,8 +17,8 @@ import warnings
 
 import mxnet as mx
 
-from ..fileio import contained_path, file_digest
-from ..ssd import LayerSpec, check_saved_layers
+from ..utils.fileio import contained_path, file_digest
+from ..model.ssd import LayerSpec, check_saved_layers
 
 __all__ = ["verify_bundle", "read_manifest", "bundle_path", "graph_layers", "layers_entry",
            "MANIFEST", "FORMAT", "FORMAT_VERSION"]

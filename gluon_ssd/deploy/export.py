@@ -15,7 +15,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 
-from ..fileio import atomic_write_json, file_digest
+from ..utils.fileio import atomic_write_json, file_digest
 from .bf16 import DEFAULT_BF16_TOLERANCE, measure_bf16
 from .bundle import FORMAT, FORMAT_VERSION, MANIFEST, layers_entry
 from .graph import HalfPrecisionSSD, cast_params, fold_batchnorm, trace

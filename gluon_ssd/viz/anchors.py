@@ -10,7 +10,7 @@ import os
 import mxnet as mx
 import numpy as np
 
-from ..ssd import SSD
+from ..model.ssd import SSD
 from .style import _as_image, _image_size, _new_axes
 
 

@@ -7,7 +7,7 @@ import os
 import mxnet as mx
 import numpy as np
 
-from ..fileio import atomic_write
+from ..utils.fileio import atomic_write
 
 
 _GOLDEN = 0.618033988749895

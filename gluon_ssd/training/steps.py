@@ -1,6 +1,6 @@
 """The pieces of one training epoch: the step, the epoch loop, and stopping on a signal.
 
-:func:`gluon_ssd.train.fit` runs :func:`train_epoch` once per epoch; :class:`TrainStep` is also what
+:func:`gluon_ssd.training.fit` runs :func:`train_epoch` once per epoch; :class:`TrainStep` is also what
 ``scripts/bench.py`` times. An epoch stopped by SIGINT / SIGTERM (:class:`StopOnSignal`) returns
 an :class:`EpochProgress`, which the checkpoint records so that ``--resume`` continues from the
 same batch.
@@ -18,20 +18,16 @@ import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
+from .errors import TrainingDiverged
 from .loss import SSDMultiBoxLoss, SSDTargets
 
-__all__ = ["TrainStep", "EpochProgress", "StopOnSignal", "train_epoch", "seed_all",
-           "TrainingDiverged"]
+__all__ = ["TrainStep", "EpochProgress", "StopOnSignal", "train_epoch", "seed_all"]
 
 # Seeds of each epoch's randomness are spread by primes so that seed + epoch pairs never collide:
 # the data order of epoch e draws from seed + ORDER_PRIME * e (1000003, the first prime above
 # 10**6: more epochs than any run has), augmentation from seed + AUGMENT_PRIME * (e + 1).
 ORDER_PRIME = 1000003
 AUGMENT_PRIME = 7919
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message names the last good checkpoint."""
 
 
 def seed_all(seed):

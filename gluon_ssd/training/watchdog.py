@@ -21,10 +21,10 @@ runs a :class:`Watchdog` thread instead:
   otherwise. Checkpoints are written atomically, so the last one is intact: restart the nodes
   and ``--resume``.
 
-Workers get their watchdog from :func:`gluon_ssd.train.fit`; servers and the scheduler through this
+Workers get their watchdog from :func:`gluon_ssd.training.fit`; servers and the scheduler through this
 module's launcher, which starts one before MXNet runs the role::
 
-    DMLC_ROLE=server ... python -m gluon_ssd.watchdog     # instead of: python -c "import mxnet"
+    DMLC_ROLE=server ... python -m gluon_ssd.training.watchdog     # instead of: python -c "import mxnet"
 
 ``GLUON_SSD_NODE_TIMEOUT`` (seconds, default 120) sets the timeout for every node; it must exceed
 the longest pause of a healthy run (rank 0 writing a checkpoint while the others wait).
@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-from .fileio import atomic_write_json
+from ..utils.fileio import atomic_write_json
 
 __all__ = ["Watchdog", "EXIT_LOST_NODE", "DEFAULT_TIMEOUT_S", "nodes_dir", "node_timeout",
            "run_node"]
@@ -183,7 +183,7 @@ def run_node(default_dir=None):
     """
     role = os.environ.get("DMLC_ROLE")
     if role not in ("server", "scheduler"):
-        sys.exit(f"python -m gluon_ssd.watchdog runs a server or scheduler: set DMLC_ROLE to "
+        sys.exit(f"python -m gluon_ssd.training.watchdog runs a server or scheduler: set DMLC_ROLE to "
                  f"server or scheduler (got {role!r}); workers run scripts/train.py")
     if "mxnet" in sys.modules:
         sys.exit("run_node must start before MXNet is imported (its import runs the role)")

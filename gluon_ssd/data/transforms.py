@@ -15,7 +15,7 @@ Augmentation modes of :func:`train_transform`:
 - ``'none'``: resize only.
 
 Randomness comes from numpy's global generator (gluoncv's functions use it): seed it per epoch
-(:func:`gluon_ssd.train.fit` does) for reproducible runs.
+(:func:`gluon_ssd.training.fit` does) for reproducible runs.
 """
 import mxnet as mx
 import numpy as np
@@ -70,8 +70,8 @@ def train_transform(data_shape, mean, std, augment="flip"):
 class ValTransform(_ResizeFlip):
     """Resize to ``data_shape = (height, width)`` and normalise; no randomness.
 
-    The one inference preprocessing: evaluation (:func:`gluon_ssd.evaluate.evaluate`) and
-    detection (:func:`gluon_ssd.detect.detect_images`) both use it, so they see the same input.
+    The one inference preprocessing: evaluation (:func:`gluon_ssd.evaluation.evaluate`) and
+    detection (:func:`gluon_ssd.inference.detect_images`) both use it, so they see the same input.
     An image more than twice the input size on a side is first shrunk to at most twice the input
     with Pillow's antialiased bilinear filter (plain bilinear resizing skips pixels and aliases a
     6000x4000 photo); both steps map the whole image onto the whole target, so boxes still scale
@@ -126,3 +126,43 @@ def check_data_shape(data_shape):
     if len(data_shape) != 2 or any(int(s) != s or s < 1 for s in data_shape):
         raise ValueError(f"data_shape must be (height, width) positive ints, got {data_shape!r}")
     return int(data_shape[0]), int(data_shape[1])
+
+
+def to_original_pixels(ids, scores, boxes, data_shape, width, height, thresh, class_names):
+    """One image's detections with boxes mapped from input pixels to original pixels.
+
+    Parameters
+    ----------
+    ids, scores : numpy.ndarray
+        ``(K,)`` class ids (-1 for padding) and scores of the network's output.
+    boxes : numpy.ndarray
+        ``(K, 4)`` corners ``[x1, y1, x2, y2]`` in input pixels.
+    data_shape : (int, int)
+        Network input ``(height, width)``.
+    width, height : int
+        Original image size; boxes scale by ``width / input_width``, ``height / input_height``
+        and are clipped to ``[0, width] x [0, height]``.
+    thresh : float
+        Detections scoring lower are dropped.
+    class_names : sequence of str
+
+    Returns
+    -------
+    list of dict
+        ``{'class', 'class_id', 'score', 'box': [x1, y1, x2, y2]}`` (box rounded to 0.01 px),
+        highest score first. Detection and COCO evaluation use it.
+    """
+    keep = (ids >= 0) & (scores >= thresh)
+    scale = np.array([width / data_shape[1], height / data_shape[0]] * 2)
+    limit = np.array([width, height] * 2, dtype=np.float64)
+    out = []
+    for cls, score, box in zip(ids[keep], scores[keep], boxes[keep]):
+        box = np.clip(box.astype(np.float64) * scale, 0, limit)
+        cls = int(round(float(cls)))
+        if cls >= len(class_names):
+            raise ValueError(f"the network predicted class id {cls}, but only "
+                             f"{len(class_names)} class names are known: {class_names}")
+        out.append({"class": class_names[cls], "class_id": cls, "score": float(score),
+                    "box": [round(float(v), 2) for v in box]})
+    out.sort(key=lambda d: -d["score"])
+    return out

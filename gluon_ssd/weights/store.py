@@ -4,13 +4,13 @@ Files sit in a root folder (default ``$MXNET_HOME/models``) named ``{name}-{sha1
 checked against the registered sha1 before loading. gluon_ssd publishes no weights of its own, so
 the table starts empty; :func:`register` adds an entry (weights you trained and want to load by
 name with ``get_model(name, pretrained=True)``, which then prefers them). GluonCV's published SSD
-weights are obtained through GluonCV's own store instead: see :mod:`gluon_ssd.pretrained`.
+weights are obtained through GluonCV's own store instead: see :mod:`gluon_ssd.weights.published`.
 """
 import os
 
 import mxnet as mx
 
-from .fileio import file_digest
+from ..utils.fileio import file_digest
 
 __all__ = ["get_model_file", "register", "published", "sha1_of", "default_root",
            "load_params_file", "load_weights"]
@@ -137,7 +137,7 @@ def get_model_file(name, root=None):
         raise ValueError(
             f"no published weights for {name!r} (models with weights: {published() or 'none'}). "
             f"Use pretrained=False and train it, or convert GluonCV weights with "
-            f"gluon_ssd.convert.from_gluoncv")
+            f"gluon_ssd.weights.convert.from_gluoncv")
     sha1 = _MODEL_SHA1[name]
     root = os.path.expanduser(root if root is not None else default_root())
     path = os.path.join(root, f"{name}-{sha1[:8]}.params")

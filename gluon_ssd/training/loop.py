@@ -6,7 +6,7 @@
   numpy's generator seeded the same way, so a resumed run sees the data a run without a stop sees.
   With a distributed kvstore, worker ``r`` of ``n`` takes slice ``r`` of each global batch.
 - **Step**: the batch is split over ``ctx``; forward in train mode, targets from the anchors the
-  network made (:class:`~gluon_ssd.loss.SSDTargets`), :class:`~gluon_ssd.loss.SSDMultiBoxLoss`
+  network made (:class:`~gluon_ssd.training.loss.SSDTargets`), :class:`~gluon_ssd.training.loss.SSDMultiBoxLoss`
   (per-image normalisation: split batches give the same gradient), ``trainer.step(global batch)``.
 - **Schedule**: learning rate per update: linear warm-up, then constant, step (x0.1 at
   ``lr_steps``) or cosine to 0 (:func:`lr_scheduler`, an MXNet LRScheduler owned by the optimizer,
@@ -27,152 +27,30 @@
   of the data pipeline, validation mAP) and ``training.png`` (curves), tqdm progress bars.
 """
 import csv
-import dataclasses
 import json
-import math
 import os
-import signal
 import warnings
 from dataclasses import dataclass
-from typing import Tuple
 
 import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .checkpoint import (LATEST, CheckpointWriteError, check_layers, check_states_owner,
-                         keep_best, load_checkpoint, read_best, save_checkpoint)
-from .cli import parse_ctx  # noqa: F401  (re-exported: the training API names it)
-from .evaluate import evaluate
-from .fileio import atomic_write
-from .model_store import load_weights
-from .steps import (ORDER_PRIME, EpochProgress, StopOnSignal, TrainingDiverged, TrainStep,
+from .errors import TrainingInterrupted
+from .checkpoint import (LATEST, CheckpointWriteError, check_layers, check_states_owner, keep_best,
+                         load_checkpoint, load_trained, read_best, save_checkpoint)
+from ..evaluation import evaluate
+from ..utils.fileio import atomic_write
+from ..weights.store import load_weights
+from .steps import (ORDER_PRIME, EpochProgress, StopOnSignal, TrainStep,
                     seed_all, train_epoch)
-from .transforms import AUGMENTATIONS, batchify, train_transform
+from ..data.transforms import batchify, train_transform
+from .errors import TrainingDiverged  # noqa: F401  (part of the training API)
+from .config import VAL_METRICS, TrainConfig, learning_rate, lr_scheduler  # noqa: F401
 from .watchdog import Watchdog, nodes_dir
 
 __all__ = ["TrainConfig", "fit", "TrainingDiverged", "TrainingInterrupted", "load_checkpoint",
-           "load_trained", "learning_rate", "lr_scheduler", "parse_ctx", "CheckpointWriteError"]
-
-SCHEDULES = ("constant", "step", "cosine")
-OPTIMIZERS = ("sgd", "adam")
-NEVER = 2 ** 31 - 1  # the largest update count MXNet's schedulers take (int32)
-VAL_METRICS = {"voc07": "val_voc07_map", "coco": "val_coco_map"}
-"""Validation metric -> the log column ``best.params`` is chosen by."""
-
-
-class TrainingInterrupted(RuntimeError):
-    """SIGINT / SIGTERM stopped the run after a batch; a checkpoint was written (by rank 0).
-
-    ``exit_code`` is ``128 + signum`` (130 for Ctrl-C, 143 for SIGTERM), what a shell reports for
-    a process ended by that signal.
-    """
-
-    def __init__(self, signum, checkpoint, out_dir, rank=0):
-        self.signum, self.checkpoint, self.exit_code = signum, checkpoint, 128 + signum
-        name = signal.Signals(signum).name
-        if rank == 0:
-            what = f"checkpoint {checkpoint} written" if checkpoint else "no epoch finished"
-            super().__init__(f"stopped by {name}: {what}; continue with --resume (same --out "
-                             f"{out_dir})")
-        else:
-            super().__init__(f"stopped by {name} (worker {rank}; rank 0 writes the checkpoints)")
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of :func:`fit` (validated on construction).
-
-    ``batch_size`` is the global batch: split over the devices in ``ctx`` and over the workers of a
-    distributed kvstore. ``lr_steps`` are epochs (for ``lr_schedule='step'``). ``data_shape`` is
-    the network input ``(height, width)``. ``num_workers`` data loading workers: processes, or
-    threads with ``thread_pool`` (cheap on a few cores: decoding and resizing release the GIL, and
-    loading then overlaps the training step). ``val_metric``: ``'voc07'`` (VOC07 11-point mAP)
-    or ``'coco'`` (COCO AP 0.50:0.95; needs a COCODataset to validate on).
-    """
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    lr_schedule: str = "cosine"
-    lr_steps: Tuple[float, ...] = ()
-    warmup_epochs: float = 0.0
-    momentum: float = 0.9
-    wd: float = 5e-4
-    data_shape: Tuple[int, int] = (300, 300)
-    augment: str = "flip"
-    seed: int = 0
-    val_every: int = 1
-    keep_checkpoints: int = 2
-    num_workers: int = 0
-    thread_pool: bool = False
-    val_metric: str = "voc07"
-
-    def __post_init__(self):
-        self.lr_steps = tuple(self.lr_steps)
-        self.data_shape = tuple(int(s) for s in self.data_shape)
-        for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not self.lr > 0 or not math.isfinite(self.lr):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
-        if self.lr_schedule == "step" and not self.lr_steps:
-            raise ValueError("lr_schedule='step' needs lr_steps (epochs where lr is divided by 10)")
-        if any(b <= a for a, b in zip(self.lr_steps, self.lr_steps[1:])):
-            raise ValueError(f"lr_steps must increase, got {self.lr_steps}")
-        if not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
-        if self.augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
-        if len(self.data_shape) != 2 or min(self.data_shape) < 1:
-            raise ValueError(f"data_shape must be (height, width), got {self.data_shape}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
-        if self.val_metric not in VAL_METRICS:
-            raise ValueError(f"val_metric must be one of {tuple(VAL_METRICS)}, got "
-                             f"{self.val_metric!r}")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-
-def lr_scheduler(config, iters_per_epoch):
-    """``config``'s schedule as one of MXNet's own LRSchedulers, in updates.
-
-    Linear warm-up over ``round(warmup_epochs * iters_per_epoch)`` updates, then constant, x0.1
-    after each of ``lr_steps`` (epochs) or cosine to 0 at the last update. The optimizer owns it:
-    it is pickled with the optimizer into checkpoints and to the parameter servers of a
-    distributed store, which is why it is an MXNet class (the servers can unpickle it) and why
-    the rate is a function of the update count only.
-    """
-    warmup = int(round(config.warmup_epochs * iters_per_epoch))
-    common = dict(base_lr=config.lr, warmup_steps=warmup, warmup_begin_lr=0.0)
-    if config.lr_schedule == "cosine":
-        return mx.lr_scheduler.CosineScheduler(max(config.epochs * iters_per_epoch, warmup + 1),
-                                               final_lr=0.0, **common)
-    if config.lr_schedule == "step":
-        steps = [int(round(s * iters_per_epoch)) for s in config.lr_steps]
-        if steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] <= warmup:
-            raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up on distinct "
-                             f"iterations ({iters_per_epoch} per epoch)")
-        return mx.lr_scheduler.MultiFactorScheduler(steps, factor=0.1, **common)
-    # Constant after the warm-up: MXNet has no constant scheduler with warm-up; a FactorScheduler
-    # whose factor is 1 never changes the rate (its step, the largest int32, is never reached).
-    return mx.lr_scheduler.FactorScheduler(step=NEVER, factor=1.0, **common)
-
-
-def learning_rate(config, iteration, iters_per_epoch):
-    """The learning rate of update ``iteration`` (0-based) of a run with ``config``.
-
-    Read off :func:`lr_scheduler` (MXNet counts updates from 1), so it is what the optimizer uses.
-    """
-    return lr_scheduler(config, iters_per_epoch)(iteration + 1)
-
+           "load_trained", "learning_rate", "lr_scheduler", "CheckpointWriteError"]
 
 class _EpochSampler(gluon.data.Sampler):
     """Indices of this worker's share of each global batch, in an order fixed by seed + epoch."""
@@ -194,29 +72,6 @@ class _EpochSampler(gluon.data.Sampler):
     def __len__(self):
         # Whole global batches only (static shapes); this worker's share of them.
         return (self._length // self._batch) * (self._batch // self._ranks)
-
-
-def load_trained(out_dir, ctx=None):
-    """The detector of a training run's latest checkpoint: ``(net, record)``.
-
-    The architecture is rebuilt from the ``ssd_config`` and ``classes`` saved in ``latest.json``
-    (so custom configs work too) and checked against the LayerSpecs the record saved (a
-    ``ValueError`` naming the first differing field; records from before they were saved pass),
-    then the verified weights are loaded (a file that does not fit the architecture is a
-    ``ValueError`` naming the first parameter that differs).
-    """
-    from .config import SSDConfig
-    from .zoo import build_ssd
-    record = load_checkpoint(out_dir)
-    if record is None:
-        raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
-    net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"],
-                    model_name=record.get("model_name"))
-    check_layers(record, net, os.path.join(out_dir, LATEST),
-                 "the network rebuilt from its ssd_config")
-    load_weights(net, os.path.join(out_dir, record["params"]),
-                 f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
-    return net, record
 
 
 def _as_ctx_list(ctx):
@@ -285,7 +140,7 @@ def _make_trainer(net, config, kv, iters_per_epoch, start, out_dir, resume, trus
 
 
 def _start_watchdog(kv, out_dir, node_timeout):
-    """A :class:`~gluon_ssd.watchdog.Watchdog` for a distributed worker, else None."""
+    """A :class:`~gluon_ssd.training.watchdog.Watchdog` for a distributed worker, else None."""
     if isinstance(kv, str) or "dist" not in kv.type:
         return None
     folder = nodes_dir(os.path.join(out_dir, ".nodes"))
@@ -313,11 +168,11 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     kvstore : str or KVStore
         ``'local'``, ``'device'`` or ``'dist_sync'`` (launched with MXNet's tracker / ``DMLC_*``
         environment; every worker runs this function, rank 0 writes the files; a lost node stops
-        the others, see :mod:`gluon_ssd.watchdog`).
+        the others, see :mod:`gluon_ssd.training.watchdog`).
     resume : bool or 'weights'
         Continue from ``out_dir/latest.json``: same schedule, data order and optimizer state
         (``True``), or weights and schedule with fresh optimizer moments (``'weights'``: loads no
-        pickle, see :mod:`gluon_ssd.checkpoint`).
+        pickle, see :mod:`gluon_ssd.training.checkpoint`).
     on_epoch_end : callable, optional
         Called with the epoch's log row (dict) after its checkpoint is written.
     trust_states : bool
@@ -483,7 +338,7 @@ def _write_log(out_dir, history):
     # A pyplot-free Figure: writing the plot must not switch the caller's backend (a notebook's).
     from matplotlib.figure import Figure
 
-    from . import viz
+    from .. import viz
     curves = [k for k in ("epoch", "loss", "cls_loss", "box_loss", "val_voc07_map", "val_coco_map")
               if k in columns]
     ax, _ = viz.plot_training_log({k: [row.get(k) for row in history] for k in curves},

@@ -1,8 +1,8 @@
 """COCO detection metrics through pycocotools' own ``COCOeval``, and COCO results files.
 
 :func:`coco_detections` runs a detector over a :class:`~gluon_ssd.data.COCODataset` exactly as
-:func:`gluon_ssd.detect.detect_images` runs it over files (the same
-:class:`~gluon_ssd.transforms.ValTransform`, the same :func:`gluon_ssd.detect.to_original_pixels`
+:func:`gluon_ssd.inference.detect_images` runs it over files (the same
+:class:`~gluon_ssd.data.transforms.ValTransform`, the same :func:`gluon_ssd.inference.to_original_pixels`
 mapping back to original image pixels) and returns the detections in the COCO results format:
 ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` with the file's own image and
 category ids and boxes in original image pixels.
@@ -24,7 +24,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
-from .transforms import ValTransform, batchify
+from ..data.transforms import ValTransform, batchify
 
 __all__ = ["COCO_STATS", "coco_detections", "coco_metric"]
 
@@ -79,7 +79,7 @@ def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
         ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``, every detection with a
         score > 0, boxes in original image pixels.
     """
-    from .detect import to_original_pixels
+    from ..inference.detect import to_original_pixels
     _check_coco_dataset(dataset)
     ctx = ctx or mx.cpu()
     image_ids, category_ids = dataset.image_ids, list(dataset.category_ids)

@@ -13,8 +13,8 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import model_store
 
-from .blocks.vgg_atrous import FC6_SPATIAL_STEP, FC_DECIMATION, VGGAtrous
-from .model_store import load_params_file
+from ..blocks.vgg_atrous import FC6_SPATIAL_STEP, FC_DECIMATION, VGGAtrous
+from .store import load_params_file
 
 __all__ = ["load_vgg_weights", "vgg16_atrous"]
 

@@ -32,13 +32,12 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.parameter import Constant
 
-from .blocks.anchors import SSDAnchorGenerator
-from .blocks.extras import SSDExtraLayer
-from .blocks.l2norm import L2Normalization
-from .model_store import load_params_file
-from .zoo import get_model
+from ..blocks.anchors import SSDAnchorGenerator
+from ..blocks.extras import SSDExtraLayer
+from ..blocks.l2norm import L2Normalization
+from .store import load_params_file
 
-__all__ = ["from_gluoncv", "read_gluoncv_params"]
+__all__ = ["load_gluoncv_params", "read_gluoncv_params"]
 
 _PARTS = ("features", "class_predictors", "box_predictors", "anchor_generators")
 _SUFFIX_RE = re.compile(r"^(?:(?P<layer>.*?)[._])?(?P<kind>weight|bias|gamma|beta|running_mean|"
@@ -242,28 +241,25 @@ def _plan(net, parts, params_file):
     return plan
 
 
-def from_gluoncv(name, params_file, ctx=None, **build):
-    """Build a zoo SSD and load the weights of a GluonCV SSD checkpoint of the same architecture.
+def load_gluoncv_params(net, params_file, ctx=None):
+    """Set every parameter of ``net`` from a GluonCV SSD checkpoint of the same architecture.
 
     Parameters
     ----------
-    name : str
-        A :func:`gluon_ssd.zoo.list_models` name whose GluonCV counterpart wrote the file, e.g.
-        ``'ssd_300_vgg16_atrous_voc'``, ``'ssd_512_resnet50_v1_voc'``, ``'ssd_512_mobilenet1.0_voc'``.
+    net : SSD
+        A network built by :func:`gluon_ssd.zoo.get_model` with ``pretrained=False``, with the
+        architecture of the GluonCV network that wrote the file (e.g. ``ssd_300_vgg16_atrous_voc``).
     params_file : str
         A file written by GluonCV's ``net.save_parameters`` (``gluoncv.model_zoo.get_model(name)``
         network, published weights included). Nothing is downloaded.
     ctx : mxnet.Context, optional
         Where the parameters live; default CPU.
-    **build
-        Passed to :func:`gluon_ssd.zoo.get_model` (``norm_layer``, ``norm_kwargs``, GluonCV's
-        ``nms_thresh`` / ``nms_topk`` / ``post_nms`` / ``minimal_opset``, ``prefix``).
 
     Returns
     -------
     SSD
-        Every learnable parameter and BatchNorm statistic set from the file; on the same input
-        (GluonCV's normalized RGB) it computes what GluonCV's network computes.
+        ``net``, every learnable parameter and BatchNorm statistic set from the file; on the same
+        input (GluonCV's normalized RGB) it computes what GluonCV's network computes.
 
     Raises
     ------
@@ -278,7 +274,6 @@ def from_gluoncv(name, params_file, ctx=None, **build):
     parts = read_gluoncv_params(params_file)
     everything = {key for layers in parts.values() for layer in layers
                   for key, _ in layer.tensors.values()}
-    net = get_model(name, pretrained=False, pretrained_base=False, **build)
     plan = _plan(net, parts, params_file)
     if everything - plan.used:
         raise plan.error(f"unused tensors {sorted(everything - plan.used)}")

@@ -10,7 +10,7 @@ the seed config) for Inception-v3.
 from dataclasses import replace
 
 from .config import SSDConfig
-from .feature_extractor import SUPPORTED_BACKBONES
+from ..feature_extractor import SUPPORTED_BACKBONES
 
 __all__ = ["PRESETS", "ALIASES"]
 
@@ -35,7 +35,7 @@ _SEED_SCALES = (0.1, 0.2, 0.37, 0.54, 0.71, 0.88, 1.05)
 _VGG512_SIZES = {  # 7 layers, conv4_3 at stride 8 (GluonCV ssd_512_vgg16_atrous_{voc,coco})
     "voc": (51.2, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6),
     # GluonCV's ssd_512_vgg16_atrous_coco keeps the VOC sizes; its published weights were trained
-    # with them (gluon_ssd.pretrained loads those weights under this name).
+    # with them (gluon_ssd.weights.published loads those weights under this name).
     "coco": (51.2, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6),
 }
 # GluonCV's ssd_512_mobilenet1.0_coco keeps the VOC sizes too (unlike its ssd_512_resnet50_v1_coco).

@@ -1,19 +1,19 @@
 """The ``gluon-ssd`` command (and ``python -m gluon_ssd``): one entry point for every tool.
 
-``gluon-ssd COMMAND [options]`` runs ``main(options)`` of the script of that name
-(``scripts/COMMAND.py`` in the source tree, installed as ``gluon_ssd.commands.COMMAND``), so
-``gluon-ssd train --help`` and ``python scripts/train.py --help`` are the same program.
+``gluon-ssd COMMAND [options]`` runs ``main(options)`` of the module :mod:`gluon_ssd.cli.COMMAND`
+through :func:`run_command`, which the thin ``scripts/COMMAND.py`` files of the source tree call
+too: ``gluon-ssd train --help`` and ``python scripts/train.py --help`` are the same program.
 """
 import argparse
 import importlib
 import sys
 
-from . import __version__
-from .cli import run
+from .. import __version__
+from .runner import run
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "run_command"]
 
-# name -> what it does (shown by `gluon-ssd --help`); each is a module of gluon_ssd.commands.
+# name -> what it does (shown by `gluon-ssd --help`); each is a module of gluon_ssd.cli.
 COMMANDS = {
     "demo": "generate a synthetic dataset, train, evaluate, export and reload a detector",
     "train": "train an SSD on VOC folders or a COCO file (resumable, several machines)",
@@ -47,11 +47,21 @@ def main(argv=None):
         parser.parse_args(argv or ["--help"])  # --help / --version exit here; others error
     name, options = argv[0], argv[1:]
     parser.parse_args([name])  # an unknown command: the list of commands, exit status 2
-    module = importlib.import_module(f"gluon_ssd.commands.{name}")
+    return run_command(name, options, prog=f"gluon-ssd {name}")
+
+
+def run_command(name, argv=None, prog=None):
+    """Run command ``name`` (a module of :mod:`gluon_ssd.cli`) on ``argv`` (default
+    ``sys.argv[1:]``); user errors in one line, exit status 2 (:func:`gluon_ssd.cli.run`).
+
+    ``prog`` is the name its usage and errors show (default: the running script's file name).
+    """
+    module = importlib.import_module(f"{__package__}.{name}")
+    if prog is None:
+        return run(module.main, argv, flags=getattr(module, "FLAGS", None))
     program = sys.argv[0]
-    sys.argv[0] = f"gluon-ssd {name}"  # the command's argparse shows this in its usage
-    try:  # user errors in one line, exit status 2 (gluon_ssd.cli), as the scripts themselves do
-        return run(module.main, options, prog=f"gluon-ssd {name}",
-                   flags=getattr(module, "FLAGS", None))
+    sys.argv[0] = prog  # the command's argparse shows this in its usage
+    try:
+        return run(module.main, argv, prog=prog, flags=getattr(module, "FLAGS", None))
     finally:
         sys.argv[0] = program

@@ -9,14 +9,16 @@ A bug (any other exception) still shows its traceback. ``GLUON_SSD_TRACEBACK=1``
 traceback of user errors too, for reporting a problem.
 
 Exit codes: 0 done, 1 done with failures the command reported (e.g. unreadable images), 2 user
-error, 3 a lost node of a distributed run (:mod:`gluon_ssd.watchdog`), 128 + N stopped by signal N
-after writing a checkpoint (:class:`~gluon_ssd.train.TrainingInterrupted`: 130 for Ctrl-C, 143 for
-SIGTERM), 1 for a diverged run (:class:`~gluon_ssd.train.TrainingDiverged`).
+error, 3 a lost node of a distributed run (:mod:`gluon_ssd.training.watchdog`), 128 + N stopped by signal N
+after writing a checkpoint (:class:`~gluon_ssd.training.TrainingInterrupted`: 130 for Ctrl-C, 143 for
+SIGTERM), 1 for a diverged run (:class:`~gluon_ssd.training.TrainingDiverged`).
 """
 import os
 import sys
 
-__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line", "parse_ctx"]
+from ..training.errors import TrainingDiverged, TrainingInterrupted
+
+__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
 
 # Raised by the library for bad input: a wrong value or type, a missing or unusable file. An
 # OSError other than these (a full disk, a failing device) is reported in one line too: it says
@@ -24,30 +26,6 @@ __all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line", "parse_ctx"]
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                PermissionError, OSError)
 EXIT_USER_ERROR = 2
-
-
-def parse_ctx(text, single=False):
-    """Devices from a ``--ctx`` value: ``'cpu'``, ``'cpu0,cpu1'``, ``'gpu0'``, ``'gpu:1'``,
-    ``'gpu0,gpu1'`` -> list of ``mx.Context`` (one Context with ``single=True``).
-
-    Raises
-    ------
-    ValueError
-        An item is not ``cpu``, ``cpuN``, ``gpuN`` or ``gpu:N``; or ``single`` and several.
-    """
-    import re
-
-    import mxnet as mx
-    contexts = []
-    for item in str(text).split(","):
-        match = re.fullmatch(r"(cpu|gpu):?(\d*)", item.strip().lower())
-        if not match:
-            raise ValueError(f"unknown context {item.strip()!r} in --ctx {text!r}: use cpu, cpuN "
-                             f"or gpuN (e.g. gpu0,gpu1)")
-        contexts.append(mx.Context(match.group(1), int(match.group(2) or 0)))
-    if single and len(contexts) != 1:
-        raise ValueError(f"--ctx {text!r}: one device expected here (e.g. cpu or gpu0)")
-    return contexts[0] if single else contexts
 
 
 def error_line(prog, err, flags=None):
@@ -80,7 +58,6 @@ def run(main, argv=None, prog=None, flags=None):
         ``main``'s code (0 for None or a non-int result), :data:`EXIT_USER_ERROR` for a user
         error, the code a training stop carries (see the module docstring).
     """
-    from .train import TrainingDiverged, TrainingInterrupted
     prog = prog or os.path.basename(sys.argv[0]) or "gluon-ssd"
     show = os.environ.get("GLUON_SSD_TRACEBACK", "") not in ("", "0")
     try:

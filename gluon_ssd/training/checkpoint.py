@@ -1,6 +1,6 @@
 """Training checkpoints: what a run folder holds, written so that nothing is ever lost.
 
-A run folder holds, after each epoch (all via :func:`gluon_ssd.fileio.atomic_write`):
+A run folder holds, after each epoch (all via :func:`gluon_ssd.utils.fileio.atomic_write`):
 
 - ``epoch-NNNN.params``: weights (``net.save_parameters``);
 - ``epoch-NNNN.states``: optimizer states (``Trainer.save_states``; none for ``dist_sync``, whose
@@ -23,10 +23,13 @@ loaded only when the file belongs to the user running the process; otherwise res
 import dataclasses
 import os
 
-from .fileio import atomic_write, atomic_write_json, contained_path, file_digest
-from .ssd import check_saved_layers
+from ..model.config import SSDConfig
+from ..model.ssd import check_saved_layers
+from ..utils.fileio import atomic_write, atomic_write_json, contained_path, file_digest
+from ..weights.store import load_weights
+from ..zoo import build_ssd
 
-__all__ = ["LATEST", "CheckpointWriteError", "load_checkpoint", "save_checkpoint",
+__all__ = ["LATEST", "load_trained", "CheckpointWriteError", "load_checkpoint", "save_checkpoint",
            "check_layers", "check_states_owner", "read_best", "keep_best"]
 
 LATEST = "latest.json"
@@ -223,3 +226,24 @@ def _prune(out_dir, epoch, keep):
         if not any(os.path.exists(p) for p in stale):
             break
         _remove_quietly(stale)
+
+
+def load_trained(out_dir, ctx=None):
+    """The detector of a training run's latest checkpoint: ``(net, record)``.
+
+    The architecture is rebuilt from the ``ssd_config`` and ``classes`` saved in ``latest.json``
+    (so custom configs work too) and checked against the LayerSpecs the record saved (a
+    ``ValueError`` naming the first differing field; records from before they were saved pass),
+    then the verified weights are loaded (a file that does not fit the architecture is a
+    ``ValueError`` naming the first parameter that differs).
+    """
+    record = load_checkpoint(out_dir)
+    if record is None:
+        raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
+    net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"],
+                    model_name=record.get("model_name"))
+    check_layers(record, net, os.path.join(out_dir, LATEST),
+                 "the network rebuilt from its ssd_config")
+    load_weights(net, os.path.join(out_dir, record["params"]),
+                 f"the weights named by {os.path.join(out_dir, LATEST)}", ctx=ctx)
+    return net, record

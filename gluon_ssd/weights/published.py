@@ -6,7 +6,7 @@ such a file through GluonCV's own model store, ``gluoncv.model_zoo.model_store.g
 its folder (``root``, default ``~/.mxnet/models``; ``$MXNET_HOME/models`` when MXNET_HOME is set,
 which GluonCV lets override ``root``), its file name ``{name}-{sha1[:8]}.params``, its sha1 check
 and its download when the file is missing or altered. The file is then converted structurally by
-:func:`gluon_ssd.convert.from_gluoncv`.
+:func:`gluon_ssd.weights.convert.load_gluoncv_params`.
 
 GluonCV's other SSD weights are not listed: ``ssd_300_resnet34_v1b_coco`` is on a GluonCV-only
 backbone, ``ssd_512_resnet101_v2_voc`` taps ResNet-101 inside stage 3 where gluon_ssd taps the
@@ -21,7 +21,8 @@ import zipfile
 
 import mxnet as mx
 
-from . import model_store
+from . import store as model_store
+from .convert import load_gluoncv_params
 
 __all__ = ["GLUONCV_WEIGHTS", "gluoncv_weights_file", "load_weights_file", "names_with_weights"]
 
@@ -54,7 +55,7 @@ def gluoncv_weights_file(name, root=None):
     name : str
         One of :data:`GLUONCV_WEIGHTS`.
     root : str, optional
-        The store folder; default :func:`gluon_ssd.model_store.default_root`
+        The store folder; default :func:`gluon_ssd.weights.store.default_root`
         (``$MXNET_HOME/models``). GluonCV uses ``$MXNET_HOME/models`` whenever MXNET_HOME is set.
 
     Returns
@@ -95,21 +96,23 @@ def _is_own_checkpoint(path):
                for key in model_store.load_params_file(path, "an SSD .params file"))
 
 
-def load_weights_file(name, path, ctx=None, **build):
-    """A zoo SSD ``name`` with the weights of the file at ``path``.
+def load_weights_file(net, path, ctx=None):
+    """Load the weights of the file at ``path`` into ``net``, a zoo SSD of the file's architecture.
 
     Parameters
     ----------
-    name : str
-        The zoo name (the architecture of the file).
+    net : SSD
+        Built by :func:`gluon_ssd.zoo.get_model` with ``pretrained=False``.
     path : str
-        A GluonCV SSD checkpoint (converted with :func:`gluon_ssd.convert.from_gluoncv`) or a
-        gluon_ssd one (written by ``net.save_parameters``).
+        A GluonCV SSD checkpoint (converted with :func:`gluon_ssd.weights.convert.load_gluoncv_params`)
+        or a gluon_ssd one (written by ``net.save_parameters``).
     ctx : mxnet.Context, optional
         Where the parameters live; default CPU.
-    **build
-        Passed to :func:`gluon_ssd.zoo.get_model` when building the network (``norm_layer``,
-        ``norm_kwargs``, GluonCV's NMS arguments, ``prefix``).
+
+    Returns
+    -------
+    SSD
+        ``net`` with the file's weights.
 
     Raises
     ------
@@ -118,8 +121,6 @@ def load_weights_file(name, path, ctx=None, **build):
     ValueError
         The file does not fit the architecture (naming the file and the mismatch).
     """
-    from .convert import from_gluoncv
-    from .zoo import get_model
     ctx = ctx if ctx is not None else mx.cpu()
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -127,10 +128,9 @@ def load_weights_file(name, path, ctx=None, **build):
             f"{names_with_weights()}) or the path of a .params file (GluonCV's version tags are "
             f"not supported)")
     if not _is_own_checkpoint(path):
-        return from_gluoncv(name, path, ctx=ctx, **build)
-    net = get_model(name, pretrained=False, pretrained_base=False, **build)
+        return load_gluoncv_params(net, path, ctx=ctx)
     try:
         net.load_parameters(path, ctx=ctx)
     except (AssertionError, mx.base.MXNetError) as err:  # MXNet's own loader reports by assert
-        raise ValueError(f"{path} does not fit {name}: {str(err).splitlines()[0]}") from err
+        raise ValueError(f"{path} does not fit {net.model_name}: {str(err).splitlines()[0]}") from err
     return net

@@ -1,8 +1,8 @@
 """Detection evaluation: VOC07 11-point and VOC area mAP with gluoncv's metrics, PR curves; COCO
-AP with pycocotools (:mod:`gluon_ssd.coco_eval`).
+AP with pycocotools (:mod:`gluon_ssd.evaluation.coco`).
 
-Images go through :class:`~gluon_ssd.transforms.ValTransform`, the preprocessing of
-:func:`gluon_ssd.detect.detect_images` too. VOC metrics compare boxes in the network-input frame:
+Images go through :class:`~gluon_ssd.data.transforms.ValTransform`, the preprocessing of
+:func:`gluon_ssd.inference.detect_images` too. VOC metrics compare boxes in the network-input frame:
 images and ground truth are resized to ``data_shape`` by the same transform; IoU between
 axis-aligned boxes does not change when both are scaled by the same (sx, sy), so the mAP equals
 the one computed in the original image frame. The COCO metric maps detections back to original
@@ -13,7 +13,7 @@ from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
 from mxnet import gluon
 from tqdm import tqdm
 
-from .transforms import ValTransform, batchify
+from ..data.transforms import ValTransform, batchify
 
 __all__ = ["evaluate", "detection_metrics", "METRICS"]
 
@@ -63,7 +63,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     mean = mean if mean is not None else net.mean
     std = std if std is not None else net.std
     if metric == "coco":
-        from .coco_eval import coco_detections, coco_metric
+        from .coco import coco_detections, coco_metric
         results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx,
                                   progress, num_workers)
         record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,

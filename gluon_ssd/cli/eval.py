@@ -1,0 +1,135 @@
+"""Evaluate a trained SSD: VOC07 / VOC area mAP on a VOC split, or COCO AP on a COCO file.
+
+Examples::
+
+    python scripts/eval.py --run runs/train --data-root runs/demo/data --out runs/eval
+    python scripts/eval.py --bundle runs/bundle --data-root runs/demo/data --out runs/eval-bundle
+
+    python scripts/eval.py --model ssd_300_mobilenet0.25_voc --params w.params \\
+        --classes circle,square,triangle --data-root data --split val --data-shape 256 256 --out e
+
+    # COCO AP (pycocotools COCOeval) on a COCO instances file and its image folder
+    python scripts/eval.py --run runs/train --coco-annotations ann/instances_val2017.json \
+        --coco-images val2017 --out runs/eval-coco
+
+VOC: prints a per-class AP table and writes ``OUT/eval.json`` (``voc07_map``, ``voc_map``,
+``per_class``, ``pr``, ``num_images`` and what was evaluated) and ``OUT/pr.png`` (one
+precision-recall curve per class, VOC area AP in the legend).
+
+COCO: prints COCOeval's summary and a per-class AP table and writes ``OUT/eval.json`` (``coco``:
+the 12 stats ``AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl``; ``per_class``:
+class -> {AP, AP50}) and ``OUT/coco_results.json`` (the detections in the COCO results format:
+the file's image and category ids, ``bbox`` ``[x, y, w, h]`` in original image pixels).
+"""
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .. import viz  # noqa: E402
+from .runner import run  # noqa: E402
+from ..data import COCODataset, VOCDataset  # noqa: E402
+from .args import add_detector_arguments, detector_from_arguments  # noqa: E402
+from ..evaluation import evaluate  # noqa: E402
+from ..utils.fileio import atomic_write_json  # noqa: E402
+
+
+def _ap_table(header, rows):
+    """Aligned text table: ``header`` names, then ``rows`` of (name, AP or None, ...)."""
+    def fmt(ap):
+        return "   n/a" if ap is None else f"{ap:6.4f}"
+
+    width = max(len(name) for name, *_ in rows + [header])
+    lines = [f"{header[0]:<{width}}  " + "  ".join(header[1:])]
+    lines += [f"{name:<{width}}  " + "  ".join(fmt(ap) for ap in aps) for name, *aps in rows]
+    return "\n".join(lines)
+
+
+def _table(result):
+    rows = [(name, ap["voc07_ap"], ap["voc_ap"]) for name, ap in result["per_class"].items()]
+    return _ap_table(("class", "VOC07 ", "VOC(area)"),
+                     rows + [("mAP", result["voc07_map"], result["voc_map"])])
+
+
+def _nan(ap):
+    """None (a class without ground truth) as NaN, for plotting."""
+    return float("nan") if ap is None else ap
+
+
+def _coco_table(result):
+    rows = [(name, ap["AP"], ap["AP50"]) for name, ap in result["per_class"].items()]
+    return _ap_table(("class", "AP    ", "AP50"),
+                     rows + [("mean", result["coco"]["AP"], result["coco"]["AP50"])])
+
+
+def _parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_detector_arguments(p)
+    p.add_argument("--data-root", help="VOC-layout folder (VOC07 / VOC area mAP)")
+    p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt)")
+    p.add_argument("--coco-annotations", metavar="JSON",
+                   help="COCO instances file (COCO AP with pycocotools), with --coco-images")
+    p.add_argument("--coco-images", metavar="DIR", help="folder of the COCO file's images")
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
+    p.add_argument("--out", required=True, help="folder for eval.json and the plots / results")
+    return p
+
+
+def _dataset(p, args, classes):
+    coco = args.coco_annotations or args.coco_images
+    if bool(coco) == bool(args.data_root):
+        raise ValueError("give either --data-root (VOC) or --coco-annotations with --coco-images (COCO)")
+    if coco and not (args.coco_annotations and args.coco_images):
+        raise ValueError("--coco-annotations and --coco-images go together")
+    if coco:
+        # The network's classes, by name, in its order; other categories are left out.
+        return COCODataset(args.coco_annotations, args.coco_images, classes=classes,
+                           unknown_class="skip")
+    return VOCDataset(args.data_root, classes=classes, split=args.split)
+
+
+def main(argv=None):
+    p = _parser()
+    args = p.parse_args(argv)
+    net, shape, ctx = detector_from_arguments(p, args)
+    dataset = _dataset(p, args, net.classes)
+    metric = "coco" if args.coco_annotations else "voc"
+    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric)
+    where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
+    print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
+    os.makedirs(args.out, exist_ok=True)
+    source = args.run or args.bundle or f"{args.model}:{args.params}"
+    if metric == "coco":
+        print(result["summary"])
+        print(_coco_table(result))
+        results = result.pop("results")
+        atomic_write_json(results, os.path.join(args.out, "coco_results.json"), indent=None)
+        record = dict(result, coco_annotations=args.coco_annotations,
+                      coco_images=args.coco_images, data_shape=list(shape), source=source)
+        atomic_write_json(record, os.path.join(args.out, "eval.json"))
+        print(f"wrote {os.path.join(args.out, 'eval.json')} and "
+              f"{os.path.join(args.out, 'coco_results.json')}")
+        return 0
+    print(_table(result))
+    record = dict(result, data_root=args.data_root, split=args.split, data_shape=list(shape),
+                  source=source)
+    atomic_write_json(record, os.path.join(args.out, "eval.json"))
+    names = list(result["pr"])
+    ax = viz.plot_pr_curves([result["pr"][n]["precision"] for n in names],
+                            [result["pr"][n]["recall"] for n in names], names,
+                            aps=[_nan(result["per_class"][n]["voc_ap"]) for n in names])
+    ax.set_title(f"precision-recall, {args.split}: VOC07 mAP {_nan(result['voc07_map']):.4f}, "
+                 f"VOC mAP {_nan(result['voc_map']):.4f}")
+    viz.save_figure(ax.figure, os.path.join(args.out, "pr.png"))
+    plt.close(ax.figure)
+    print(f"wrote {os.path.join(args.out, 'eval.json')} and {os.path.join(args.out, 'pr.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

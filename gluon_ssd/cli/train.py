@@ -1,0 +1,265 @@
+"""Train an SSD on real data: VOC-layout folders or a COCO file, with the SSD paper's recipe.
+
+Examples::
+
+    # Pascal VOC 2007 + 2012 trainval, validated on VOC 2007 test (classes found in the XML)
+    python scripts/train.py --model ssd_300_vgg16_atrous_voc \\
+        --data-root VOCdevkit/VOC2007 VOCdevkit/VOC2012 --train-split trainval \\
+        --val-root VOCdevkit/VOC2007 --val-split test --out runs/voc0712
+
+    # a COCO file (classes: its categories), validated by COCO AP on another file
+    python scripts/train.py --model ssdlite_320_mobilenetv2_1.0_coco \\
+        --coco-annotations train.json --coco-images images/ \\
+        --val-coco-annotations val.json --val-coco-images images/ --out runs/coco
+
+    # fine-tune from weights (e.g. converted GluonCV ones) with settings from a file
+    python scripts/train.py --config my.yaml --coco-annotations a.json --coco-images img \\
+        --init-from ssd_300_vgg16_atrous_coco.params --out runs/finetune
+
+    # continue where a stopped run ended (same schedule, data order, optimizer state)
+    python scripts/train.py ... --out runs/voc0712 --resume
+
+Defaults are the SSD paper's recipe (Liu et al. 2016, sec. 3): ImageNet backbone weights, the
+paper's augmentation (photometric distortion, zoom-out, IoU-constrained crops, flips), SGD with
+momentum 0.9 and weight decay 5e-4, lr 1e-3 divided by 10 at 2/3 and 5/6 of the run, batch 32,
+plus one epoch of linear warm-up. ``make demo`` does not use this script: it passes its own
+recipe (Adam, flips only, no ImageNet weights: synthetic shapes trained from scratch).
+
+``--config FILE`` (JSON, or YAML with PyYAML installed) holds ``train:`` (fields of
+:class:`gluon_ssd.training.TrainConfig`) and/or ``ssd:`` (fields of :class:`gluon_ssd.SSDConfig`,
+used instead of ``--model``); flags given on the command line override the file.
+
+Writes ``OUT/epoch-NNNN.params|states``, ``OUT/latest.json``, ``OUT/best.params`` and
+``OUT/best.json`` (best validation score), ``OUT/log.csv``, ``OUT/training.png``.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
+    # MXNet's launcher starts every node of a dist_sync run with this command: a server or the
+    # scheduler runs its role under gluon_ssd's watchdog (heartbeats in --out/.nodes), see README.
+    from ..training.watchdog import run_node
+    _out = argparse.ArgumentParser(add_help=False)
+    _out.add_argument("--out")
+    _out = _out.parse_known_args()[0].out
+    run_node(os.path.join(_out, ".nodes") if _out else None)
+
+import mxnet as mx  # noqa: E402
+
+from .. import SSDConfig, zoo  # noqa: E402
+from .runner import run  # noqa: E402
+from ..data import ConcatDataset, COCODataset, VOCDataset, find_classes  # noqa: E402
+from ..weights.store import load_weights  # noqa: E402
+from ..training import TrainConfig, fit  # noqa: E402
+from .context import parse_ctx  # noqa: E402
+
+TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", metavar="FILE", help="JSON or YAML file with 'train' "
+                   "(TrainConfig fields) and/or 'ssd' (SSDConfig fields); flags override it")
+    p.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models() (or 'ssd' in "
+                                   "--config)")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, logs, best.params")
+    data = p.add_argument_group("data (VOC folders or a COCO file)")
+    data.add_argument("--data-root", nargs="+", metavar="DIR",
+                      help="VOC-layout folder(s); several are concatenated (VOC2007 VOC2012)")
+    data.add_argument("--train-split", default="train", help="VOC split(s) to train on, "
+                      "comma-separated (ImageSets/Main/<split>.txt)")
+    data.add_argument("--val-root", metavar="DIR", help="VOC folder to validate on (default: "
+                      "the first --data-root)")
+    data.add_argument("--val-split", default="val", help="VOC split to validate on; '' for none")
+    data.add_argument("--coco-annotations", metavar="JSON", help="COCO instances file to train on")
+    data.add_argument("--coco-images", metavar="DIR", help="folder of its images")
+    data.add_argument("--val-coco-annotations", metavar="JSON", help="COCO file to validate on")
+    data.add_argument("--val-coco-images", metavar="DIR", help="folder of its images (default: "
+                      "--coco-images)")
+    data.add_argument("--skip-empty", action="store_true",
+                      help="COCO: leave out images without boxes (default: kept, as background)")
+    data.add_argument("--classes", help="comma-separated class names (default: the dataset's: "
+                      "COCO categories by id, or the names in the VOC annotations, sorted); for "
+                      "COCO a subset of the categories, the others' boxes dropped")
+    _add_training_arguments(p.add_argument_group("training (defaults: the SSD paper's recipe)"))
+    run = p.add_argument_group("model and devices")
+    run.add_argument("--pretrained-base", action=argparse.BooleanOptionalAction, default=True,
+                     help="ImageNet backbone weights from the model store (needs them present "
+                          "or a download)")
+    run.add_argument("--init-from", metavar="PARAMS", help="weights to start from (same "
+                     "architecture and classes, e.g. converted GluonCV weights)")
+    run.add_argument("--ctx", default="cpu", help="cpu, gpu0, gpu0,gpu1, ...")
+    run.add_argument("--kvstore", default="local", help="local, device or dist_sync")
+    run.add_argument("--resume", action="store_true",
+                     help="continue from OUT/latest.json (also one written by SIGTERM/Ctrl-C "
+                          "mid-epoch); optimizer states are pickles: only your own are loaded")
+    run.add_argument("--resume-weights-only", action="store_true",
+                     help="continue from the weights and schedule with fresh optimizer moments "
+                          "(loads no pickle: for a run folder someone else wrote)")
+    return p
+
+
+def _add_training_arguments(g):
+    g.add_argument("--epochs", type=int, default=120, help="passes over the training data "
+                   "(the paper's 60k iterations of 32 on VOC07+12 are ~116)")
+    g.add_argument("--batch-size", type=int, default=32, help="global batch")
+    g.add_argument("--lr", type=float, default=1e-3, help="base learning rate")
+    g.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"], help="optimizer")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--wd", type=float, default=5e-4, help="weight decay")
+    g.add_argument("--lr-schedule", default="step", choices=["constant", "step", "cosine"],
+                   help="after warm-up: constant, x0.1 at --lr-steps, or cosine to 0")
+    g.add_argument("--lr-steps", type=float, nargs="*", default=None,
+                   help="epochs where lr is divided by 10 (default: 2/3 and 5/6 of --epochs)")
+    g.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up from 0")
+    g.add_argument("--data-shape", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="network input (default: the model's base size)")
+    g.add_argument("--augment", default="ssd", choices=["ssd", "flip", "none"],
+                   help="ssd: the paper's augmentation; flip: resize + flip; none: resize")
+    g.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and "
+                   "after the last); best.params keeps the best score")
+    g.add_argument("--val-metric", default=None, choices=["voc07", "coco"],
+                   help="validation score (default: coco for a COCO file, voc07 otherwise)")
+    g.add_argument("--keep-checkpoints", type=int, default=2, help="epoch checkpoints kept")
+    g.add_argument("--seed", type=int, default=0, help="data order, augmentation, init")
+    g.add_argument("--num-workers", type=int, default=0, help="data loading workers")
+    g.add_argument("--thread-pool", action="store_true", help="workers are threads, not "
+                   "processes")
+
+
+def _read_config(path):
+    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as err:
+        raise ValueError(f"--config {path}: {err.strerror}")
+    try:
+        if path.lower().endswith((".yaml", ".yml")):
+            import yaml
+            content = yaml.safe_load(text)
+        else:
+            content = json.loads(text)
+    except ImportError:
+        raise ValueError(f"--config {path}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
+    except Exception as err:  # noqa: BLE001  (json and yaml raise their own error classes)
+        raise ValueError(f"--config {path}: not valid {'YAML' if path.endswith(('yaml', 'yml')) else 'JSON'}"
+                f": {err}")
+    if not isinstance(content, dict) or set(content) - {"train", "ssd"}:
+        raise ValueError(f"--config {path}: expected a mapping with 'train' and/or 'ssd', got "
+                f"{sorted(content) if isinstance(content, dict) else type(content).__name__}")
+    train = content.get("train") or {}
+    unknown = sorted(set(train) - set(TRAIN_FIELDS))
+    if unknown:
+        raise ValueError(f"--config {path}: unknown train keys {unknown}; known: {list(TRAIN_FIELDS)}")
+    return train, content.get("ssd")
+
+
+def parse_arguments(argv=None):
+    """The parsed arguments: defaults < ``--config`` file < command-line flags.
+
+    Returns ``(parser, args, ssd)``: ``ssd`` is the config file's ``ssd`` dict or None.
+    """
+    p = _parser()
+    args = p.parse_args(argv)
+    ssd = None
+    if args.config:
+        train, ssd = _read_config(args.config)
+        p.set_defaults(**train)
+        args = p.parse_args(argv)
+    if bool(args.data_root) == bool(args.coco_annotations):
+        raise ValueError("give --data-root (VOC folders) or --coco-annotations with --coco-images")
+    if args.coco_annotations and not args.coco_images:
+        raise ValueError("--coco-annotations needs --coco-images")
+    if args.val_coco_annotations and not args.coco_annotations:
+        raise ValueError("--val-coco-annotations goes with --coco-annotations (VOC training validates on "
+                "--val-root/--val-split)")
+    if not args.model and ssd is None:
+        raise ValueError("give --model, or an 'ssd' section in --config")
+    if args.model:
+        zoo.get_config(args.model)  # an unknown name is refused before any data is read
+    return p, args, ssd
+
+
+def _datasets(args, classes):
+    """(train dataset, validation dataset or None, validation metric)."""
+    if args.coco_annotations:
+        # --classes picks a subset of the categories: the others' boxes are dropped (warned).
+        subset = "skip" if classes is not None else "error"
+        train = COCODataset(args.coco_annotations, args.coco_images, classes=classes,
+                            skip_empty=args.skip_empty, unknown_class=subset)
+        val = None
+        if args.val_coco_annotations:
+            val = COCODataset(args.val_coco_annotations, args.val_coco_images or args.coco_images,
+                              classes=train.classes, unknown_class="skip")
+        return train, val, "coco" if val is not None else "voc07"
+    splits = [s for s in args.train_split.split(",") if s]
+    parts = [VOCDataset(root, classes=classes, split=splits) for root in args.data_root]
+    train = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+    val = None
+    if args.val_split:
+        val = VOCDataset(args.val_root or args.data_root[0], classes=classes,
+                         split=args.val_split)
+    return train, val, "voc07"
+
+
+def _classes(args):
+    if args.classes:
+        return [c.strip() for c in args.classes.split(",") if c.strip()]
+    if args.coco_annotations:
+        return None       # COCODataset: every category, by id
+    splits = [s for s in args.train_split.split(",") if s]
+    return sorted({name for root in args.data_root for name in find_classes(root, splits)})
+
+
+def _network(args, ssd, classes):
+    if ssd is not None:
+        net = zoo.build_ssd(SSDConfig.from_dict(ssd), classes,
+                            pretrained_base=args.pretrained_base)
+    else:
+        net = zoo.get_model(args.model, pretrained_base=args.pretrained_base, classes=classes)
+    if args.init_from:
+        if not os.path.isfile(args.init_from):
+            raise ValueError(f"--init-from {args.init_from}: no such file")
+        load_weights(net, args.init_from, f"--init-from: the same architecture and "
+                                          f"{len(classes)} classes needed")
+    return net
+
+
+def _train_config(args, ssd_config, val_metric):
+    data_shape = tuple(args.data_shape or (ssd_config.base_size, ssd_config.base_size))
+    lr_steps = args.lr_steps
+    if lr_steps is None:
+        lr_steps = (round(args.epochs * 2 / 3, 2), round(args.epochs * 5 / 6, 2)) \
+            if args.lr_schedule == "step" else ()
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        lr_schedule=args.lr_schedule, lr_steps=tuple(lr_steps), warmup_epochs=args.warmup_epochs,
+        momentum=args.momentum, wd=args.wd, data_shape=data_shape, augment=args.augment,
+        seed=args.seed, val_every=args.val_every, keep_checkpoints=args.keep_checkpoints,
+        num_workers=args.num_workers, thread_pool=args.thread_pool,
+        val_metric=args.val_metric or val_metric)
+
+
+def main(argv=None):
+    p, args, ssd = parse_arguments(argv)
+    classes = _classes(args)
+    train, val, val_metric = _datasets(args, classes)
+    net = _network(args, ssd, list(train.classes))
+    train_config = _train_config(args, net.config, val_metric)
+    print(f"{len(train)} training images, {len(val) if val is not None else 0} validation "
+          f"images, classes {list(train.classes)}")
+    print(net.describe(*train_config.data_shape))
+    fit(net, train, train_config, args.out, val_dataset=val, ctx=parse_ctx(args.ctx),
+        kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume)
+    mx.nd.waitall()
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

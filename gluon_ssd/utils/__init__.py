@@ -1,0 +1,1 @@
+"""Helpers every layer may use: argument checks, confined and atomic file writes, text tables."""
