@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from test_onnx import require
+from tests.test_onnx import require
 
 from gluon_ssd.benchmark import variants
 from gluon_ssd.benchmark.variants import (DEPLOYED, LABELS, TABLE, VARIANTS, Variant,

@@ -9,8 +9,8 @@ import re
 import mxnet as mx
 import pytest
 
-from deploy_fixtures import SIZE, make_net, noise_images, normalized
-from detections import assert_same_detections
+from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized
+from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import bundle as bundle_module

@@ -8,7 +8,7 @@ import signal
 import numpy as np
 import pytest
 from mxnet import gluon
-from training_fixtures import squares
+from tests.helpers.training_fixtures import squares
 
 from gluon_ssd import zoo
 from gluon_ssd.utils import fileio

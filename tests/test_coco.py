@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from coco_fixtures import write_coco
+from tests.helpers.coco_fixtures import write_coco
 
 from gluon_ssd.data import COCOAnnotationWarning, COCODataset
 

@@ -16,7 +16,7 @@ import pytest
 import mxnet as mx
 from mxnet import autograd
 
-from detections import assert_same_detections
+from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd.zoo import from_gluoncv
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock
 
-from detections import assert_same_detections
+from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd.blocks.decoder import SSDDecoder
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-from deploy_fixtures import CLASSES, MODEL, SIZE, make_net, noise_images, normalized, random_heads
-from detections import as_numpy, assert_same_detections
+from tests.helpers.deploy_fixtures import CLASSES, MODEL, SIZE, make_net, noise_images, normalized, random_heads
+from tests.helpers.detections import as_numpy, assert_same_detections
 
 from gluon_ssd import deploy
 from gluon_ssd.blocks.decoder import SSDDecoder

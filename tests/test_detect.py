@@ -4,7 +4,7 @@ import json
 import mxnet as mx
 import numpy as np
 import pytest
-from odd_images import png16
+from tests.helpers.odd_images import png16
 from PIL import Image
 
 from gluon_ssd.inference import (ImageDetections, detect_images, draw_detections, find_images,

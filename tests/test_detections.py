@@ -1,7 +1,7 @@
 """The comparison oracle of tests/detections.py accepts float noise and near-tie swaps, nothing else."""
 import numpy as np
 import pytest
-from detections import assert_same_detections
+from tests.helpers.detections import assert_same_detections
 
 
 def _dets(rows, k=6):

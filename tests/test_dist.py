@@ -18,7 +18,7 @@ import time
 import mxnet as mx
 import pytest
 import numpy as np
-from training_fixtures import no_bn_net, squares
+from tests.helpers.training_fixtures import no_bn_net, squares
 
 from gluon_ssd.training import TrainConfig, fit, load_checkpoint
 
@@ -58,7 +58,7 @@ WORKER = textwrap.dedent("""\
     time.sleep(3.0 if os.environ["WORKER_ID"] == "1" else 0.0)
     sys.path.insert(0, {tests!r})
     import mxnet as mx
-    import test_dist as spec
+    from tests import test_dist as spec
     from gluon_ssd.training import fit
 
     rank_dir = os.path.join({tmp!r}, "worker-" + os.environ["WORKER_ID"])
@@ -155,7 +155,7 @@ def test_two_dist_sync_workers_equal_one_local_process(tmp_path):
     start = _params(local)
 
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(tests=os.path.dirname(os.path.abspath(__file__)),
+    script.write_text(WORKER.format(tests=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                     tmp=str(tmp_path), init=str(init)))
     _run_cluster(tmp_path, script)
 
@@ -196,7 +196,7 @@ KILLED_WORKER = textwrap.dedent("""\
     import os, signal, sys, time
     sys.path.insert(0, {tests!r})
     import mxnet as mx
-    import test_dist as spec
+    from tests import test_dist as spec
     from gluon_ssd.training import TrainConfig, fit
 
     class Dying(mx.gluon.data.Dataset):
@@ -230,7 +230,7 @@ def test_a_lost_worker_stops_every_other_node_and_the_run_resumes(tmp_path):
     net(mx.nd.zeros((1, 3, SIDE, SIDE)))
     net.save_parameters(str(init))
     script = tmp_path / "worker.py"
-    script.write_text(KILLED_WORKER.format(tests=os.path.dirname(os.path.abspath(__file__)),
+    script.write_text(KILLED_WORKER.format(tests=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                            tmp=str(tmp_path), init=str(init)))
     timeout = 6  # seconds without a heartbeat: a lost node (120 by default)
     started = time.monotonic()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
-from detections import assert_same_detections
+from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd import SSD, zoo
 from gluon_ssd.blocks.anchors import SSDAnchorGenerator

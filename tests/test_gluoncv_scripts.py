@@ -28,7 +28,7 @@ from gluoncv.data.transforms.presets.ssd import (  # noqa: E402
     SSDDefaultTrainTransform, SSDDefaultValTransform)
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric  # noqa: E402
 
-from detections import assert_same_detections  # noqa: E402
+from tests.helpers.detections import assert_same_detections  # noqa: E402
 
 from gluon_ssd.zoo import get_model  # the one line changed in GluonCV's scripts  # noqa: E402
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-from deploy_fixtures import CLASSES, make_net, noise_images, normalized
+from tests.helpers.deploy_fixtures import CLASSES, make_net, noise_images, normalized
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy.graph import StaticRawSSD

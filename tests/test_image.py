@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from odd_images import png16
+from tests.helpers.odd_images import png16
 from PIL import Image, ImageFile
 
 from gluon_ssd import deploy

@@ -14,8 +14,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from deploy_fixtures import SIZE, make_net, noise_images, normalized, random_heads
-from detections import as_numpy, assert_same_detections
+from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized, random_heads
+from tests.helpers.detections import as_numpy, assert_same_detections
 
 from gluon_ssd import deploy
 from gluon_ssd.blocks.decoder import SSDDecoder

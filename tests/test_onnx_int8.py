@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from deploy_fixtures import SIZE, make_net, noise_images, normalized
-from test_onnx import TENSORRT_OPS, require
+from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized
+from tests.test_onnx import TENSORRT_OPS, require
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import onnx_int8

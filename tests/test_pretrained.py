@@ -15,7 +15,7 @@ from mxnet import autograd
 import gluoncv
 from gluoncv.model_zoo import model_store as gluoncv_store
 
-from test_convert import _randomize
+from tests.test_convert import _randomize
 
 from gluon_ssd import zoo
 from gluon_ssd.weights.published import GLUONCV_WEIGHTS

@@ -11,9 +11,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from deploy_fixtures import SIZE, make_net, noise_images, normalized
-from detections import assert_same_detections
-from test_onnx import require
+from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized
+from tests.helpers.detections import assert_same_detections
+from tests.test_onnx import require
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import postprocess as postprocess_module

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detections import assert_same_detections, from_records
+from tests.helpers.detections import assert_same_detections, from_records
 
 from gluon_ssd import deploy, zoo
 from gluon_ssd.data import VOCDataset, generate_voc, synthetic

@@ -9,7 +9,7 @@ import re
 import mxnet as mx
 import pytest
 
-from layer_outputs import assert_layer_specs_match
+from tests.helpers.layer_outputs import assert_layer_specs_match
 
 from gluon_ssd import SSD, LayerSpec, zoo
 from gluon_ssd.blocks.anchors import SSDAnchorGenerator

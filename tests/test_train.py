@@ -4,7 +4,7 @@ import json
 import mxnet as mx
 import numpy as np
 import pytest
-from training_fixtures import no_bn_net, squares
+from tests.helpers.training_fixtures import no_bn_net, squares
 
 from gluon_ssd import zoo
 from gluon_ssd.training import (TrainConfig, TrainingDiverged, fit, learning_rate, load_checkpoint,

@@ -8,7 +8,7 @@ import sys
 import mxnet as mx
 import numpy as np
 import pytest
-from coco_fixtures import write_coco
+from tests.helpers.coco_fixtures import write_coco
 
 from gluon_ssd.data import VOC_CLASSES, generate_voc
 from gluon_ssd.utils.fileio import file_digest

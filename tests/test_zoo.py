@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-from detections import assert_same_detections
-from layer_outputs import assert_layer_specs_match
+from tests.helpers.detections import assert_same_detections
+from tests.helpers.layer_outputs import assert_layer_specs_match
 
 from gluon_ssd import deploy, zoo
 from gluon_ssd.weights import store as model_store
