@@ -26,7 +26,7 @@ import sys
 
 from tqdm import tqdm
 
-from .runner import run
+from .runner import HelpFormatter, interactive, run
 from .args import add_detector_arguments, detector_from_arguments
 from ..inference import detect_images, draw_detections, find_images, write_detections
 
@@ -43,7 +43,8 @@ def _picture_name(path, taken):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
     add_detector_arguments(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob")
     p.add_argument("--thresh", type=float, default=0.5, help="minimum score kept")
@@ -58,7 +59,7 @@ def main(argv=None):
 
     results, taken = [], set()
     for result in detect_images(net, paths, shape, thresh=args.thresh, batch_size=args.batch_size,
-                                ctx=ctx, max_side=args.max_side):
+                                ctx=ctx, max_side=args.max_side, progress=interactive()):
         if result.error is not None:
             tqdm.write(f"error: {result.error}", file=sys.stderr)
         elif not args.no_pictures:

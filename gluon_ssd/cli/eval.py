@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import viz  # noqa: E402
-from .runner import run  # noqa: E402
+from .runner import HelpFormatter, interactive, run  # noqa: E402
 from ..data import COCODataset, VOCDataset  # noqa: E402
 from .args import add_detector_arguments, detector_from_arguments  # noqa: E402
 from ..evaluation import evaluate  # noqa: E402
@@ -68,7 +68,7 @@ def _coco_table(result):
 
 def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     add_detector_arguments(p)
     p.add_argument("--data-root", help="VOC-layout folder (VOC07 / VOC area mAP)")
     p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt)")
@@ -99,7 +99,8 @@ def main(argv=None):
     net, shape, ctx = detector_from_arguments(p, args)
     dataset = _dataset(p, args, net.classes)
     metric = "coco" if args.coco_annotations else "voc"
-    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric)
+    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric,
+                      progress=interactive())
     where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
     print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
     os.makedirs(args.out, exist_ok=True)

@@ -50,7 +50,7 @@ if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
 import mxnet as mx  # noqa: E402
 
 from .. import SSDConfig, zoo  # noqa: E402
-from .runner import run  # noqa: E402
+from .runner import HelpFormatter, interactive, run  # noqa: E402
 from ..data import ConcatDataset, COCODataset, VOCDataset, find_classes  # noqa: E402
 from ..weights.store import load_weights  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
@@ -61,7 +61,7 @@ TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--config", metavar="FILE", help="JSON or YAML file with 'train' "
                    "(TrainConfig fields) and/or 'ssd' (SSDConfig fields); flags override it")
     p.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models() (or 'ssd' in "
@@ -90,6 +90,8 @@ def _parser():
     run.add_argument("--pretrained-base", action=argparse.BooleanOptionalAction, default=True,
                      help="ImageNet backbone weights from the model store (needs them present "
                           "or a download)")
+    run.add_argument("--root", metavar="DIR", help="model store folder of the ImageNet weights "
+                     "(default: $MXNET_HOME/models, i.e. ~/.mxnet/models)")
     run.add_argument("--init-from", metavar="PARAMS", help="weights to start from (same "
                      "architecture and classes, e.g. converted GluonCV weights)")
     run.add_argument("--ctx", default="cpu", help="cpu, gpu0, gpu0,gpu1, ...")
@@ -115,7 +117,8 @@ def _add_training_arguments(g):
                    help="after warm-up: constant, x0.1 at --lr-steps, or cosine to 0")
     g.add_argument("--lr-steps", type=float, nargs="*", default=None,
                    help="epochs where lr is divided by 10 (default: 2/3 and 5/6 of --epochs)")
-    g.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up from 0")
+    g.add_argument("--warmup-epochs", type=float, default=None,
+                   help="linear warm-up from 0 (default: 1 epoch, at most a tenth of the run)")
     g.add_argument("--data-shape", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="network input (default: the model's base size)")
     g.add_argument("--augment", default="ssd", choices=["ssd", "flip", "none"],
@@ -219,9 +222,10 @@ def _classes(args):
 def _network(args, ssd, classes):
     if ssd is not None:
         net = zoo.build_ssd(SSDConfig.from_dict(ssd), classes,
-                            pretrained_base=args.pretrained_base)
+                            pretrained_base=args.pretrained_base, root=args.root)
     else:
-        net = zoo.get_model(args.model, pretrained_base=args.pretrained_base, classes=classes)
+        net = zoo.get_model(args.model, pretrained_base=args.pretrained_base, classes=classes,
+                            root=args.root)
     if args.init_from:
         if not os.path.isfile(args.init_from):
             raise ValueError(f"--init-from {args.init_from}: no such file")
@@ -255,7 +259,8 @@ def main(argv=None):
           f"images, classes {list(train.classes)}")
     print(net.describe(*train_config.data_shape))
     fit(net, train, train_config, args.out, val_dataset=val, ctx=parse_ctx(args.ctx),
-        kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume)
+        kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume,
+        progress=interactive())
     mx.nd.waitall()
     print(f"wrote {args.out}")
     return 0

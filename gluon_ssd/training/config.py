@@ -2,13 +2,13 @@
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import mxnet as mx
 
 from ..data.transforms import AUGMENTATIONS
 
-__all__ = ["TrainConfig", "lr_scheduler", "learning_rate", "SCHEDULES", "OPTIMIZERS",
+__all__ = ["TrainConfig", "default_warmup", "lr_scheduler", "learning_rate", "SCHEDULES", "OPTIMIZERS",
            "VAL_METRICS"]
 
 SCHEDULES = ("constant", "step", "cosine")
@@ -24,7 +24,9 @@ class TrainConfig:
 
     ``batch_size`` is the global batch: split over the devices in ``ctx`` and over the workers of a
     distributed kvstore. ``lr_steps`` are epochs (for ``lr_schedule='step'``). ``data_shape`` is
-    the network input ``(height, width)``. ``num_workers`` data loading workers: processes, or
+    the network input ``(height, width)``. ``warmup_epochs`` of linear warm-up; None (the
+    command line's default) is :func:`default_warmup`: one epoch, shortened for short runs, so
+    ``epochs=1`` works. ``num_workers`` data loading workers: processes, or
     threads with ``thread_pool`` (cheap on a few cores: decoding and resizing release the GIL, and
     loading then overlaps the training step). ``val_metric``: ``'voc07'`` (VOC07 11-point mAP)
     or ``'coco'`` (COCO AP 0.50:0.95; needs a COCODataset to validate on).
@@ -35,7 +37,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr_schedule: str = "cosine"
     lr_steps: Tuple[float, ...] = ()
-    warmup_epochs: float = 0.0
+    warmup_epochs: Optional[float] = 0.0
     momentum: float = 0.9
     wd: float = 5e-4
     data_shape: Tuple[int, int] = (300, 300)
@@ -64,8 +66,12 @@ class TrainConfig:
             raise ValueError("lr_schedule='step' needs lr_steps (epochs where lr is divided by 10)")
         if any(b <= a for a, b in zip(self.lr_steps, self.lr_steps[1:])):
             raise ValueError(f"lr_steps must increase, got {self.lr_steps}")
+        if self.warmup_epochs is None:
+            self.warmup_epochs = default_warmup(self.epochs)
         if not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
+            raise ValueError(f"warmup_epochs must be in [0, epochs) = [0, {self.epochs}), got "
+                             f"{self.warmup_epochs}; lower it (or leave it unset: "
+                             f"{default_warmup(self.epochs):g} for {self.epochs} epochs)")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if len(self.data_shape) != 2 or min(self.data_shape) < 1:
@@ -78,6 +84,15 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+def default_warmup(epochs):
+    """Warm-up epochs when none are given: one (the paper recipe's), at most a tenth of the run.
+
+    A run of 10 epochs or more warms up for one epoch; a shorter one for ``epochs / 10`` (0.1 of
+    the single epoch of ``epochs=1``), so the warm-up never takes the run.
+    """
+    return min(1.0, epochs / 10)
 
 
 def lr_scheduler(config, iters_per_epoch):
