@@ -5,6 +5,9 @@ Examples::
     python scripts/eval.py --run runs/train --data-root runs/demo/data --out runs/eval
     python scripts/eval.py --bundle runs/bundle --data-root runs/demo/data --out runs/eval-bundle
 
+    # a YOLO-layout dataset's val split (ultralytics' data.yaml)
+    gluon-ssd eval --run runs/yolo --yolo-data data.yaml --split val --out runs/eval-yolo
+
     python scripts/eval.py --model ssd_300_mobilenet0.25_voc --params w.params \\
         --classes circle,square,triangle --data-root data --split val --data-shape 256 256 --out e
 
@@ -32,7 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import viz  # noqa: E402
 from .runner import HelpFormatter, interactive, run  # noqa: E402
-from ..data import COCODataset, VOCDataset  # noqa: E402
+from ..data import COCODataset, VOCDataset, YOLODataset  # noqa: E402
 from .args import add_detector_arguments, detector_from_arguments  # noqa: E402
 from ..evaluation import evaluate  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
@@ -71,7 +74,10 @@ def _parser():
                                 formatter_class=HelpFormatter)
     add_detector_arguments(p)
     p.add_argument("--data-root", help="VOC-layout folder (VOC07 / VOC area mAP)")
-    p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt)")
+    p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt), or "
+                   "the data.yaml key with --yolo-data")
+    p.add_argument("--yolo-data", metavar="YAML", help="YOLO-layout dataset (ultralytics' "
+                   "data.yaml; VOC07 / VOC area mAP on --split)")
     p.add_argument("--coco-annotations", metavar="JSON",
                    help="COCO instances file (COCO AP with pycocotools), with --coco-images")
     p.add_argument("--coco-images", metavar="DIR", help="folder of the COCO file's images")
@@ -82,14 +88,22 @@ def _parser():
 
 def _dataset(p, args, classes):
     coco = args.coco_annotations or args.coco_images
-    if bool(coco) == bool(args.data_root):
-        raise ValueError("give either --data-root (VOC) or --coco-annotations with --coco-images (COCO)")
+    if sum(map(bool, (coco, args.data_root, args.yolo_data))) != 1:
+        raise ValueError("give one of --data-root (VOC), --coco-annotations with --coco-images "
+                         "(COCO), or --yolo-data (a YOLO data.yaml)")
     if coco and not (args.coco_annotations and args.coco_images):
         raise ValueError("--coco-annotations and --coco-images go together")
     if coco:
         # The network's classes, by name, in its order; other categories are left out.
         return COCODataset(args.coco_annotations, args.coco_images, classes=classes,
                            unknown_class="skip")
+    if args.yolo_data:
+        dataset = YOLODataset(args.yolo_data, args.split)
+        if tuple(dataset.classes) != tuple(classes):
+            raise ValueError(f"--yolo-data {args.yolo_data} names the classes "
+                             f"{list(dataset.classes)}, the detector {list(classes)}: "
+                             "they must be the same, in the same order")
+        return dataset
     return VOCDataset(args.data_root, classes=classes, split=args.split)
 
 
@@ -101,7 +115,8 @@ def main(argv=None):
     metric = "coco" if args.coco_annotations else "voc"
     result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric,
                       progress=interactive())
-    where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
+    where = (args.coco_annotations if metric == "coco"
+             else f"{args.data_root or args.yolo_data} ({args.split})")
     print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
     os.makedirs(args.out, exist_ok=True)
     source = args.run or args.bundle or f"{args.model}:{args.params}"
@@ -117,7 +132,8 @@ def main(argv=None):
               f"{os.path.join(args.out, 'coco_results.json')}")
         return 0
     print(_table(result))
-    record = dict(result, data_root=args.data_root, split=args.split, data_shape=list(shape),
+    record = dict(result, data_root=args.data_root, yolo_data=args.yolo_data, split=args.split,
+                  data_shape=list(shape),
                   source=source)
     atomic_write_json(record, os.path.join(args.out, "eval.json"))
     names = list(result["pr"])

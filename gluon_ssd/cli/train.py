@@ -1,4 +1,4 @@
-"""Train an SSD on real data: VOC-layout folders or a COCO file, with the SSD paper's recipe.
+"""Train an SSD on VOC folders, a COCO file or a YOLO data.yaml, with the SSD paper's recipe.
 
 Examples::
 
@@ -15,6 +15,10 @@ Examples::
     # fine-tune from weights (e.g. converted GluonCV ones) with settings from a file
     python scripts/train.py --config my.yaml --coco-annotations a.json --coco-images img \\
         --init-from ssd_300_vgg16_atrous_coco.params --out runs/finetune
+
+    # a YOLO-layout dataset (ultralytics' data.yaml), flip-only augmentation
+    gluon-ssd train --model ssd_300_mobilenet0.25_voc --yolo-data data.yaml --augment flip \\
+        --out runs/yolo
 
     # continue where a stopped run ended (same schedule, data order, optimizer state)
     python scripts/train.py ... --out runs/voc0712 --resume
@@ -51,7 +55,8 @@ import mxnet as mx  # noqa: E402
 
 from .. import SSDConfig, zoo  # noqa: E402
 from .runner import HelpFormatter, interactive, run  # noqa: E402
-from ..data import ConcatDataset, COCODataset, VOCDataset, find_classes  # noqa: E402
+from ..data import (ConcatDataset, COCODataset, VOCDataset, YOLODataset,  # noqa: E402
+                    find_classes)
 from ..weights.store import load_weights  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
 from .context import parse_ctx  # noqa: E402
@@ -67,11 +72,11 @@ def _parser():
     p.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models() (or 'ssd' in "
                                    "--config)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, best.params")
-    data = p.add_argument_group("data (VOC folders or a COCO file)")
+    data = p.add_argument_group("data (VOC folders, a COCO file or a YOLO data.yaml)")
     data.add_argument("--data-root", nargs="+", metavar="DIR",
                       help="VOC-layout folder(s); several are concatenated (VOC2007 VOC2012)")
     data.add_argument("--train-split", default="train", help="VOC split(s) to train on, "
-                      "comma-separated (ImageSets/Main/<split>.txt)")
+                      "comma-separated (ImageSets/Main/<split>.txt); YOLO: a data.yaml key")
     data.add_argument("--val-root", metavar="DIR", help="VOC folder to validate on (default: "
                       "the first --data-root)")
     data.add_argument("--val-split", default="val", help="VOC split to validate on; '' for none")
@@ -80,6 +85,8 @@ def _parser():
     data.add_argument("--val-coco-annotations", metavar="JSON", help="COCO file to validate on")
     data.add_argument("--val-coco-images", metavar="DIR", help="folder of its images (default: "
                       "--coco-images)")
+    data.add_argument("--yolo-data", metavar="YAML", help="YOLO-layout dataset (ultralytics' "
+                      "data.yaml): trains on --train-split, validates on --val-split")
     data.add_argument("--skip-empty", action="store_true",
                       help="COCO: leave out images without boxes (default: kept, as background)")
     data.add_argument("--classes", help="comma-separated class names (default: the dataset's: "
@@ -174,8 +181,12 @@ def parse_arguments(argv=None):
         train, ssd = _read_config(args.config)
         p.set_defaults(**train)
         args = p.parse_args(argv)
-    if bool(args.data_root) == bool(args.coco_annotations):
-        raise ValueError("give --data-root (VOC folders) or --coco-annotations with --coco-images")
+    if sum(map(bool, (args.data_root, args.coco_annotations, args.yolo_data))) != 1:
+        raise ValueError("give one of --data-root (VOC folders), --coco-annotations with "
+                         "--coco-images, or --yolo-data (a YOLO data.yaml)")
+    if args.yolo_data and args.classes:
+        raise ValueError("--classes goes with VOC or COCO data; a --yolo-data file names its "
+                         "classes (names:)")
     if args.coco_annotations and not args.coco_images:
         raise ValueError("--coco-annotations needs --coco-images")
     if args.val_coco_annotations and not args.coco_annotations:
@@ -200,6 +211,9 @@ def _datasets(args, classes):
             val = COCODataset(args.val_coco_annotations, args.val_coco_images or args.coco_images,
                               classes=train.classes, unknown_class="skip")
         return train, val, "coco" if val is not None else "voc07"
+    if args.yolo_data:
+        val = YOLODataset(args.yolo_data, args.val_split) if args.val_split else None
+        return YOLODataset(args.yolo_data, args.train_split), val, "voc07"
     splits = [s for s in args.train_split.split(",") if s]
     parts = [VOCDataset(root, classes=classes, split=splits) for root in args.data_root]
     train = parts[0] if len(parts) == 1 else ConcatDataset(parts)
@@ -213,8 +227,8 @@ def _datasets(args, classes):
 def _classes(args):
     if args.classes:
         return [c.strip() for c in args.classes.split(",") if c.strip()]
-    if args.coco_annotations:
-        return None       # COCODataset: every category, by id
+    if args.coco_annotations or args.yolo_data:
+        return None       # COCODataset: every category, by id; YOLODataset: data.yaml's names
     splits = [s for s in args.train_split.split(",") if s]
     return sorted({name for root in args.data_root for name in find_classes(root, splits)})
 
