@@ -15,6 +15,10 @@ Examples::
     python scripts/eval.py --run runs/train --coco-annotations ann/instances_val2017.json \
         --coco-images val2017 --out runs/eval-coco
 
+Both print and record AP per object size band (COCO's small < 32^2, medium < 96^2, large, in
+original pixels; ``size_bands: {small: {ap, ap50, num_boxes}, ...}`` in ``eval.json``). ``--tile H
+W`` evaluates large images window by window (sliced inference, docs/large_images.md).
+
 VOC: prints a per-class AP table and writes ``OUT/eval.json`` (``voc07_map``, ``voc_map``,
 ``per_class``, ``pr``, ``num_images`` and what was evaluated) and ``OUT/pr.png`` (one
 precision-recall curve per class, VOC area AP in the legend).
@@ -25,6 +29,7 @@ class -> {AP, AP50}) and ``OUT/coco_results.json`` (the detections in the COCO r
 the file's image and category ids, ``bbox`` ``[x, y, w, h]`` in original image pixels).
 """
 import argparse
+import functools
 import os
 import sys
 
@@ -36,7 +41,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .. import viz  # noqa: E402
 from .runner import HelpFormatter, interactive, run  # noqa: E402
 from ..data import COCODataset, VOCDataset, YOLODataset  # noqa: E402
-from .args import add_detector_arguments, detector_from_arguments  # noqa: E402
+from .args import (add_detector_arguments, add_tile_arguments,  # noqa: E402
+                   detector_from_arguments, tiling_from_arguments)
+from ..inference import predict_tiled  # noqa: E402
+from ..evaluation.size_bands import bands_table  # noqa: E402
 from ..evaluation import evaluate  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
 
@@ -83,6 +91,7 @@ def _parser():
     p.add_argument("--coco-images", metavar="DIR", help="folder of the COCO file's images")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
     p.add_argument("--out", required=True, help="folder for eval.json and the plots / results")
+    add_tile_arguments(p)
     return p
 
 
@@ -110,11 +119,17 @@ def _dataset(p, args, classes):
 def main(argv=None):
     p = _parser()
     args = p.parse_args(argv)
+    tiling = tiling_from_arguments(args)
     net, shape, ctx = detector_from_arguments(p, args)
     dataset = _dataset(p, args, net.classes)
     metric = "coco" if args.coco_annotations else "voc"
+    # With --tile: each image window by window, in original pixels.
+    predict = functools.partial(predict_tiled, net, data_shape=shape, batch_size=args.batch_size,
+                                ctx=ctx, **tiling) if tiling else None
     result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric,
-                      progress=interactive())
+                      progress=interactive(), predict=predict)
+    if tiling:
+        result["tiling"] = dict(tiling, tile=list(tiling["tile"]))
     where = (args.coco_annotations if metric == "coco"
              else f"{args.data_root or args.yolo_data} ({args.split})")
     print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
@@ -123,6 +138,7 @@ def main(argv=None):
     if metric == "coco":
         print(result["summary"])
         print(_coco_table(result))
+        print(bands_table(result["size_bands"]))
         results = result.pop("results")
         atomic_write_json(results, os.path.join(args.out, "coco_results.json"), indent=None)
         record = dict(result, coco_annotations=args.coco_annotations,
@@ -132,6 +148,7 @@ def main(argv=None):
               f"{os.path.join(args.out, 'coco_results.json')}")
         return 0
     print(_table(result))
+    print(bands_table(result["size_bands"]))
     record = dict(result, data_root=args.data_root, yolo_data=args.yolo_data, split=args.split,
                   data_shape=list(shape),
                   source=source)

@@ -55,6 +55,7 @@ import mxnet as mx  # noqa: E402
 
 from .. import SSDConfig, zoo  # noqa: E402
 from .runner import HelpFormatter, interactive, run  # noqa: E402
+from ..data.tiles import DEFAULT_MIN_VISIBLE, DEFAULT_OVERLAP, TiledDataset  # noqa: E402
 from ..data import (ConcatDataset, COCODataset, VOCDataset, YOLODataset,  # noqa: E402
                     find_classes)
 from ..weights.store import load_weights  # noqa: E402
@@ -92,6 +93,15 @@ def _parser():
     data.add_argument("--classes", help="comma-separated class names (default: the dataset's: "
                       "COCO categories by id, or the names in the VOC annotations, sorted); for "
                       "COCO a subset of the categories, the others' boxes dropped")
+    tiles = p.add_argument_group("large images (docs/large_images.md)")
+    tiles.add_argument("--tile", type=int, nargs=2, metavar=("H", "W"),
+                       help="train on windows of H x W pixels cut on the fly from every larger "
+                            "image (native resolution; default --data-shape: the tile)")
+    tiles.add_argument("--tile-overlap", type=float, default=DEFAULT_OVERLAP,
+                       help="share of a window shared with its neighbour")
+    tiles.add_argument("--min-visible", type=float, default=DEFAULT_MIN_VISIBLE,
+                       help="a box cut by a window keeps its visible part when this share of its "
+                            "area is inside; less: its anchors are ignored by the loss")
     _add_training_arguments(p.add_argument_group("training (defaults: the SSD paper's recipe)"))
     run = p.add_argument_group("model and devices")
     run.add_argument("--pretrained-base", action=argparse.BooleanOptionalAction, default=True,
@@ -199,6 +209,17 @@ def parse_arguments(argv=None):
     return p, args, ssd
 
 
+def _tiled(args, train, val):
+    """With ``--tile``: the windows of the training images, and of the validation images (boxes
+    mostly outside a window marked difficult there: neither a hit nor a false positive)."""
+    if not args.tile:
+        return train, val
+    train = TiledDataset(train, args.tile, args.tile_overlap, args.min_visible)
+    if val is not None:
+        val = TiledDataset(val, args.tile, args.tile_overlap, args.min_visible, "difficult")
+    return train, val
+
+
 def _datasets(args, classes):
     """(train dataset, validation dataset or None, validation metric)."""
     if args.coco_annotations:
@@ -249,7 +270,7 @@ def _network(args, ssd, classes):
 
 
 def _train_config(args, ssd_config, val_metric):
-    data_shape = tuple(args.data_shape or (ssd_config.base_size, ssd_config.base_size))
+    data_shape = tuple(args.data_shape or args.tile or (ssd_config.base_size,) * 2)
     lr_steps = args.lr_steps
     if lr_steps is None:
         lr_steps = (round(args.epochs * 2 / 3, 2), round(args.epochs * 5 / 6, 2)) \
@@ -267,10 +288,18 @@ def main(argv=None):
     p, args, ssd = parse_arguments(argv)
     classes = _classes(args)
     train, val, val_metric = _datasets(args, classes)
-    net = _network(args, ssd, list(train.classes))
-    train_config = _train_config(args, net.config, val_metric)
     print(f"{len(train)} training images, {len(val) if val is not None else 0} validation "
           f"images, classes {list(train.classes)}")
+    train, val = _tiled(args, train, val)
+    if args.tile:
+        if args.val_metric == "coco":
+            raise ValueError("--val-metric coco scores whole images; with --tile validation is "
+                             "VOC07 mAP over the windows (or evaluate with gluon-ssd eval --tile)")
+        val_metric = "voc07"
+        print(f"in tiles of {args.tile[0]}x{args.tile[1]}: {len(train)} training windows, "
+              f"{len(val) if val is not None else 0} validation windows")
+    net = _network(args, ssd, list(train.classes))
+    train_config = _train_config(args, net.config, val_metric)
     print(net.describe(*train_config.data_shape))
     fit(net, train, train_config, args.out, val_dataset=val, ctx=parse_ctx(args.ctx),
         kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume,

@@ -10,7 +10,9 @@ category ids and boxes in original image pixels.
 :func:`coco_metric` scores such results with ``COCOeval(gt, gt.loadRes(results), "bbox")``
 (evaluate, accumulate, summarize), restricted to the dataset's images and categories, and names
 its 12 stats (:data:`COCO_STATS`: AP over IoU 0.50:0.95, AP50, AP75, AP small / medium / large,
-AR with 1 / 10 / 100 detections, AR small / medium / large). Per-class AP and AP50 are read off
+AR with 1 / 10 / 100 detections, AR small / medium / large) and gives ``size_bands`` (AP, AP50
+and the annotations of each COCO size band, :mod:`~gluon_ssd.evaluation.size_bands`). Per-class
+AP and AP50 are read off
 ``COCOeval.eval['precision']`` the way ``summarize`` averages it (area 'all', 100 detections,
 entries of -1, a class without ground truth, left out).
 """
@@ -24,7 +26,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
-from ..data.transforms import ValTransform, batchify
+from ..data.transforms import ValTransform, batchify, to_original_pixels
+from .size_bands import SIZE_BANDS, count_boxes
 
 __all__ = ["COCO_STATS", "coco_detections", "coco_metric"]
 
@@ -59,7 +62,7 @@ def _check_coco_dataset(dataset):
 
 
 def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None,
-                    progress=True, num_workers=0):
+                    progress=True, num_workers=0, predict=None):
     """Detections of ``net`` on ``dataset`` in the COCO results format (module docstring).
 
     Parameters
@@ -73,37 +76,53 @@ def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
     mean, std : tuple of 3 float
         Input normalisation.
 
+    predict : callable, optional
+        Per-image detector in original pixels (see :func:`gluon_ssd.evaluation.evaluate`),
+        instead of ``net`` on batches.
+
     Returns
     -------
     list of dict
         ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``, every detection with a
         score > 0, boxes in original image pixels.
     """
-    from ..inference.detect import to_original_pixels
     _check_coco_dataset(dataset)
-    ctx = ctx or mx.cpu()
-    image_ids, category_ids = dataset.image_ids, list(dataset.category_ids)
     names = list(dataset.classes)
+    results = []
+    for k, (ids, scores, boxes, size, shape) in enumerate(_detections(
+            net, dataset, data_shape, mean, std, batch_size, ctx or mx.cpu(), progress,
+            num_workers, predict)):
+        for det in to_original_pixels(ids, scores, boxes, shape, *size, 0.0, names):
+            if det["score"] <= 0:
+                continue
+            x1, y1, x2, y2 = det["box"]
+            results.append({"image_id": dataset.image_ids[k],
+                            "category_id": dataset.category_ids[det["class_id"]],
+                            "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
+                            "score": det["score"]})
+    return results
+
+
+def _detections(net, dataset, data_shape, mean, std, batch_size, ctx, progress, num_workers,
+                predict):
+    """Per image ``(ids, scores, boxes, (width, height), frame)``: boxes in the ``frame``
+    ``(height, width)`` (the network input, or the original image with ``predict``)."""
+    if predict is not None:
+        for k in tqdm(range(len(dataset)), desc="evaluate", unit="image", disable=not progress,
+                      leave=False):
+            image = dataset[k][0].asnumpy()
+            height, width = image.shape[:2]
+            yield (*predict(image), (width, height), (height, width))
+        return
     loader = gluon.data.DataLoader(
         dataset.transform(_WithSize(ValTransform(data_shape, mean, std))), batch_size,
         shuffle=False, last_batch="keep", num_workers=num_workers, batchify_fn=_batchify_with_size)
-    results, k = [], 0
     for data, _, sizes in tqdm(loader, desc="evaluate", unit="batch", disable=not progress,
                                leave=False):
         ids, scores, bboxes = [o.asnumpy() for o in net(data.as_in_context(ctx))]
         for b in range(data.shape[0]):
-            width, height = (int(v) for v in sizes[b])
-            for det in to_original_pixels(ids[b, :, 0], scores[b, :, 0], bboxes[b], data_shape,
-                                          width, height, 0.0, names):
-                if det["score"] <= 0:
-                    continue
-                x1, y1, x2, y2 = det["box"]
-                results.append({"image_id": image_ids[k],
-                                "category_id": category_ids[det["class_id"]],
-                                "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
-                                "score": det["score"]})
-            k += 1
-    return results
+            yield (ids[b, :, 0], scores[b, :, 0], bboxes[b], tuple(int(v) for v in sizes[b]),
+                   data_shape)
 
 
 def _results_index(gt, results):
@@ -154,7 +173,24 @@ def coco_metric(gt, results, image_ids, category_ids, classes):
         k = order.index(cid)
         per_class[name] = {"AP": _mean_valid(precision[:, :, k, 0, -1]),
                            "AP50": _mean_valid(precision[0, :, k, 0, -1])}
-    return {"coco": stats, "per_class": per_class, "summary": text.getvalue().strip()}
+    return {"coco": stats, "per_class": per_class, "summary": text.getvalue().strip(),
+            "size_bands": _size_bands(evaluator, gt, image_ids, category_ids)}
+
+
+def _size_bands(evaluator, gt, image_ids, category_ids):
+    """COCOeval's AP per size band (APs / APm / APl and their AP50) and the boxes in each
+    (non-crowd annotations by their ``area``, as COCOeval bands them)."""
+    precision = evaluator.eval["precision"]
+    areas = [a["area"] for a in gt.loadAnns(gt.getAnnIds(imgIds=list(image_ids),
+                                                         catIds=list(category_ids)))
+             if not a.get("iscrowd", 0)]
+    bands = {}
+    for band in SIZE_BANDS:
+        a = evaluator.params.areaRngLbl.index(band)
+        bands[band] = {"ap": _mean_valid(precision[:, :, :, a, -1]),
+                       "ap50": _mean_valid(precision[0, :, :, a, -1]),
+                       "num_boxes": count_boxes(areas, band)}
+    return bands
 
 
 def _mean_valid(values):

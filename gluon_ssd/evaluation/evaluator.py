@@ -7,13 +7,23 @@ images and ground truth are resized to ``data_shape`` by the same transform; IoU
 axis-aligned boxes does not change when both are scaled by the same (sx, sy), so the mAP equals
 the one computed in the original image frame. The COCO metric maps detections back to original
 image pixels (as detection does) and scores them with ``COCOeval`` against the annotation file.
+
+Every metric also reports ``size_bands``: AP and the number of ground-truth boxes per COCO size
+band (small < 32^2, medium < 96^2, large; areas in original pixels), by
+:mod:`gluon_ssd.evaluation.size_bands`.
+
+``predict`` replaces the batched network call by any per-image detector in original pixels, e.g.
+sliced inference (:func:`gluon_ssd.inference.predict_tiled`, which ``gluon-ssd eval --tile``
+passes).
 """
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
 from mxnet import gluon
 from tqdm import tqdm
 
-from ..data.transforms import ValTransform, batchify
+from ..data.transforms import ValTransform
+from .coco import _batchify_with_size, _WithSize
+from .size_bands import size_band_ap
 
 __all__ = ["evaluate", "detection_metrics", "METRICS"]
 
@@ -28,7 +38,7 @@ def detection_metrics(class_names, iou_thresh=0.5):
 
 
 def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=None,
-             progress=True, num_workers=0, metric="voc"):
+             progress=True, num_workers=0, metric="voc", predict=None):
     """Run ``net`` over ``dataset`` and compute mAP (``metric='voc'``) or COCO AP (``'coco'``).
 
     Parameters
@@ -46,6 +56,10 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     metric : {'voc', 'coco'}, default 'voc'
         ``'coco'`` needs a :class:`gluon_ssd.data.COCODataset` (pycocotools' COCOeval against its
         annotation file).
+    predict : callable, optional
+        ``predict(image uint8 (H, W, 3) numpy) -> (ids (K,), scores (K,), boxes (K, 4))`` with
+        boxes in original image pixels, called per image instead of ``net`` on batches (``net``
+        then only gives ``classes``, ``mean`` and ``std``).
 
     Returns
     -------
@@ -55,6 +69,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         ``'coco'``: ``coco`` (the 12 COCOeval stats by name: ``AP, AP50, AP75, APs, APm, APl,
         AR1, AR10, AR100, ARs, ARm, ARl``), ``per_class`` (class -> {AP, AP50}), ``summary``
         (COCOeval's table), ``results`` (the COCO results list scored), ``num_images``.
+        Both: ``size_bands`` ({small, medium, large: {ap, ap50, num_boxes}}, module docstring).
     """
     import mxnet as mx
     if metric not in METRICS:
@@ -63,27 +78,53 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     mean = mean if mean is not None else net.mean
     std = std if std is not None else net.std
     if metric == "coco":
-        from .coco import coco_detections, coco_metric
-        results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx,
-                                  progress, num_workers)
-        record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
-                             dataset.classes)
-        return dict(record, results=results, num_images=len(dataset))
+        return _coco(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                     num_workers, predict)
     classes = list(getattr(dataset, "classes", None) or net.classes)
     voc07, voc = detection_metrics(classes)
-    loader = gluon.data.DataLoader(dataset.transform(ValTransform(data_shape, mean, std)),
-                                   batch_size, shuffle=False, last_batch="keep",
-                                   batchify_fn=batchify(), num_workers=num_workers)
-    count = 0
-    for data, label in tqdm(loader, desc="evaluate", unit="batch", disable=not progress,
-                            leave=False):
-        ids, scores, bboxes = net(data.as_in_context(ctx))
-        label = label.asnumpy()
-        difficult = label[:, :, 5] if label.shape[-1] > 5 else None
-        for metric in (voc07, voc):
-            metric.update(bboxes.asnumpy(), ids.asnumpy()[..., 0], scores.asnumpy()[..., 0],
-                          label[:, :, :4], label[:, :, 4], difficult)
-        count += data.shape[0]
+    gts, dets = [], []
+    for ids, scores, boxes, label in _original_pixels(net, dataset, data_shape, mean, std,
+                                                      batch_size, ctx, progress, num_workers,
+                                                      predict):
+        difficult = label[None, :, 5] if label.shape[-1] > 5 else None
+        for one in (voc07, voc):
+            one.update(boxes[None], ids[None], scores[None], label[None, :, :4],
+                       label[None, :, 4], difficult)
+        gts.append(label)
+        dets.append((ids, scores, boxes))
+    result = _voc_record(classes, voc07, voc)
+    return dict(result, num_images=len(gts), size_bands=size_band_ap(gts, dets))
+
+
+def _original_pixels(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                     num_workers, predict):
+    """Per image: ``(ids (K,), scores (K,), boxes (K, 4), label (M, >=5))``, boxes of both in
+    original image pixels."""
+    if predict is not None:
+        for k in tqdm(range(len(dataset)), desc="evaluate", unit="image", disable=not progress,
+                      leave=False):
+            image, label = dataset[k]
+            ids, scores, boxes = predict(image.asnumpy())
+            yield np.asarray(ids), np.asarray(scores), np.asarray(boxes), np.asarray(label)
+        return
+    in_h, in_w = data_shape
+    loader = gluon.data.DataLoader(
+        dataset.transform(_WithSize(ValTransform(data_shape, mean, std))), batch_size,
+        shuffle=False, last_batch="keep", batchify_fn=_batchify_with_size,
+        num_workers=num_workers)
+    for data, labels, sizes in tqdm(loader, desc="evaluate", unit="batch",
+                                    disable=not progress, leave=False):
+        ids, scores, boxes = (o.asnumpy() for o in net(data.as_in_context(ctx)))
+        labels = labels.asnumpy()
+        for b in range(data.shape[0]):
+            scale = np.array([sizes[b][0] / in_w, sizes[b][1] / in_h] * 2)
+            label = labels[b][labels[b][:, 4] != -1].astype(np.float64)   # padding rows out
+            label[:, :4] *= scale
+            yield ids[b, :, 0], scores[b, :, 0], boxes[b] * scale, label
+
+
+def _voc_record(classes, voc07, voc):
+    """``voc07_map``, ``voc_map``, ``per_class`` and ``pr`` of the two updated metrics."""
     names07, aps07 = voc07.get()
     _, aps = voc.get()
     recalls, precisions = voc._recall_prec()  # pylint: disable=protected-access
@@ -92,11 +133,23 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         per_class[name] = {"voc07_ap": _num(aps07[k]), "voc_ap": _num(aps[k])}
         rec = recalls[k] if k < len(recalls) else None
         prec = precisions[k] if k < len(precisions) else None
+        if rec is None or prec is None:   # no ground truth of the class: no curve
+            rec = prec = None
         pr[name] = {"recall": [] if rec is None else np.nan_to_num(rec).tolist(),
                     "precision": [] if prec is None else np.nan_to_num(prec).tolist()}
     assert names07[-1] == "mAP"
     return {"voc07_map": _num(aps07[-1]), "voc_map": _num(aps[-1]), "per_class": per_class,
-            "pr": pr, "num_images": count}
+            "pr": pr}
+
+
+def _coco(net, dataset, data_shape, mean, std, batch_size, ctx, progress, num_workers, predict):
+    """The ``metric='coco'`` record (see :func:`evaluate`)."""
+    from .coco import coco_detections, coco_metric
+    results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                              num_workers, predict)
+    record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
+                         dataset.classes)
+    return dict(record, results=results, num_images=len(dataset))
 
 
 def _num(value):

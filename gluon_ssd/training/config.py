@@ -111,9 +111,14 @@ def lr_scheduler(config, iters_per_epoch):
                                                final_lr=0.0, **common)
     if config.lr_schedule == "step":
         steps = [int(round(s * iters_per_epoch)) for s in config.lr_steps]
-        if steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] <= warmup:
-            raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up on distinct "
-                             f"iterations ({iters_per_epoch} per epoch)")
+        # A short run (few updates an epoch) can round two steps onto one update: each later
+        # one moves to the next update, so every division by 10 still happens, in order.
+        for k in range(1, len(steps)):
+            steps[k] = max(steps[k], steps[k - 1] + 1)
+        if steps[0] < 1 or steps[0] <= warmup:
+            raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up "
+                             f"({config.warmup_epochs} epochs; {iters_per_epoch} updates per "
+                             f"epoch)")
         return mx.lr_scheduler.MultiFactorScheduler(steps, factor=0.1, **common)
     # Constant after the warm-up: MXNet has no constant scheduler with warm-up; a FactorScheduler
     # whose factor is 1 never changes the rate (its step, the largest int32, is never reached).
