@@ -38,7 +38,6 @@ Writes ``OUT/epoch-NNNN.params|states``, ``OUT/latest.json``, ``OUT/best.params`
 """
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
@@ -55,12 +54,13 @@ import mxnet as mx  # noqa: E402
 
 from .. import SSDConfig, zoo  # noqa: E402
 from .runner import HelpFormatter, interactive, run  # noqa: E402
-from ..data.tiles import DEFAULT_MIN_VISIBLE, DEFAULT_OVERLAP, TiledDataset  # noqa: E402
-from ..data import (ConcatDataset, COCODataset, VOCDataset, YOLODataset,  # noqa: E402
-                    find_classes)
+from ..data.tiles import TiledDataset  # noqa: E402
 from ..weights.store import load_weights  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
+from ..training.anchor_check import check_anchors, coverage_table  # noqa: E402
 from .context import parse_ctx  # noqa: E402
+from .training_args import (add_dataset_arguments, check_dataset_arguments,  # noqa: E402
+                            dataset_classes, read_config, training_datasets)
 
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
@@ -73,35 +73,7 @@ def _parser():
     p.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models() (or 'ssd' in "
                                    "--config)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, best.params")
-    data = p.add_argument_group("data (VOC folders, a COCO file or a YOLO data.yaml)")
-    data.add_argument("--data-root", nargs="+", metavar="DIR",
-                      help="VOC-layout folder(s); several are concatenated (VOC2007 VOC2012)")
-    data.add_argument("--train-split", default="train", help="VOC split(s) to train on, "
-                      "comma-separated (ImageSets/Main/<split>.txt); YOLO: a data.yaml key")
-    data.add_argument("--val-root", metavar="DIR", help="VOC folder to validate on (default: "
-                      "the first --data-root)")
-    data.add_argument("--val-split", default="val", help="VOC split to validate on; '' for none")
-    data.add_argument("--coco-annotations", metavar="JSON", help="COCO instances file to train on")
-    data.add_argument("--coco-images", metavar="DIR", help="folder of its images")
-    data.add_argument("--val-coco-annotations", metavar="JSON", help="COCO file to validate on")
-    data.add_argument("--val-coco-images", metavar="DIR", help="folder of its images (default: "
-                      "--coco-images)")
-    data.add_argument("--yolo-data", metavar="YAML", help="YOLO-layout dataset (ultralytics' "
-                      "data.yaml): trains on --train-split, validates on --val-split")
-    data.add_argument("--skip-empty", action="store_true",
-                      help="COCO: leave out images without boxes (default: kept, as background)")
-    data.add_argument("--classes", help="comma-separated class names (default: the dataset's: "
-                      "COCO categories by id, or the names in the VOC annotations, sorted); for "
-                      "COCO a subset of the categories, the others' boxes dropped")
-    tiles = p.add_argument_group("large images (docs/large_images.md)")
-    tiles.add_argument("--tile", type=int, nargs=2, metavar=("H", "W"),
-                       help="train on windows of H x W pixels cut on the fly from every larger "
-                            "image (native resolution; default --data-shape: the tile)")
-    tiles.add_argument("--tile-overlap", type=float, default=DEFAULT_OVERLAP,
-                       help="share of a window shared with its neighbour")
-    tiles.add_argument("--min-visible", type=float, default=DEFAULT_MIN_VISIBLE,
-                       help="a box cut by a window keeps its visible part when this share of its "
-                            "area is inside; less: its anchors are ignored by the loss")
+    add_dataset_arguments(p)
     _add_training_arguments(p.add_argument_group("training (defaults: the SSD paper's recipe)"))
     run = p.add_argument_group("model and devices")
     run.add_argument("--pretrained-base", action=argparse.BooleanOptionalAction, default=True,
@@ -151,34 +123,6 @@ def _add_training_arguments(g):
                    "processes")
 
 
-def _read_config(path):
-    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as err:
-        raise ValueError(f"--config {path}: {err.strerror}")
-    try:
-        if path.lower().endswith((".yaml", ".yml")):
-            import yaml
-            content = yaml.safe_load(text)
-        else:
-            content = json.loads(text)
-    except ImportError:
-        raise ValueError(f"--config {path}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
-    except Exception as err:  # noqa: BLE001  (json and yaml raise their own error classes)
-        raise ValueError(f"--config {path}: not valid {'YAML' if path.endswith(('yaml', 'yml')) else 'JSON'}"
-                f": {err}")
-    if not isinstance(content, dict) or set(content) - {"train", "ssd"}:
-        raise ValueError(f"--config {path}: expected a mapping with 'train' and/or 'ssd', got "
-                f"{sorted(content) if isinstance(content, dict) else type(content).__name__}")
-    train = content.get("train") or {}
-    unknown = sorted(set(train) - set(TRAIN_FIELDS))
-    if unknown:
-        raise ValueError(f"--config {path}: unknown train keys {unknown}; known: {list(TRAIN_FIELDS)}")
-    return train, content.get("ssd")
-
-
 def parse_arguments(argv=None):
     """The parsed arguments: defaults < ``--config`` file < command-line flags.
 
@@ -188,17 +132,10 @@ def parse_arguments(argv=None):
     args = p.parse_args(argv)
     ssd = None
     if args.config:
-        train, ssd = _read_config(args.config)
+        train, ssd = read_config(args.config, TRAIN_FIELDS)
         p.set_defaults(**train)
         args = p.parse_args(argv)
-    if sum(map(bool, (args.data_root, args.coco_annotations, args.yolo_data))) != 1:
-        raise ValueError("give one of --data-root (VOC folders), --coco-annotations with "
-                         "--coco-images, or --yolo-data (a YOLO data.yaml)")
-    if args.yolo_data and args.classes:
-        raise ValueError("--classes goes with VOC or COCO data; a --yolo-data file names its "
-                         "classes (names:)")
-    if args.coco_annotations and not args.coco_images:
-        raise ValueError("--coco-annotations needs --coco-images")
+    check_dataset_arguments(args)
     if args.val_coco_annotations and not args.coco_annotations:
         raise ValueError("--val-coco-annotations goes with --coco-annotations (VOC training validates on "
                 "--val-root/--val-split)")
@@ -218,40 +155,6 @@ def _tiled(args, train, val):
     if val is not None:
         val = TiledDataset(val, args.tile, args.tile_overlap, args.min_visible, "difficult")
     return train, val
-
-
-def _datasets(args, classes):
-    """(train dataset, validation dataset or None, validation metric)."""
-    if args.coco_annotations:
-        # --classes picks a subset of the categories: the others' boxes are dropped (warned).
-        subset = "skip" if classes is not None else "error"
-        train = COCODataset(args.coco_annotations, args.coco_images, classes=classes,
-                            skip_empty=args.skip_empty, unknown_class=subset)
-        val = None
-        if args.val_coco_annotations:
-            val = COCODataset(args.val_coco_annotations, args.val_coco_images or args.coco_images,
-                              classes=train.classes, unknown_class="skip")
-        return train, val, "coco" if val is not None else "voc07"
-    if args.yolo_data:
-        val = YOLODataset(args.yolo_data, args.val_split) if args.val_split else None
-        return YOLODataset(args.yolo_data, args.train_split), val, "voc07"
-    splits = [s for s in args.train_split.split(",") if s]
-    parts = [VOCDataset(root, classes=classes, split=splits) for root in args.data_root]
-    train = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    val = None
-    if args.val_split:
-        val = VOCDataset(args.val_root or args.data_root[0], classes=classes,
-                         split=args.val_split)
-    return train, val, "voc07"
-
-
-def _classes(args):
-    if args.classes:
-        return [c.strip() for c in args.classes.split(",") if c.strip()]
-    if args.coco_annotations or args.yolo_data:
-        return None       # COCODataset: every category, by id; YOLODataset: data.yaml's names
-    splits = [s for s in args.train_split.split(",") if s]
-    return sorted({name for root in args.data_root for name in find_classes(root, splits)})
 
 
 def _network(args, ssd, classes):
@@ -284,12 +187,30 @@ def _train_config(args, ssd_config, val_metric):
         val_metric=args.val_metric or val_metric)
 
 
+COVERAGE_IMAGES = 1000   # the coverage logged at start reads at most this many images' labels
+COVERAGE_WARNING = 0.8
+
+
+def _log_coverage(args, net, images, config):
+    """Print the anchor coverage of the training boxes; warn, naming the command, when low."""
+    coverage = check_anchors(net, images, config.data_shape, args.tile, args.tile_overlap,
+                             args.min_visible, config.augment, COVERAGE_IMAGES)
+    print(coverage_table(coverage, [spec.source for spec in net.layers]))
+    if coverage["coverage"] is not None and coverage["coverage"] < COVERAGE_WARNING:
+        print(f"warning: only {coverage['coverage']:.0%} of the training boxes reach an anchor at "
+              f"IoU 0.5 (the matcher's threshold): the rest cannot become positives. Run "
+              f"'gluon-ssd anchors' with the same model, data, --data-shape, --tile and --augment "
+              f"to see which, and fit anchors to them (--write-config, then train --config); "
+              f"for small objects see docs/large_images.md", file=sys.stderr)
+
+
 def main(argv=None):
     p, args, ssd = parse_arguments(argv)
-    classes = _classes(args)
-    train, val, val_metric = _datasets(args, classes)
+    classes = dataset_classes(args)
+    train, val, val_metric = training_datasets(args, classes)
     print(f"{len(train)} training images, {len(val) if val is not None else 0} validation "
           f"images, classes {list(train.classes)}")
+    images = train
     train, val = _tiled(args, train, val)
     if args.tile:
         if args.val_metric == "coco":
@@ -301,6 +222,7 @@ def main(argv=None):
     net = _network(args, ssd, list(train.classes))
     train_config = _train_config(args, net.config, val_metric)
     print(net.describe(*train_config.data_shape))
+    _log_coverage(args, net, images, train_config)
     fit(net, train, train_config, args.out, val_dataset=val, ctx=parse_ctx(args.ctx),
         kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume,
         progress=interactive())

@@ -74,6 +74,11 @@ class ConcatDataset(Dataset):
         part, k = self._locate(idx)
         return part.image_path(k)
 
+    def label(self, idx):
+        """The label of item ``idx`` without its image (its part's ``label``)."""
+        part, k = self._locate(idx)
+        return part.label(k)
+
     def __getitem__(self, idx):
         part, k = self._locate(idx)
         return part[k]
