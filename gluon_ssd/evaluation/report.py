@@ -136,7 +136,7 @@ def _figures(report, records, dataset, names):
                  f"score >= {confusion['score_thresh']})")
     figures = {"confusion": ax.figure, "errors": viz.plot_error_breakdown(report["errors"]).figure}
     from matplotlib.figure import Figure
-    pr_ax = Figure(figsize=(7, 5)).add_subplot()
+    pr_ax = Figure(figsize=(7, 5), layout="tight").add_subplot()
     pr = [report["pr"].get(n, {"precision": [], "recall": []}) for n in names]
     viz.plot_pr_curves([p["precision"] for p in pr], [p["recall"] for p in pr], names,
                        aps=[np.nan if report["per_class"][n]["AP50"] is None

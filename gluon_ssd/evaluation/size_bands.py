@@ -94,8 +94,8 @@ def size_bands(records, num_classes):
             bands[band_of(float(area))]["num_boxes"] += 1
     if not records or not any(b["num_boxes"] for b in bands.values()):
         return bands
-    gt, dt = _coco_pair(records, num_classes)
     with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress
+        gt, dt = _coco_pair(records, num_classes)
         evaluator = COCOeval(gt, dt, "bbox")
         evaluator.params.imgIds = [int(r.index) for r in records]
         evaluator.params.catIds = list(range(num_classes))

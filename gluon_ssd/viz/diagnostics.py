@@ -12,10 +12,11 @@ ERROR_LABELS = {"classification": "Cls", "localization": "Loc", "both": "Both",
 
 
 def _axes(ax, figsize):
+    """``ax``, or the axes of a new pyplot-free figure laid out to fit its labels."""
     if ax is not None:
         return ax
     from matplotlib.figure import Figure
-    return Figure(figsize=figsize).add_subplot()
+    return Figure(figsize=figsize, layout="tight").add_subplot()
 
 
 def plot_confusion_matrix(counts, labels_true, labels_pred, normalized=None, ax=None):

@@ -24,6 +24,20 @@ def _draw_ground_truth(ax, boxes, classes, class_names):
                                      "edgecolor": color, "linestyle": "--"})
 
 
+MAX_DRAWN = 25
+"""Detections drawn per panel at most (the highest-scoring): more hide the image."""
+
+
+def _top(panel, score_thresh):
+    """(boxes, scores, classes) of the panel's at most MAX_DRAWN best detections kept."""
+    boxes = np.asarray(panel["det_boxes"], np.float64).reshape(-1, 4)
+    scores = np.asarray(panel["det_scores"], np.float64).reshape(-1)
+    classes = np.asarray(panel["det_classes"], np.float64).reshape(-1)
+    keep = np.flatnonzero(scores >= score_thresh)
+    keep = keep[np.argsort(-scores[keep], kind="mergesort")][:MAX_DRAWN]
+    return boxes[keep], scores[keep], classes[keep]
+
+
 def plot_gallery(panels, class_names, score_thresh=0.5, ncols=4, title=None):
     """One figure with a panel per image: ground truth dashed, detections solid.
 
@@ -35,7 +49,7 @@ def plot_gallery(panels, class_names, score_thresh=0.5, ncols=4, title=None):
         ``det_scores`` ((K,)), optional ``title``.
     class_names : sequence of str
     score_thresh : float, default 0.5
-        Detections scoring lower are not drawn.
+        Detections scoring lower are not drawn (nor more than :data:`MAX_DRAWN` a panel).
     ncols : int, default 4
     title : str, optional
         The figure's title.
@@ -59,10 +73,9 @@ def plot_gallery(panels, class_names, score_thresh=0.5, ncols=4, title=None):
         axes[0].text(0.5, 0.5, "no image to show", ha="center", va="center")
     for ax, panel in zip(axes, panels):
         image = _as_image(panel["image"])
-        plot_detections(image, np.asarray(panel["det_boxes"], np.float64).reshape(-1, 4),
-                        np.asarray(panel["det_scores"], np.float64),
-                        np.asarray(panel["det_classes"], np.float64), class_names=names,
-                        thresh=score_thresh, ax=ax, linewidth=1.8, fontsize=7)
+        boxes, scores, classes = _top(panel, score_thresh)
+        plot_detections(image, boxes, scores, classes, class_names=names, thresh=score_thresh,
+                        ax=ax, linewidth=1.8, fontsize=7)
         _draw_ground_truth(ax, panel["gt_boxes"], panel["gt_classes"], names)
         ax.set_title(panel.get("title", ""), fontsize=9)
         ax.set_axis_off()
