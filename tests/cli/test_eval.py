@@ -1,6 +1,5 @@
 """gluon-ssd eval --report end to end (in process) on a tiny VOC folder and a saved model."""
 import json
-import os
 
 import pytest
 
