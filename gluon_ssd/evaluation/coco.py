@@ -3,7 +3,8 @@
 :func:`coco_detections` runs a detector over a :class:`~gluon_ssd.data.COCODataset` exactly as
 :func:`gluon_ssd.inference.detect_images` runs it over files (the same
 :class:`~gluon_ssd.data.transforms.ValTransform`, the same
-:func:`~gluon_ssd.data.transforms.to_original_pixels` mapping back to original image pixels) and returns the detections in the COCO results format:
+:func:`~gluon_ssd.data.transforms.to_original_pixels` mapping back to original image pixels)
+and returns the detections in the COCO results format:
 ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` with the file's own image and
 category ids and boxes in original image pixels.
 

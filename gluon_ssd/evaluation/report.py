@@ -51,7 +51,12 @@ def _worst(counts, records, num):
 
 
 def _per_class(result, errors, records, class_names):
-    """{class: {num_gt, num_detections, AP50 (our matching), the evaluator's per-class APs}}."""
+    """{class: {num_gt, num_detections, AP50 (our matching), the evaluator's per-class APs}}.
+
+    The evaluator's COCO entries (COCOeval's AP, AP50) are named ``coco_AP``, ``coco_AP50``;
+    its VOC ones keep their names (``voc07_ap``, ``voc_ap``).
+    """
+    prefix = "coco_" if "coco" in result else ""
     num_gt = np.zeros(len(class_names), np.int64)
     num_det = np.zeros(len(class_names), np.int64)
     for r in records:
@@ -61,7 +66,8 @@ def _per_class(result, errors, records, class_names):
     for k, name in enumerate(class_names):
         entry = {"num_gt": int(num_gt[k]), "num_detections": int(num_det[k]),
                  "AP50": errors["per_class"].get(k)}
-        entry.update(result.get("per_class", {}).get(name, {}))
+        theirs = result.get("per_class", {}).get(name, {})
+        entry.update({prefix + k: v for k, v in theirs.items()})
         table[name] = entry
     return table
 

@@ -80,7 +80,8 @@ def plot_gallery(panels, class_names, score_thresh=0.5, ncols=4, title=None):
         ax.set_title(panel.get("title", ""), fontsize=9)
         ax.set_axis_off()
     fig.legend(handles=[Line2D([], [], color="black", linestyle="--", label="ground truth"),
-                        Line2D([], [], color="black", label=f"detection (score >= {score_thresh})")],
+                        Line2D([], [], color="black",
+                               label=f"detection (score >= {score_thresh})")],
                loc="lower center", ncol=2, fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)

@@ -144,3 +144,7 @@ def test_coco_records_in_original_pixels_and_crowd_ignored(tmp_path):
     counts = np.array(report["confusion"]["counts"])
     assert counts[0, 0] == 1 and counts[2, 0] == 6
     assert counts[:2].sum() == 4   # the 4 boxes that are not crowd
+    # COCOeval's per-class numbers sit beside the report's own AP50
+    assert set(report["per_class"]["dog"]) == {"num_gt", "num_detections", "AP50", "coco_AP",
+                                               "coco_AP50"}
+    assert report["per_class"]["dog"]["num_gt"] == 2
