@@ -92,12 +92,11 @@ def _per_class(report):
 
 
 def _size_bands(report):
-    rows = [(band, f"{int(b['area'][0])} - {b['area'][1]:.0f}", b["num_boxes"], b["AP"],
-             b["AP50"]) for band, b in report["size_bands"].items()]
-    return ("<h2>AP per object size</h2>" + _table(("band", "area (px²)", "boxes", "AP", "AP50"),
-                                                  rows)
-            + '<p class="note">COCO\'s area bands in original image pixels; AP over IoU '
-              '0.50:0.95 and AP50 by pycocotools restricted to each band.</p>')
+    rows = [(band, b["num_boxes"], b["ap"], b["ap50"]) for band, b in report["size_bands"].items()]
+    return ("<h2>AP per object size</h2>" + _table(("band", "boxes", "AP", "AP50"), rows)
+            + '<p class="note">COCO\'s area bands in original image pixels: small &lt; 32², '
+              'medium &lt; 96², large; AP over IoU 0.50:0.95 and AP50 by pycocotools restricted '
+              'to each band.</p>')
 
 
 def _worst(report, files):

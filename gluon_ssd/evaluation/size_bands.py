@@ -2,11 +2,15 @@
 
 The bands are pycocotools' own (``Params().areaRng``): **small** area < 32^2, **medium** 32^2 to
 96^2, **large** >= 96^2, area = box width x height in the original image's pixels (a network input
-of 300x300 does not change which band an object is in). :func:`size_bands` scores
-:class:`~gluon_ssd.evaluation.matching.ImageRecord` s with pycocotools' ``COCOeval`` (evaluate,
-accumulate) restricted to each band, as COCO's APs / APm / APl: a ground-truth box outside the band
-is ignored, and so is an unmatched detection outside it. Boxes to ignore (VOC difficult, COCO
-crowd) go in as ``iscrowd`` regions.
+of 300x300 does not change which band an object is in). pycocotools includes both ends of a
+range, so a box of exactly 32^2 counts in small and medium alike; so does the box count.
+:func:`size_bands` scores :class:`~gluon_ssd.evaluation.matching.ImageRecord` s with pycocotools'
+``COCOeval`` (evaluate, accumulate) restricted to each band, as COCO's APs / APm / APl: a
+ground-truth box outside the band is ignored, and so is an unmatched detection outside it; AP over
+IoU 0.50:0.95 (``ap``) and at IoU 0.5 (``ap50``) are read off ``eval['precision']`` the way
+``summarize`` averages them. Boxes to ignore (VOC difficult, COCO crowd) go in as ``iscrowd``
+regions. Dense images keep every detection: the last ``maxDets`` is raised to the most detections
+of an image when that exceeds COCO's 100.
 
 For a COCO file this differs from ``eval.json``'s APs / APm / APl in one way: COCO's annotation
 ``area`` is the segmentation's area, these bands use the box's.
@@ -18,7 +22,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval, Params
 
-__all__ = ["SIZE_BANDS", "band_of", "size_bands"]
+__all__ = ["SIZE_BANDS", "count_boxes", "size_bands"]
 
 _PARAMS = Params(iouType="bbox")
 SIZE_BANDS = {label: tuple(rng) for label, rng in zip(_PARAMS.areaRngLbl, _PARAMS.areaRng)
@@ -26,16 +30,11 @@ SIZE_BANDS = {label: tuple(rng) for label, rng in zip(_PARAMS.areaRngLbl, _PARAM
 """{band: (least area, largest area)} in square pixels, pycocotools' ranges."""
 
 
-def band_of(area):
-    """The band (``'small'``, ``'medium'``, ``'large'``) of a box area in square pixels.
-
-    A box exactly on a limit (area 32^2 or 96^2) goes to the larger band; COCOeval's closed
-    ranges count it in both for AP.
-    """
-    for label, (low, high) in SIZE_BANDS.items():
-        if low <= area < high:
-            return label
-    raise ValueError(f"area must be >= 0, got {area}")
+def count_boxes(areas, band):
+    """int: how many of ``areas`` (square pixels) fall in ``band``, both ends included."""
+    low, high = SIZE_BANDS[band]
+    areas = np.asarray(areas, dtype=np.float64)
+    return int(((areas >= low) & (areas <= high)).sum())
 
 
 def _coco_pair(records, num_classes):
@@ -81,30 +80,31 @@ def size_bands(records, num_classes):
     Returns
     -------
     dict
-        ``{band: {"area": [low, high], "num_boxes": int, "AP": float or None, "AP50": float or
-        None}}`` for ``small``, ``medium``, ``large``; AP None where the band has no box.
-        ``num_boxes`` counts boxes not ignored, by :func:`band_of`.
+        ``{band: {"ap": float or None, "ap50": float or None, "num_boxes": int}}`` for
+        ``small``, ``medium``, ``large``; AP None where the band has no box. ``num_boxes``
+        counts the boxes not ignored (:func:`count_boxes`).
     """
     records = list(records)
-    bands = {label: {"area": [float(low), float(high)], "num_boxes": 0, "AP": None, "AP50": None}
-             for label, (low, high) in SIZE_BANDS.items()}
-    for r in records:
-        sizes = (r.gt_boxes[:, 2] - r.gt_boxes[:, 0]) * (r.gt_boxes[:, 3] - r.gt_boxes[:, 1])
-        for area in sizes[~r.gt_ignore]:
-            bands[band_of(float(area))]["num_boxes"] += 1
-    if not records or not any(b["num_boxes"] for b in bands.values()):
+    areas = np.concatenate([((r.gt_boxes[:, 2] - r.gt_boxes[:, 0])
+                             * (r.gt_boxes[:, 3] - r.gt_boxes[:, 1]))[~r.gt_ignore]
+                            for r in records] + [np.zeros(0)])
+    bands = {band: {"ap": None, "ap50": None, "num_boxes": count_boxes(areas, band)}
+             for band in SIZE_BANDS}
+    if not len(areas):
         return bands
     with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress
         gt, dt = _coco_pair(records, num_classes)
         evaluator = COCOeval(gt, dt, "bbox")
         evaluator.params.imgIds = [int(r.index) for r in records]
         evaluator.params.catIds = list(range(num_classes))
+        evaluator.params.maxDets = [1, 10, max([100] + [len(r.det_scores) for r in records])]
         evaluator.evaluate()
         evaluator.accumulate()
     # precision: [T IoU thresholds, R recall points, K classes, A area bands, M max detections]
     precision = evaluator.eval["precision"]
-    for a, label in enumerate(evaluator.params.areaRngLbl):
-        if label in bands and bands[label]["num_boxes"]:
-            bands[label]["AP"] = _mean_valid(precision[:, :, :, a, -1])
-            bands[label]["AP50"] = _mean_valid(precision[0, :, :, a, -1])
+    for band, entry in bands.items():
+        a = evaluator.params.areaRngLbl.index(band)
+        if entry["num_boxes"]:
+            entry["ap"] = _mean_valid(precision[:, :, :, a, -1])
+            entry["ap50"] = _mean_valid(precision[0, :, :, a, -1])
     return bands
