@@ -1,11 +1,12 @@
-"""Draw gluon_ssd's rooms and their import arrows: ``python scripts/architecture_graph.py [OUT.png]``.
+"""Draw gluon_ssd's rooms and import arrows: ``python scripts/architecture_graph.py [OUT.png]``.
 
 The graph is read from the source with :mod:`ast` (nothing is imported): every ``import`` and
 ``from ... import`` statement of every module, those inside functions included, resolved to the
 package's modules and then collapsed to rooms (a subpackage such as ``training``, or a top-level
 module such as ``zoo``). A room's layer is the length of the longest import chain below it, so
-every arrow points down; an import closing a cycle between rooms points up, dashed red. Each room is a box listing its modules; an arrow is drawn for each
-room-to-room import that no longer chain implies (the full list is printed).
+every arrow points down; an import closing a cycle between rooms points up, dashed red. Each
+room is a box listing its modules; an arrow is drawn for each room-to-room import that no longer
+chain implies (the full list is printed).
 
 Writes ``docs/architecture.png`` by default (docs/architecture.md shows it).
 """
@@ -138,7 +139,8 @@ def draw(edges, members, out):
             y = lay * 1.45
             centre[room] = (x, y)
             package = "__init__.py" in members[room] and room != "__init__"
-            label = room + "/" if package else "gluon_ssd/__init__.py" if room == "__init__" else room + ".py"
+            label = (room + "/" if package else
+                     "gluon_ssd/__init__.py" if room == "__init__" else room + ".py")
             text = ", ".join(m[:-3] for m in members[room] if m != "__init__.py" or not package)
             wrapped = textwrap.fill(text if package else "", width=44)
             ax.add_patch(FancyBboxPatch((x - 1.3, y - 0.45), 2.6, 0.9,

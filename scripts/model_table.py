@@ -1,13 +1,16 @@
-"""Print the zoo's model table (Markdown) from the built networks: ``python scripts/model_table.py``.
+"""The zoo's model table in Markdown, from the built networks: ``python scripts/model_table.py``.
 
-For every name of ``gluon_ssd.zoo.list_models()`` (or those matching ``--pattern``): input size,
-backbone, anchors at the base size, trainable parameters, whether ``get_model(name,
-pretrained=True)`` has published weights, and GluonCV's published mAP for those weights. Anchors
+For every name of ``gluon_ssd.zoo.list_models()``, or those matching the given names or
+shell-style patterns in their order (``python scripts/model_table.py 'ssd_512_*_voc'
+ssd_300_vgg16_atrous_voc``): input size, backbone, anchors at the base size, trainable
+parameters, whether ``get_model(name, pretrained=True)`` has published weights, and GluonCV's
+published mAP for those weights. Anchors
 come from ``net.layers`` (map size x anchors per location, at the base size); parameters from
 symbolic shape inference over the inference graph (nothing is initialised or run), counting the
 trainable parameters the graph uses (BatchNorm running statistics excluded).
 
-docs/models.md and the README's model table are this script's output. Building all the nets
+docs/models.md (every model) and the README's table (the main presets, named in README.md) are
+this script's output. Building all the nets
 takes a few minutes on one core; ``--json FILE`` also writes the rows.
 """
 import argparse
@@ -21,9 +24,9 @@ import mxnet as mx
 from gluon_ssd import zoo
 from gluon_ssd.weights.published import names_with_weights
 
-# GluonCV's published mAP (its model zoo's detection table, GluonCV 0.10) for the weights
-# get_model(pretrained=True) loads: VOC2007 test mAP (VOC07 11-point, trained on VOC07+12) and
-# COCO val2017 AP at IoU 0.5:0.95.
+# GluonCV's published mAP for the weights get_model(pretrained=True) loads (GluonCV's model zoo
+# docs, docs/model_zoo/csv_tables/Detections/{Pascal,MSCOCO}_SSD.csv): VOC2007 test mAP
+# (trained on VOC07+12) and COCO val2017 box AP at IoU 0.5:0.95.
 PUBLISHED_MAP = {
     "ssd_300_vgg16_atrous_voc": "VOC07 77.6", "ssd_512_vgg16_atrous_voc": "VOC07 79.2",
     "ssd_512_resnet50_v1_voc": "VOC07 80.1", "ssd_512_mobilenet1.0_voc": "VOC07 75.4",
@@ -62,13 +65,17 @@ def markdown(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pattern", default=None,
-                        help="shell-style wildcard over the zoo names (default: every model)")
+    parser.add_argument("patterns", nargs="*", metavar="PATTERN",
+                        help="zoo names or shell-style wildcards, rows in this order "
+                             "(default: every model)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
-    names = zoo.list_models(args.pattern)
-    if not names:
-        parser.error(f"--pattern {args.pattern!r} matches no model; see gluon_ssd.zoo.list_models()")
+    names = []
+    for pattern in args.patterns or [None]:
+        found = zoo.list_models(pattern)
+        if not found:
+            parser.error(f"{pattern!r} matches no model; see gluon_ssd.zoo.list_models()")
+        names += [n for n in found if n not in names]
     with_weights = set(names_with_weights())
     rows = []
     for k, name in enumerate(names, 1):
