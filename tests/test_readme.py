@@ -1,11 +1,12 @@
 """Every ```python block of README.md and docs/*.md runs as written, each in a fresh interpreter;
-their relative links point at files that exist.
+their relative links point at files that exist, and the gluon_ssd names they mention exist.
 
 A block preceded by a line ``<!-- not run: reason -->`` is skipped by construction (it downloads
 weights, needs files made elsewhere, or trains for minutes): the list of such blocks is asserted,
 so a new block runs unless someone marks it and says why.
 """
 import glob
+import importlib
 import os
 import re
 import subprocess
@@ -80,6 +81,27 @@ def test_readme_links_every_docs_page():
 def test_relative_links_exist(page):
     missing = [t for t in _link_targets(page) if not os.path.exists(os.path.join(REPO, t))]
     assert not missing, f"{page}: missing link targets {missing}"
+
+
+def test_package_names_the_pages_mention_exist():
+    # Every dotted gluon_ssd.* name of the pages is a module or an attribute of one (old module
+    # names resolve through gluon_ssd.MOVED).
+    names = sorted({name for page in PAGES
+                    for name in re.findall(r"\bgluon_ssd(?:\.[A-Za-z_]\w*)+", _read(page))})
+    missing = []
+    for name in names:
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+                break
+            except ImportError:
+                continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr, None)
+        if obj is None:
+            missing.append(name)
+    assert len(names) > 20 and not missing, missing
 
 
 def test_architecture_page_lists_every_moved_module():
