@@ -87,3 +87,34 @@ def stop_server(proc):
     if proc.poll() is None:
         proc.kill()
         proc.wait(timeout=30)
+
+
+class ThreadedServer:
+    """uvicorn serving ``app`` on a free loopback port in a thread of this process (no start-up
+    import cost; signals stay with the main thread): ``with ThreadedServer(app) as port: ...``."""
+
+    def __init__(self, app):
+        import uvicorn
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = None
+
+    def __enter__(self):
+        import threading
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health",
+                                            timeout=2) as r:
+                    if r.status == 200:
+                        return self.port
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError("the threaded server did not become healthy in 60 s")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
