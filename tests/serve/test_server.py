@@ -51,3 +51,18 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(bundle, images, tmp_
     text = log_path.read_text()
     assert "POST /v1/detect 200" in text and "batch=1" in text
     assert "stopped by signal 15 after finishing the requests in flight" in text
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["serve", "no/such/bundle"], ["gluon-ssd serve: error:", "no/such/bundle"]),
+    (["serve", "b", "--max-batch", "0"], ["--max-batch must be >= 1, got 0"]),
+    (["serve", "b", "--max-batch", "64"], ["--queue-size (32) must be >= --max-batch (64)"]),
+    (["serve", "b", "--port", "70000"], ["--port must be in 1..65535, got 70000"]),
+])
+def test_user_errors_are_one_line_exit_2(argv, words, capsys):
+    from gluon_ssd.cli.main import main
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, err
