@@ -44,7 +44,6 @@ Choices:
 """
 import contextlib
 import io
-import math
 import os
 import warnings
 
@@ -53,6 +52,7 @@ import numpy as np
 from gluoncv.data.base import VisionDataset
 from pycocotools.coco import COCO
 
+from ..utils.checks import is_finite_number
 from ..utils.fileio import read_json
 from .classes import check_class_names
 from .image import check_recorded_size, decode_image
@@ -75,17 +75,6 @@ def _warn(message):
 def _is_id(value):
     """Whether ``value`` can be a COCO id: an integer (not a bool) or a string."""
     return isinstance(value, (int, str)) and not isinstance(value, bool)
-
-
-def _is_finite(value, limit=math.inf):
-    """Whether ``value`` is a number (not a bool) with ``abs(value) <= limit``, finite as a float
-    (an integer too large for a float is not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value) and abs(value) <= limit
-    except OverflowError:
-        return False
 
 
 def _entries(data, key, fields, path):
@@ -114,7 +103,7 @@ def _check_image(image, image_dir, path):
                          f"path inside the image folder {image_dir}")
     for key in ("width", "height"):
         value = image[key]
-        if not _is_finite(value, FLOAT32_MAX) or not value >= 1:
+        if not is_finite_number(value, FLOAT32_MAX) or not value >= 1:
             raise ValueError(f"{path}: image id {image['id']}: {key} is {value!r}, expected a "
                              "positive number (pixels)")
 
@@ -139,13 +128,13 @@ def _check_annotation(ann, image_ids, category_ids, path):
         raise ValueError(f"{where}: category_id {ann['category_id']!r} is not in categories "
                          f"{sorted(category_ids, key=repr)}")
     box = ann["bbox"]
-    if not isinstance(box, list) or len(box) != 4 or not all(_is_finite(v) for v in box):
+    if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
         raise ValueError(f"{where}: bbox {box!r} is not [x, y, w, h] of 4 finite numbers")
     crowd = ann.setdefault("iscrowd", 0)
     if crowd not in (0, 1):
         raise ValueError(f"{where}: iscrowd is {crowd!r}, expected 0 or 1")
     area = ann.setdefault("area", float(box[2]) * float(box[3]))
-    if not _is_finite(area):
+    if not is_finite_number(area):
         raise ValueError(f"{where}: area {area!r} is not a finite number")
 
 

@@ -102,7 +102,7 @@ def _apply(doc, path, op, new):
 
 
 @st.composite
-def _edited_doc(draw, doc, max_edits=3):
+def _edited_doc(draw, doc, max_edits=2):
     """A deep copy of ``doc`` with 1..``max_edits`` structural edits."""
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, max_edits))):
@@ -120,8 +120,11 @@ def _json_text(doc):
     return text.replace(f'"{_RAW_1E309}"', "1e309").encode()
 
 
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)     # libyaml's when built with it
+
+
 def _yaml_text(doc):
-    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    text = yaml.dump(doc, Dumper=_YAML_DUMPER, allow_unicode=True, sort_keys=False)
     return text.replace(f"'{_RAW_1E309}'", "1e309").replace(_RAW_1E309, "1e309").encode()
 
 
