@@ -100,3 +100,13 @@ def test_values_out_of_range_name_the_file(folder):
     with pytest.raises(ValueError, match=r"warmup_epochs must be in \[0, epochs\), got 20\.0 "
                                          r"\(from --config .*c\.json or a flag\)"):
         train_cli.parse_arguments(["--config", path, "--data-root", "voc", "--out", "o"])
+
+
+def test_the_command_prints_one_line_for_a_bad_config(folder, capsys, monkeypatch):
+    monkeypatch.delenv("GLUON_SSD_TRACEBACK", raising=False)
+    path = write_bytes(folder / "c.json", b'{"train": {"data_shape": [1e309, 64]}}')
+    argv = ["--config", path, "--data-root", "voc", "--model", "ssd_300_mobilenet0.25_voc",
+            "--out", "o"]
+    assert train_cli.run(train_cli.main, argv, prog="train") == 2
+    assert capsys.readouterr().err == (f"train: error: --config {path}: train.data_shape must "
+                                       f"be a list of ints, got [inf, 64]\n")
