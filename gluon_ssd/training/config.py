@@ -9,8 +9,8 @@ import mxnet as mx
 from ..data.transforms import AUGMENTATIONS
 from ..utils.checks import is_finite_number
 
-__all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "lr_scheduler", "learning_rate", "SCHEDULES", "OPTIMIZERS",
-           "VAL_METRICS"]
+__all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "lr_scheduler", "learning_rate",
+           "SCHEDULES", "OPTIMIZERS", "VAL_METRICS"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
