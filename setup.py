@@ -69,6 +69,7 @@ setup(
         "test": ["pytest", "pytest-timeout", "hypothesis==6.170.27", "onnx==1.17.0",
                  "onnxruntime==1.32.0", "openvino==2026.4.1", "ml_dtypes==0.4.1",
                  "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0", "fastapi>=0.110",
-                 "uvicorn>=0.29", "python-multipart>=0.0.9", "httpx", "playwright==1.65.3", "tritonclient==2.73.0"],
+                 "uvicorn>=0.29", "python-multipart>=0.0.9", "httpx", "playwright==1.65.3",
+                 "tritonclient==2.73.0"],
     },
 )
