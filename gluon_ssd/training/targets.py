@@ -25,10 +25,9 @@ least 0.495 needs the anchor's centre within half its width (height) of the box'
 each ground truth's IoUs are computed only with the anchors of a window of cells around it in
 every layer (about 500 of 34,100 anchors for a stride-4 configuration): every anchor that can
 reach the threshold is inside, and so are each shape's best anchors, hence each ground truth's
-best IoU. The forced match searches each ground truth's ``K = min(M, window)`` best window
-anchors (``M`` label rows): a ground truth loses at most ``M - 1`` anchors to others. The tie
-rule checks the ``T = min(K, 8)`` best window anchors of every ground truth against all ground
-truths. Per anchor, rule 3 takes the best ground truth among those whose windows contain it:
+best IoU. The forced match searches each ground truth's ``K = max(M, 8)`` best window anchors
+(``M`` label rows): a ground truth loses at most ``M - 1`` anchors to others. The tie rule
+checks the ``T = 8`` best window anchors of every ground truth against all ground truths. Per anchor, rule 3 takes the best ground truth among those whose windows contain it:
 all that can reach the threshold.
 
 **Ties.** Where IoUs tie exactly the answer may differ from GluonCV's; nowhere else:
@@ -110,6 +109,7 @@ class _Layout:
 
     def __init__(self, anchors, iou_thresh):
         self.num_anchors = int(anchors.shape[1])
+        self.key = (self.num_anchors, anchors.context)
         self.windows, offsets, begin = [], [], 0
         for grid in find_grids(anchors.asnumpy()):  # the one host read of an anchor set
             ry, rx = window_radius(grid, iou_thresh)
@@ -119,28 +119,30 @@ class _Layout:
             offsets.append(((di * grid.cols + dj) * grid.per_cell + da).reshape(-1))
             self.windows.append((grid, ry, rx, rows, cols, begin, begin + offsets[-1].size))
             begin += offsets[-1].size
-        self.offsets = np.concatenate(offsets).astype(np.float32).reshape(1, 1, -1)
+        self.offsets = mx.nd.array(np.concatenate(offsets).reshape(1, 1, -1),
+                                   ctx=anchors.context)
         self.size = self.offsets.shape[-1]
 
 
 class _Assigner(HybridBlock):
     """The targets of one batch shape ``(batch, rows)`` on one anchor layout (module docstring).
 
-    Forward: ``anchors (1, N, 4)`` centre format, ``labels (batch, rows, 5)``; returns
+    Forward: ``anchors (1, N, 4)`` centre format, ``labels (batch, rows, 5)``, ``offsets``
+    (the layout's window offsets, ``(1, 1, W)``, on the anchors' context); returns
     ``(cls_targets (batch, N), box_targets (batch, N, 4))``.
     """
 
     def __init__(self, layout, batch, rows, iou_thresh, stds):
         super().__init__(prefix="assign_")
         self._layout, self._batch, self._rows = layout, batch, rows
-        self._k = min(rows, layout.size)
+        self.layout_key = layout.key
+        # Candidates per row: enough for the forced match (rows) and for the tie rule.
+        self._k = min(layout.size, max(rows, TIE_CANDIDATES))
         self._iou_thresh, self._stds = iou_thresh, stds
         # Float32 IoUs >= iou_thresh are multiples of 2 ** (e - 23), e the exponent of
         # iou_thresh; scaled by 2 ** key_shift they are multiples of 2 ** _ID_BITS, leaving room
         # for the row id, all within float64's 53 bits.
         self._key_shift = _ID_BITS + 23 - int(np.floor(np.log2(iou_thresh)))
-        with self.name_scope():
-            self.offsets = self.params.get_constant("offsets", mx.nd.array(layout.offsets))
 
     def hybrid_forward(self, F, anchors, labels, offsets):  # pylint: disable=arguments-differ
         b, m = self._batch, self._rows
@@ -304,12 +306,11 @@ class SSDTargets:
         self._layouts, self._assigners = {}, {}
 
     def _assigner(self, anchors, batch, rows):
-        key = (anchors.shape[1], anchors.context)
+        key = (int(anchors.shape[1]), anchors.context)
         if key not in self._layouts:
             self._layouts[key] = _Layout(anchors, self.iou_thresh)
         if key + (batch, rows) not in self._assigners:
             block = _Assigner(self._layouts[key], batch, rows, self.iou_thresh, self.stds)
-            block.initialize(ctx=anchors.context)
             block.hybridize(static_alloc=True, static_shape=True)
             self._assigners[key + (batch, rows)] = block
         return self._assigners[key + (batch, rows)]
@@ -327,4 +328,5 @@ class SSDTargets:
                 return (mx.nd.zeros((batch, anchors.shape[1]), ctx=labels.context),
                         mx.nd.zeros((batch, anchors.shape[1], 4), ctx=labels.context))
             labels = labels.slice_axis(axis=-1, begin=0, end=5).astype("float32", copy=False)
-            return self._assigner(anchors, batch, rows)(anchors, labels)
+            assigner = self._assigner(anchors, batch, rows)
+            return assigner(anchors, labels, self._layouts[assigner.layout_key].offsets)
