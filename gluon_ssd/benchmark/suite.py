@@ -91,7 +91,7 @@ def run(options, ctx=None):
     ``options``: a mapping of ``scripts/bench.py``'s options (``vars(args)``), saved as the
     JSON's ``args``; one left out takes its value in :data:`DEFAULTS` (``mode='all'``, every
     variant, ``train_size=None``: the base size). Variants run in :data:`~.variants.TABLE` order.
-    Returns ``{'inference': rows, 'training': rows, 'targets': rows}`` (targets: the per-part
+    Returns ``{'inference': rows, 'training': rows, 'target_assignment': rows}`` (the per-part
     table of :mod:`.targets`, in training mode).
     """
     ctx = ctx or mx.cpu()
@@ -122,9 +122,10 @@ def run(options, ctx=None):
         write_json(options["out"], {"load_average": {"start": load_start, "end": load_end},
                                     "wall_s": wall, "ceiling": ceiling, "models": infos,
                                     "inference": inference_rows, "training": training_rows,
-                                    "targets": target_rows}, ctx, options)
+                                    "target_assignment": target_rows}, ctx, options)
         print(f"wrote {options['out']}")
     if options.get("plot"):
         plot(inference_rows, training_rows, options["plot"])
         print(f"wrote {options['plot']}")
-    return {"inference": inference_rows, "training": training_rows, "targets": target_rows}
+    return {"inference": inference_rows, "training": training_rows,
+            "target_assignment": target_rows}

@@ -22,7 +22,7 @@ at least ``min_negatives`` (default 3) hard negatives in every image, like the
 background image then weighs like an image with one positive's share of negatives (divided by
 ``max(1, 0) = 1``), and it teaches the detector that its most confident false positives are
 background. An image with at least one positive mines ``max(3 N_i, min_negatives) = 3 N_i``
-negatives, exactly as before (with the default ratio).
+negatives, the paper's count (with the default ratio).
 
 **Hard-negative mining** ranks each image's negatives by loss with one ``argsort`` and inverts the
 permutation with a scatter (``rank[order[j]] = j``), where ranking by ``argsort(argsort(x))``
