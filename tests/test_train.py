@@ -247,7 +247,7 @@ def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
 
 
 def test_best_params_follow_the_validation_score_and_survive_a_resume(tmp_path, monkeypatch):
-    import gluon_ssd.training as train_module
+    import gluon_ssd.training.loop as train_module
     from gluon_ssd.utils.fileio import file_digest
     scores = iter([0.2, 0.5, 0.4, 0.45])   # epochs 1-3, then epoch 4 after a resume
     monkeypatch.setattr(train_module, "evaluate",

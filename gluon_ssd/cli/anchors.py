@@ -22,7 +22,6 @@ import sys
 from .. import SSDConfig, zoo
 from ..training.anchor_check import (anchor_coverage, coverage_table, network_layers,
                                      presented_boxes)
-from ..training import TrainConfig
 from ..training.anchor_fit import fit_anchors
 from ..utils.fileio import atomic_write
 from .runner import HelpFormatter, run
@@ -48,8 +47,7 @@ def _parser():
 
 
 def _network(args, classes):
-    fields = [f.name for f in dataclasses.fields(TrainConfig)]
-    ssd = read_config(args.config, fields)[1] if args.config else None
+    ssd = read_config(args.config)[1] if args.config else None
     if (ssd is None) == (args.model is None):
         raise ValueError("give --model NAME or --config FILE (with an 'ssd' section)")
     if ssd is not None:

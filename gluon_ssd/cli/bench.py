@@ -1,12 +1,14 @@
 """Speed of gluon_ssd's detectors against GluonCV's identical architectures: inference and training.
 
-One script, two modes (``--mode inference|training|all``, default all), on random weights (no
+One script, two modes (``--mode inference|training|all``, default all; ``--mode serving
+--bundle DIR`` measures ``gluon-ssd serve`` instead, see :mod:`gluon_ssd.benchmark.serving`), on random weights (no
 downloads). Inference: per model and batch size, the median latency of up to nine variants
 (``--variants``: GluonCV fp32 hybridized, ours fp32, ours exported, int8, ONNX Runtime dynamic and
 static shape, OpenVINO f32, bf16 where the CPU has bf16 units, and static shape), their ratio to
 GluonCV fp32 in the same run, GFLOP/s against a numpy matrix-multiply ceiling measured first.
 Training: images/s of our training step and GluonCV's on the same batch, next to the data
-pipeline's. The CPU's ISA, the runtimes and the load average are printed and saved. It reports;
+pipeline's, and on three anchor-dense configurations the step split into forward / targets /
+loss / backward + update with our target assignment and GluonCV's (``--target-configs``). The CPU's ISA, the runtimes and the load average are printed and saved. It reports;
 it never asserts a target. What is measured and how: :mod:`gluon_ssd.benchmark`.
 
 Usage::
@@ -26,8 +28,16 @@ QUICK = benchmark.QUICK
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=HelpFormatter)
-    parser.add_argument("--mode", choices=("inference", "training", "all"), default="all")
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--mode", choices=("inference", "training", "all", "serving"),
+                        default="all", help="serving (not part of all): gluon-ssd serve on "
+                                            "loopback, with --bundle")
+    parser.add_argument("--bundle", help="--mode serving: the bundle to serve")
+    parser.add_argument("--runtime", default="auto", help="--mode serving: the served runtime")
+    parser.add_argument("--requests", type=int, default=160,
+                        help="--mode serving: requests per throughput phase")
+    parser.add_argument("--load-requests", type=int, default=2000,
+                        help="--mode serving: requests of the good/bad load test")
     parser.add_argument("--models", nargs="+",
                         help=f"model names present in both zoos (default "
                              f"{benchmark.DEFAULT_MODELS}; --quick: {QUICK['models']})")
@@ -46,6 +56,12 @@ def build_parser():
     parser.add_argument("--train-size", type=int,
                         help="training input side (default the model's base size; GluonCV's VGG "
                              "extras need at least the base size)")
+    parser.add_argument("--target-configs", nargs="*", choices=list(benchmark.TARGET_CONFIGS),
+                        help="training mode: the anchor-dense mobilenet0.25 configurations whose "
+                             "step is timed by part with our and GluonCV's target assignment "
+                             "(default all; --quick: none)")
+    parser.add_argument("--objects", type=int,
+                        help="objects per image in the --target-configs batch (default 30)")
     parser.add_argument("--pipeline-images", type=int,
                         help="synthetic images for the data-pipeline measurement (default 64)")
     parser.add_argument("--calib-images", type=int,
@@ -71,6 +87,8 @@ def parse_options(argv=None):
         parser.error("--repeats must be >= 1 and --warmup >= 0")
     if min(args.batch_sizes) < 1 or args.train_batch < 1 or args.calib_images < 1:
         parser.error("batch sizes and --calib-images must be >= 1")
+    if args.objects < 1:
+        parser.error(f"--objects must be >= 1, got {args.objects}")
     if args.pipeline_images < args.train_batch:
         parser.error(f"--pipeline-images ({args.pipeline_images}) must be >= --train-batch "
                      f"({args.train_batch}): the training batch comes from the pipeline")
@@ -82,7 +100,15 @@ def parse_options(argv=None):
 
 
 def main(argv=None):
-    return benchmark.run(vars(parse_options(argv)))
+    args = parse_options(argv)
+    if args.mode == "serving":
+        if not args.bundle:
+            raise ValueError("--mode serving needs --bundle DIR (gluon-ssd export --onnx ...)")
+        from ..benchmark.serving import run_serving
+        run_serving(args.bundle, runtime=args.runtime, requests=args.requests,
+                    load_requests=args.load_requests, out=args.out)
+        return 0
+    return benchmark.run(vars(args))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ On the embedded default (no downloads):
    :class:`gluon_ssd.SSDConfig`: the zoo's mobilenet0.25 design with sizes for 256 px and steps
    from the real strides), with progress bars, a CSV log and a loss/mAP plot;
 3. evaluates VOC07 11-point and VOC area mAP on the validation split, per class, with a
-   precision-recall plot;
+   precision-recall plot, and writes the evaluation report from the same pass (confusion matrix,
+   TIDE error breakdown, size bands, worst cases: ``report.html``, docs/evaluation.md);
 4. exports the inference graph with :func:`gluon_ssd.deploy.export`, reloads it with plain
    ``mx.gluon.SymbolBlock.imports`` and checks its detections against the trained network; the
    bundle also holds an int8 graph calibrated on 32 training images, evaluated on the validation
@@ -15,7 +16,8 @@ On the embedded default (no downloads):
 5. draws the reloaded model's detections on validation images (``detections.png``).
 
 Writes ``OUT/metrics.json`` (``voc07_map``, ``voc_map``, per-class AP, timings, export check), and
-``OUT/train/log.csv``, ``training.png``, ``pr.png``, ``detections.png``, ``export/``.
+``OUT/train/log.csv``, ``training.png``, ``pr.png``, ``detections.png``, ``export/``, and
+``OUT/report.html``, ``report.json`` with their pictures.
 """
 import argparse
 import sys
@@ -34,7 +36,7 @@ from .. import SSDConfig, deploy, viz, zoo  # noqa: E402
 from .runner import HelpFormatter, interactive, run  # noqa: E402
 from ..data import VOCDataset  # noqa: E402
 from ..data.synthetic import CLASSES, generate_voc  # noqa: E402
-from ..evaluation import evaluate  # noqa: E402
+from ..evaluation import evaluate, write_report  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
 
@@ -82,11 +84,9 @@ def _arguments(argv):
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--num-train", type=int, default=2400)
     p.add_argument("--num-val", type=int, default=300)
-    # The recipe (measured on the AVX-512 EPYC kind, 2 cores): a step at batch 16 trains ~18% more
-    # images/s than at batch 8 (61 -> 72 on the step alone: the per-step cost of the targets, the
-    # loss and the optimizer is shared by twice the images), and Adam at 6e-3 reaches in 12 epochs
-    # what 1.5e-3 at batch 8 reached in 16 (VOC07 mAP 0.914 vs 0.911). At batch 16 and 12 epochs, lr 2e-3 / 3e-3 / 4e-3
-    # scored 0.764 / 0.844 / 0.903; batch 8, lr 1.5e-3, 12 epochs 0.820.
+    # The recipe: batch 16 shares each step's fixed costs (targets, loss, optimizer) among more
+    # images, and Adam at a high learning rate (6e-3) reaches in 12 epochs what lower rates need
+    # more epochs for; its timings and the learning-rate sweep: docs/benchmarks.md.
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=6e-3)
@@ -120,7 +120,15 @@ def _train(args, out, train, val):
 
 
 def _evaluate(net, val, out):
-    result = evaluate(net, val, (SIDE, SIDE), batch_size=16)
+    result = evaluate(net, val, (SIDE, SIDE), batch_size=16, keep_images=True)
+    report = write_report(out, result, val, CLASSES,
+                          meta={"source": "make demo (trained network)",
+                                "data": "synthetic shapes, val split",
+                                "data_shape": f"{SIDE}x{SIDE}"})
+    result.pop("images")
+    print(f"[demo] report: AP50 {report['AP50']:.4f}, largest dAP "
+          + max(report["errors"].items(), key=lambda kv: kv[1]["dAP"])[0]
+          + f"; wrote {os.path.join(out, 'report.html')}", flush=True)
     ax = viz.plot_pr_curves([result["pr"][c]["precision"] for c in CLASSES],
                             [result["pr"][c]["recall"] for c in CLASSES], CLASSES,
                             aps=[result["per_class"][c]["voc07_ap"] for c in CLASSES])

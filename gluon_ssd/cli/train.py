@@ -37,13 +37,13 @@ Writes ``OUT/epoch-NNNN.params|states``, ``OUT/latest.json``, ``OUT/best.params`
 ``OUT/best.json`` (best validation score), ``OUT/log.csv``, ``OUT/training.png``.
 """
 import argparse
-import dataclasses
 import os
 import sys
 
 if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
     # MXNet's launcher starts every node of a dist_sync run with this command: a server or the
-    # scheduler runs its role under gluon_ssd's watchdog (heartbeats in --out/.nodes), see README.
+    # scheduler runs its role under gluon_ssd's watchdog (heartbeats in --out/.nodes); see
+    # docs/training.md.
     from ..training.watchdog import run_node
     _out = argparse.ArgumentParser(add_help=False)
     _out.add_argument("--out")
@@ -62,7 +62,6 @@ from .context import parse_ctx  # noqa: E402
 from .training_args import (add_dataset_arguments, check_dataset_arguments,  # noqa: E402
                             dataset_classes, read_config, training_datasets)
 
-TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
 def _parser():
@@ -132,7 +131,7 @@ def parse_arguments(argv=None):
     args = p.parse_args(argv)
     ssd = None
     if args.config:
-        train, ssd = read_config(args.config, TRAIN_FIELDS)
+        train, ssd = read_config(args.config)
         p.set_defaults(**train)
         args = p.parse_args(argv)
     check_dataset_arguments(args)
@@ -140,9 +139,16 @@ def parse_arguments(argv=None):
         raise ValueError("--val-coco-annotations goes with --coco-annotations (VOC training validates on "
                 "--val-root/--val-split)")
     if not args.model and ssd is None:
-        raise ValueError("give --model, or an 'ssd' section in --config")
-    if args.model:
-        zoo.get_config(args.model)  # an unknown name is refused before any data is read
+        raise ValueError("give --model, or an 'ssd' section in --config"
+                         + (f" {args.config}" if args.config else ""))
+    # An unknown model name and bad training values are refused before any data is read.
+    model_config = zoo.get_config(args.model)[0] if args.model else None
+    ssd_config = SSDConfig.from_dict(ssd) if ssd is not None else model_config
+    try:
+        _train_config(args, ssd_config, "coco" if args.val_coco_annotations else "voc07")
+    except ValueError as err:
+        raise ValueError(f"{err}" + (f" (from --config {args.config} or a flag)"
+                                     if args.config else "")) from None
     return p, args, ssd
 
 

@@ -2,8 +2,10 @@
 data.yaml), tiles, and the ``--config`` file."""
 import json
 
+from .. import SSDConfig
 from ..data import ConcatDataset, COCODataset, VOCDataset, YOLODataset, find_classes
 from ..data.tiles import DEFAULT_MIN_VISIBLE, DEFAULT_OVERLAP
+from ..training.config import TRAIN_FIELDS, check_field_type
 
 __all__ = ["add_dataset_arguments", "check_dataset_arguments", "dataset_classes",
            "training_datasets", "read_config"]
@@ -90,29 +92,58 @@ def dataset_classes(args):
     return sorted({name for root in args.data_root for name in find_classes(root, splits)})
 
 
-def read_config(path, train_fields):
-    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError."""
+def read_config(path):
+    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError.
+
+    The ``train`` entries are checked for type here (before argparse takes them as defaults),
+    their values by :class:`TrainConfig` in :func:`parse_arguments`; ``ssd`` by
+    :meth:`SSDConfig.from_dict`. Every message starts with ``--config PATH``.
+    """
+    where = f"--config {path}"
+    kind = "YAML" if path.lower().endswith((".yaml", ".yml")) else "JSON"
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as err:
-        raise ValueError(f"--config {path}: {err.strerror}")
+        raise ValueError(f"{where}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{where}: not UTF-8 text ({err})") from None
     try:
-        if path.lower().endswith((".yaml", ".yml")):
+        if kind == "YAML":
             import yaml
-            content = yaml.safe_load(text)
+            # libyaml's safe loader when PyYAML was built with it (the same documents, faster).
+            content = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         else:
             content = json.loads(text)
     except ImportError:
-        raise ValueError(f"--config {path}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
+        raise ValueError(f"{where}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
     except Exception as err:  # noqa: BLE001  (json and yaml raise their own error classes)
-        raise ValueError(f"--config {path}: not valid {'YAML' if path.endswith(('yaml', 'yml')) else 'JSON'}"
-                f": {err}")
+        raise ValueError(f"{where}: not valid {kind}: {' '.join(str(err).split())}") from None
     if not isinstance(content, dict) or set(content) - {"train", "ssd"}:
-        raise ValueError(f"--config {path}: expected a mapping with 'train' and/or 'ssd', got "
-                f"{sorted(content) if isinstance(content, dict) else type(content).__name__}")
+        got = sorted(content, key=repr) if isinstance(content, dict) else type(content).__name__
+        raise ValueError(f"{where}: expected a mapping with 'train' and/or 'ssd', got {got}")
     train = content.get("train") or {}
-    unknown = sorted(set(train) - set(train_fields))
+    if not isinstance(train, dict):
+        raise ValueError(f"{where}: 'train' must be a mapping of TrainConfig fields, got "
+                         f"{train!r}")
+    unknown = sorted(set(train) - set(TRAIN_FIELDS), key=repr)
     if unknown:
-        raise ValueError(f"--config {path}: unknown train keys {unknown}; known: {list(train_fields)}")
-    return train, content.get("ssd")
+        raise ValueError(f"{where}: unknown train keys {unknown}; known: {list(TRAIN_FIELDS)}")
+    for name, value in train.items():
+        if value is not None or name not in _DERIVED:
+            try:
+                check_field_type(name, value)
+            except ValueError as err:
+                raise ValueError(f"{where}: train.{err}") from None
+    ssd = content.get("ssd")
+    if ssd is not None:
+        try:
+            SSDConfig.from_dict(ssd)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{where}: ssd: {err}") from None
+    return train, ssd
+
+
+# Flags whose default None means "derived": the data shape from the model, the steps from the
+# epochs, the metric from the data, the warm-up from the epochs.
+_DERIVED = ("data_shape", "lr_steps", "val_metric", "warmup_epochs")

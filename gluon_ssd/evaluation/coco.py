@@ -2,56 +2,33 @@
 
 :func:`coco_detections` runs a detector over a :class:`~gluon_ssd.data.COCODataset` exactly as
 :func:`gluon_ssd.inference.detect_images` runs it over files (the same
-:class:`~gluon_ssd.data.transforms.ValTransform`, the same :func:`gluon_ssd.inference.to_original_pixels`
-mapping back to original image pixels) and returns the detections in the COCO results format:
+:class:`~gluon_ssd.data.transforms.ValTransform`, the same
+:func:`~gluon_ssd.data.transforms.to_original_pixels` mapping back to original image pixels)
+and returns the detections in the COCO results format:
 ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` with the file's own image and
 category ids and boxes in original image pixels.
 
 :func:`coco_metric` scores such results with ``COCOeval(gt, gt.loadRes(results), "bbox")``
 (evaluate, accumulate, summarize), restricted to the dataset's images and categories, and names
 its 12 stats (:data:`COCO_STATS`: AP over IoU 0.50:0.95, AP50, AP75, AP small / medium / large,
-AR with 1 / 10 / 100 detections, AR small / medium / large) and gives ``size_bands`` (AP, AP50
-and the annotations of each COCO size band, :mod:`~gluon_ssd.evaluation.size_bands`). Per-class
-AP and AP50 are read off
+AR with 1 / 10 / 100 detections, AR small / medium / large). Per-class AP and AP50 are read off
 ``COCOeval.eval['precision']`` the way ``summarize`` averages it (area 'all', 100 detections,
 entries of -1, a class without ground truth, left out).
 """
 import contextlib
 import io
 
-import mxnet as mx
 import numpy as np
-from mxnet import gluon
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-from tqdm import tqdm
 
-from ..data.transforms import ValTransform, batchify, to_original_pixels
-from .size_bands import SIZE_BANDS, count_boxes
+from .predictions import image_records, predict_batches
 
-__all__ = ["COCO_STATS", "coco_detections", "coco_metric"]
+__all__ = ["COCO_STATS", "coco_detections", "coco_results", "coco_metric"]
 
 COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl",
               "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 """Names of ``COCOeval.stats``, in its order."""
-
-
-class _WithSize:
-    """ValTransform that also returns the original ``(width, height)``."""
-
-    def __init__(self, transform):
-        self._transform = transform
-
-    def __call__(self, image, label):
-        height, width = image.shape[:2]
-        data, label = self._transform(image, label)
-        return data, label, np.array([width, height], np.float64)
-
-
-def _batchify_with_size(items):
-    """(data (B, 3, H, W), labels (B, M, 6), sizes (B, 2) numpy) of ``_WithSize`` items."""
-    return tuple(batchify()([item[:2] for item in items])) + (
-        np.stack([item[2] for item in items]),)
 
 
 def _check_coco_dataset(dataset):
@@ -62,7 +39,7 @@ def _check_coco_dataset(dataset):
 
 
 def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None,
-                    progress=True, num_workers=0, predict=None):
+                    progress=True, num_workers=0):
     """Detections of ``net`` on ``dataset`` in the COCO results format (module docstring).
 
     Parameters
@@ -76,10 +53,6 @@ def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
     mean, std : tuple of 3 float
         Input normalisation.
 
-    predict : callable, optional
-        Per-image detector in original pixels (see :func:`gluon_ssd.evaluation.evaluate`),
-        instead of ``net`` on batches.
-
     Returns
     -------
     list of dict
@@ -87,42 +60,37 @@ def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
         score > 0, boxes in original image pixels.
     """
     _check_coco_dataset(dataset)
-    names = list(dataset.classes)
+    records = []
+    for batch in predict_batches(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                                 num_workers):
+        records += image_records(batch, len(records), data_shape, dataset.classes)
+    return coco_results(records, dataset.image_ids, dataset.category_ids)
+
+
+def coco_results(records, image_ids, category_ids):
+    """The detections of :class:`~gluon_ssd.evaluation.matching.ImageRecord` s as COCO results.
+
+    Parameters
+    ----------
+    records : sequence of ImageRecord
+        Boxes in original pixels; ``record.index`` indexes ``image_ids``.
+    image_ids, category_ids : sequence
+        The file's image id of each dataset index, category id of each class id.
+
+    Returns
+    -------
+    list of dict
+        ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` (w, h rounded to 0.01).
+    """
     results = []
-    for k, (ids, scores, boxes, size, shape) in enumerate(_detections(
-            net, dataset, data_shape, mean, std, batch_size, ctx or mx.cpu(), progress,
-            num_workers, predict)):
-        for det in to_original_pixels(ids, scores, boxes, shape, *size, 0.0, names):
-            if det["score"] <= 0:
-                continue
-            x1, y1, x2, y2 = det["box"]
-            results.append({"image_id": dataset.image_ids[k],
-                            "category_id": dataset.category_ids[det["class_id"]],
+    for record in records:
+        for box, cls, score in zip(record.det_boxes, record.det_classes, record.det_scores):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            results.append({"image_id": image_ids[record.index],
+                            "category_id": category_ids[int(cls)],
                             "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
-                            "score": det["score"]})
+                            "score": float(score)})
     return results
-
-
-def _detections(net, dataset, data_shape, mean, std, batch_size, ctx, progress, num_workers,
-                predict):
-    """Per image ``(ids, scores, boxes, (width, height), frame)``: boxes in the ``frame``
-    ``(height, width)`` (the network input, or the original image with ``predict``)."""
-    if predict is not None:
-        for k in tqdm(range(len(dataset)), desc="evaluate", unit="image", disable=not progress,
-                      leave=False):
-            image = dataset[k][0].asnumpy()
-            height, width = image.shape[:2]
-            yield (*predict(image), (width, height), (height, width))
-        return
-    loader = gluon.data.DataLoader(
-        dataset.transform(_WithSize(ValTransform(data_shape, mean, std))), batch_size,
-        shuffle=False, last_batch="keep", num_workers=num_workers, batchify_fn=_batchify_with_size)
-    for data, _, sizes in tqdm(loader, desc="evaluate", unit="batch", disable=not progress,
-                               leave=False):
-        ids, scores, bboxes = [o.asnumpy() for o in net(data.as_in_context(ctx))]
-        for b in range(data.shape[0]):
-            yield (ids[b, :, 0], scores[b, :, 0], bboxes[b], tuple(int(v) for v in sizes[b]),
-                   data_shape)
 
 
 def _results_index(gt, results):
@@ -173,24 +141,7 @@ def coco_metric(gt, results, image_ids, category_ids, classes):
         k = order.index(cid)
         per_class[name] = {"AP": _mean_valid(precision[:, :, k, 0, -1]),
                            "AP50": _mean_valid(precision[0, :, k, 0, -1])}
-    return {"coco": stats, "per_class": per_class, "summary": text.getvalue().strip(),
-            "size_bands": _size_bands(evaluator, gt, image_ids, category_ids)}
-
-
-def _size_bands(evaluator, gt, image_ids, category_ids):
-    """COCOeval's AP per size band (APs / APm / APl and their AP50) and the boxes in each
-    (non-crowd annotations by their ``area``, as COCOeval bands them)."""
-    precision = evaluator.eval["precision"]
-    areas = [a["area"] for a in gt.loadAnns(gt.getAnnIds(imgIds=list(image_ids),
-                                                         catIds=list(category_ids)))
-             if not a.get("iscrowd", 0)]
-    bands = {}
-    for band in SIZE_BANDS:
-        a = evaluator.params.areaRngLbl.index(band)
-        bands[band] = {"ap": _mean_valid(precision[:, :, :, a, -1]),
-                       "ap50": _mean_valid(precision[0, :, :, a, -1]),
-                       "num_boxes": count_boxes(areas, band)}
-    return bands
+    return {"coco": stats, "per_class": per_class, "summary": text.getvalue().strip()}
 
 
 def _mean_valid(values):

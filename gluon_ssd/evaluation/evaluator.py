@@ -9,21 +9,16 @@ the one computed in the original image frame. The COCO metric maps detections ba
 image pixels (as detection does) and scores them with ``COCOeval`` against the annotation file.
 
 Every metric also reports ``size_bands``: AP and the number of ground-truth boxes per COCO size
-band (small < 32^2, medium < 96^2, large; areas in original pixels), by
-:mod:`gluon_ssd.evaluation.size_bands`.
-
-``predict`` replaces the batched network call by any per-image detector in original pixels, e.g.
-sliced inference (:func:`gluon_ssd.inference.predict_tiled`, which ``gluon-ssd eval --tile``
-passes).
+band (small < 32^2, medium < 96^2, large; box areas in original pixels,
+:mod:`gluon_ssd.evaluation.size_bands`). ``predict`` replaces the batched network call by any
+per-image detector in original pixels, e.g. sliced inference
+(:func:`gluon_ssd.inference.predict_tiled`, which ``gluon-ssd eval --tile`` passes).
 """
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
-from mxnet import gluon
-from tqdm import tqdm
 
-from ..data.transforms import ValTransform
-from .coco import _batchify_with_size, _WithSize
-from .size_bands import size_band_ap
+from .predictions import image_records, predict_batches, predict_images
+from .size_bands import size_bands
 
 __all__ = ["evaluate", "detection_metrics", "METRICS"]
 
@@ -38,7 +33,7 @@ def detection_metrics(class_names, iou_thresh=0.5):
 
 
 def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=None,
-             progress=True, num_workers=0, metric="voc", predict=None):
+             progress=True, num_workers=0, metric="voc", keep_images=False, predict=None):
     """Run ``net`` over ``dataset`` and compute mAP (``metric='voc'``) or COCO AP (``'coco'``).
 
     Parameters
@@ -60,6 +55,9 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         ``predict(image uint8 (H, W, 3) numpy) -> (ids (K,), scores (K,), boxes (K, 4))`` with
         boxes in original image pixels, called per image instead of ``net`` on batches (``net``
         then only gives ``classes``, ``mean`` and ``std``).
+    keep_images : bool, default False
+        Also return every image's ground truth and detections in original pixels (``images``),
+        what :mod:`gluon_ssd.evaluation.report` analyses, from the same pass.
 
     Returns
     -------
@@ -69,7 +67,9 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         ``'coco'``: ``coco`` (the 12 COCOeval stats by name: ``AP, AP50, AP75, APs, APm, APl,
         AR1, AR10, AR100, ARs, ARm, ARl``), ``per_class`` (class -> {AP, AP50}), ``summary``
         (COCOeval's table), ``results`` (the COCO results list scored), ``num_images``.
-        Both: ``size_bands`` ({small, medium, large: {ap, ap50, num_boxes}}, module docstring).
+        Both: ``size_bands`` ({small, medium, large: {ap, ap50, num_boxes}}).
+        With ``keep_images``: ``images``, a list of
+        :class:`~gluon_ssd.evaluation.matching.ImageRecord` in dataset order.
     """
     import mxnet as mx
     if metric not in METRICS:
@@ -78,53 +78,38 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     mean = mean if mean is not None else net.mean
     std = std if std is not None else net.std
     if metric == "coco":
-        return _coco(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
-                     num_workers, predict)
+        from .coco import _check_coco_dataset, coco_metric, coco_results
+        _check_coco_dataset(dataset)
     classes = list(getattr(dataset, "classes", None) or net.classes)
     voc07, voc = detection_metrics(classes)
-    gts, dets = [], []
-    for ids, scores, boxes, label in _original_pixels(net, dataset, data_shape, mean, std,
-                                                      batch_size, ctx, progress, num_workers,
-                                                      predict):
-        difficult = label[None, :, 5] if label.shape[-1] > 5 else None
-        for one in (voc07, voc):
-            one.update(boxes[None], ids[None], scores[None], label[None, :, :4],
-                       label[None, :, 4], difficult)
-        gts.append(label)
-        dets.append((ids, scores, boxes))
-    result = _voc_record(classes, voc07, voc)
-    return dict(result, num_images=len(gts), size_bands=size_band_ap(gts, dets))
+    records, count = [], 0
+    batches = predict_batches(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                              num_workers) if predict is None else \
+        predict_images(predict, dataset, data_shape, progress)
+    for batch in batches:
+        if metric == "voc":
+            ids, scores, bboxes, label, _ = batch
+            difficult = label[:, :, 5] if label.shape[-1] > 5 else None
+            for each in (voc07, voc):
+                each.update(bboxes, ids[..., 0], scores[..., 0], label[:, :, :4], label[:, :, 4],
+                            difficult)
+        records += image_records(batch, count, data_shape, classes)
+        count += batch[0].shape[0]
+    if metric == "coco":
+        results = coco_results(records, dataset.image_ids, dataset.category_ids)
+        record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
+                             dataset.classes)
+        result = dict(record, results=results, num_images=count)
+    else:
+        result = _voc_result(voc07, voc, classes, count)
+    result["size_bands"] = size_bands(records, len(classes))
+    if keep_images:
+        result["images"] = records
+    return result
 
 
-def _original_pixels(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
-                     num_workers, predict):
-    """Per image: ``(ids (K,), scores (K,), boxes (K, 4), label (M, >=5))``, boxes of both in
-    original image pixels."""
-    if predict is not None:
-        for k in tqdm(range(len(dataset)), desc="evaluate", unit="image", disable=not progress,
-                      leave=False):
-            image, label = dataset[k]
-            ids, scores, boxes = predict(image.asnumpy())
-            yield np.asarray(ids), np.asarray(scores), np.asarray(boxes), np.asarray(label)
-        return
-    in_h, in_w = data_shape
-    loader = gluon.data.DataLoader(
-        dataset.transform(_WithSize(ValTransform(data_shape, mean, std))), batch_size,
-        shuffle=False, last_batch="keep", batchify_fn=_batchify_with_size,
-        num_workers=num_workers)
-    for data, labels, sizes in tqdm(loader, desc="evaluate", unit="batch",
-                                    disable=not progress, leave=False):
-        ids, scores, boxes = (o.asnumpy() for o in net(data.as_in_context(ctx)))
-        labels = labels.asnumpy()
-        for b in range(data.shape[0]):
-            scale = np.array([sizes[b][0] / in_w, sizes[b][1] / in_h] * 2)
-            label = labels[b][labels[b][:, 4] != -1].astype(np.float64)   # padding rows out
-            label[:, :4] *= scale
-            yield ids[b, :, 0], scores[b, :, 0], boxes[b] * scale, label
-
-
-def _voc_record(classes, voc07, voc):
-    """``voc07_map``, ``voc_map``, ``per_class`` and ``pr`` of the two updated metrics."""
+def _voc_result(voc07, voc, classes, count):
+    """The ``'voc'`` answer of :func:`evaluate` from its two filled metrics."""
     names07, aps07 = voc07.get()
     _, aps = voc.get()
     recalls, precisions = voc._recall_prec()  # pylint: disable=protected-access
@@ -139,17 +124,7 @@ def _voc_record(classes, voc07, voc):
                     "precision": [] if prec is None else np.nan_to_num(prec).tolist()}
     assert names07[-1] == "mAP"
     return {"voc07_map": _num(aps07[-1]), "voc_map": _num(aps[-1]), "per_class": per_class,
-            "pr": pr}
-
-
-def _coco(net, dataset, data_shape, mean, std, batch_size, ctx, progress, num_workers, predict):
-    """The ``metric='coco'`` record (see :func:`evaluate`)."""
-    from .coco import coco_detections, coco_metric
-    results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
-                              num_workers, predict)
-    record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
-                         dataset.classes)
-    return dict(record, results=results, num_images=len(dataset))
+            "pr": pr, "num_images": count}
 
 
 def _num(value):

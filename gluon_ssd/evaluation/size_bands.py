@@ -1,76 +1,66 @@
-"""AP per object size band (COCO's small / medium / large), computed by pycocotools' COCOeval.
+"""AP per object size: COCO's area bands, in ORIGINAL image pixels, for any dataset.
 
-The bands are COCO's areas in ORIGINAL image pixels (:data:`SIZE_BANDS`, pycocotools'
-``Params.areaRng``): small ``area < 32^2``, medium ``32^2 <= area < 96^2``, large the rest
-(pycocotools includes both ends of a range, so a box of exactly ``32^2`` counts in small and
-medium alike; so does :func:`count_boxes`). Areas are box areas ``(x2 - x1) * (y2 - y1)``, without
-the +1 of old VOC code.
+The bands are pycocotools' own (``Params().areaRng``): **small** area < 32^2, **medium** 32^2 to
+96^2, **large** >= 96^2, area = box width x height in the original image's pixels (a network input
+of 300x300 does not change which band an object is in). pycocotools includes both ends of a
+range, so a box of exactly 32^2 counts in small and medium alike; so does the box count.
+:func:`size_bands` scores :class:`~gluon_ssd.evaluation.matching.ImageRecord` s with pycocotools'
+``COCOeval`` (evaluate, accumulate) restricted to each band, as COCO's APs / APm / APl: a
+ground-truth box outside the band is ignored, and so is an unmatched detection outside it; AP over
+IoU 0.50:0.95 (``ap``) and at IoU 0.5 (``ap50``) are read off ``eval['precision']`` the way
+``summarize`` averages them. Boxes to ignore (VOC difficult, COCO crowd) go in as ``iscrowd``
+regions. Dense images keep every detection: the last ``maxDets`` is raised to the most detections
+of an image when that exceeds COCO's 100.
 
-:func:`size_band_ap` scores any dataset's ground truth (VOC, YOLO, windows of tiles) and
-detections: it writes both as in-memory COCO indexes and runs ``COCOeval`` (evaluate, accumulate)
-on them, then reads AP over IoU 0.50:0.95 (``ap``, what ``COCOeval.stats`` calls APs / APm / APl)
-and AP at IoU 0.5 (``ap50``) of each band off ``eval['precision']`` the way ``summarize`` averages
-it. VOC's difficult boxes become COCO crowd boxes: neither a hit nor a miss, and a detection on
-one is not a false positive. Dense images keep every detection: the last ``maxDets`` is raised to
-the most detections of an image when that exceeds COCO's 100.
+For a COCO file this differs from ``eval.json``'s APs / APm / APl in one way: COCO's annotation
+``area`` is the segmentation's area, these bands use the box's.
 """
 import contextlib
 import io
 
 import numpy as np
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+from pycocotools.cocoeval import COCOeval, Params
 
-__all__ = ["SIZE_BANDS", "size_band_ap", "count_boxes", "bands_table"]
+__all__ = ["SIZE_BANDS", "count_boxes", "size_bands", "bands_table"]
 
-SIZE_BANDS = {"small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2),
-              "large": (96.0 ** 2, 1e5 ** 2)}
-"""Band name -> (smallest, largest) box area in original pixels: pycocotools' ``areaRng``."""
+_PARAMS = Params(iouType="bbox")
+SIZE_BANDS = {label: tuple(rng) for label, rng in zip(_PARAMS.areaRngLbl, _PARAMS.areaRng)
+              if label != "all"}
+"""{band: (least area, largest area)} in square pixels, pycocotools' ranges."""
 
 
 def count_boxes(areas, band):
-    """int: how many of ``areas`` fall in ``band`` (both ends included, as in COCOeval)."""
+    """int: how many of ``areas`` (square pixels) fall in ``band``, both ends included."""
     low, high = SIZE_BANDS[band]
     areas = np.asarray(areas, dtype=np.float64)
     return int(((areas >= low) & (areas <= high)).sum())
 
 
-def _coco_index(images, annotations, num_classes):
-    coco = COCO()
-    coco.dataset = {"images": images, "annotations": annotations,
-                    "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)]}
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
-
-
-def _as_coco(ground_truth, detections):
-    """``(gt COCO, results COCO, most detections of an image, areas of the scored boxes)``."""
-    images, gts, results, areas = [], [], [], []
-    num_classes = 1
-    for k, (label, (ids, scores, boxes)) in enumerate(zip(ground_truth, detections), 1):
-        images.append({"id": k, "width": 0, "height": 0})
-        label = np.asarray(label, dtype=np.float64).reshape(-1, np.shape(label)[-1])
-        for row in label:
-            if row[4] < 0:
-                continue      # padding, or a box to ignore
-            w, h = row[2] - row[0], row[3] - row[1]
-            crowd = int(label.shape[1] > 5 and row[5] > 0)
-            gts.append({"id": len(gts) + 1, "image_id": k, "category_id": int(row[4]) + 1,
-                        "bbox": [row[0], row[1], w, h], "area": w * h, "iscrowd": crowd})
-            num_classes = max(num_classes, int(row[4]) + 1)
-            if not crowd:
-                areas.append(w * h)
-        for cls, score, box in zip(np.ravel(ids), np.ravel(scores), np.reshape(boxes, (-1, 4))):
-            if cls >= 0:
-                w, h = box[2] - box[0], box[3] - box[1]
-                results.append({"id": len(results) + 1, "image_id": k, "score": float(score),
-                                "category_id": int(cls) + 1, "bbox": [*box[:2], w, h],
-                                "area": w * h, "iscrowd": 0})
-                num_classes = max(num_classes, int(cls) + 1)
-    most = max([np.sum(np.ravel(d[0]) >= 0) for d in detections] + [0])
-    return (_coco_index(images, gts, num_classes), _coco_index(images, results, num_classes),
-            int(most), areas)
+def _coco_pair(records, num_classes):
+    """(ground truth COCO, detections COCO) of the records: image id = index, category = class."""
+    images = [{"id": int(r.index), "width": int(r.width), "height": int(r.height)}
+              for r in records]
+    categories = [{"id": c, "name": str(c)} for c in range(num_classes)]
+    gts, dets = [], []
+    for r in records:
+        for box, cls, ignore in zip(r.gt_boxes, r.gt_classes, r.gt_ignore):
+            w, h = float(box[2] - box[0]), float(box[3] - box[1])
+            gts.append({"id": len(gts) + 1, "image_id": int(r.index), "category_id": int(cls),
+                        "bbox": [float(box[0]), float(box[1]), w, h], "area": w * h,
+                        "iscrowd": int(ignore)})
+        for box, cls, score in zip(r.det_boxes, r.det_classes, r.det_scores):
+            w, h = float(box[2] - box[0]), float(box[3] - box[1])
+            dets.append({"id": len(dets) + 1, "image_id": int(r.index), "category_id": int(cls),
+                         "bbox": [float(box[0]), float(box[1]), w, h], "area": w * h,
+                         "score": float(score), "iscrowd": 0})
+    pair = []
+    for anns in (gts, dets):
+        index = COCO()
+        index.dataset = {"images": images, "annotations": anns, "categories": categories}
+        index.createIndex()
+        pair.append(index)
+    return pair
 
 
 def _mean_valid(values):
@@ -78,45 +68,50 @@ def _mean_valid(values):
     return float(np.mean(values)) if values.size else None
 
 
-def size_band_ap(ground_truth, detections):
-    """AP and ground-truth count per size band (module docstring).
+def size_bands(records, num_classes):
+    """AP (IoU 0.50:0.95), AP50 and the number of ground-truth boxes per COCO size band.
 
     Parameters
     ----------
-    ground_truth : sequence of numpy.ndarray
-        Per image ``(N, >=5)`` rows ``[x1, y1, x2, y2, class_id, difficult?]`` in original image
-        pixels; rows with a negative class id (padding, ignored) are left out.
-    detections : sequence of (ids, scores, boxes)
-        Per image ``(K,)``, ``(K,)``, ``(K, 4)`` corners in original pixels (ids < 0 left out).
+    records : sequence of ImageRecord
+        Boxes in original image pixels.
+    num_classes : int
 
     Returns
     -------
     dict
-        ``{band: {"ap": AP@[.5:.95] or None, "ap50": AP@0.5 or None, "num_boxes": int}}`` for
-        each of :data:`SIZE_BANDS` (None: no ground truth in the band).
+        ``{band: {"ap": float or None, "ap50": float or None, "num_boxes": int}}`` for
+        ``small``, ``medium``, ``large``; AP None where the band has no box. ``num_boxes``
+        counts the boxes not ignored (:func:`count_boxes`).
     """
-    if len(ground_truth) != len(detections):
-        raise ValueError(f"{len(ground_truth)} images of ground truth but {len(detections)} of "
-                         "detections")
-    gt, results, most, areas = _as_coco(ground_truth, detections)
-    evaluator = COCOeval(gt, results, "bbox")
-    evaluator.params.maxDets = [1, 10, max(100, most)]
-    with contextlib.redirect_stdout(io.StringIO()):
+    records = list(records)
+    areas = np.concatenate([((r.gt_boxes[:, 2] - r.gt_boxes[:, 0])
+                             * (r.gt_boxes[:, 3] - r.gt_boxes[:, 1]))[~r.gt_ignore]
+                            for r in records] + [np.zeros(0)])
+    bands = {band: {"ap": None, "ap50": None, "num_boxes": count_boxes(areas, band)}
+             for band in SIZE_BANDS}
+    if not len(areas):
+        return bands
+    with contextlib.redirect_stdout(io.StringIO()):   # pycocotools prints progress
+        gt, dt = _coco_pair(records, num_classes)
+        evaluator = COCOeval(gt, dt, "bbox")
+        evaluator.params.imgIds = [int(r.index) for r in records]
+        evaluator.params.catIds = list(range(num_classes))
+        evaluator.params.maxDets = [1, 10, max([100] + [len(r.det_scores) for r in records])]
         evaluator.evaluate()
         evaluator.accumulate()
-    precision = evaluator.eval["precision"]   # [T, R, K, A, M]; A: all, small, medium, large
-    out = {}
-    for band in SIZE_BANDS:
+    # precision: [T IoU thresholds, R recall points, K classes, A area bands, M max detections]
+    precision = evaluator.eval["precision"]
+    for band, entry in bands.items():
         a = evaluator.params.areaRngLbl.index(band)
-        count = count_boxes(areas, band)
-        out[band] = {"ap": _mean_valid(precision[:, :, :, a, -1]) if count else None,
-                     "ap50": _mean_valid(precision[0, :, :, a, -1]) if count else None,
-                     "num_boxes": count}
-    return out
+        if entry["num_boxes"]:
+            entry["ap"] = _mean_valid(precision[:, :, :, a, -1])
+            entry["ap50"] = _mean_valid(precision[0, :, :, a, -1])
+    return bands
 
 
 def bands_table(bands):
-    """The printed table: one line per band, ``AP``, ``AP50`` and the number of boxes."""
+    """The printed table of :func:`size_bands`: one line per band, AP, AP50, boxes."""
     def fmt(ap):
         return "   n/a" if ap is None else f"{ap:6.4f}"
     lines = ["size band  AP      AP50    boxes"]

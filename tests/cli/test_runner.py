@@ -1,4 +1,5 @@
-"""What every command shares: --help defaults shown once, progress bars only on a terminal."""
+"""gluon_ssd.cli.runner: one-line user errors (an OverflowError too: exit 2), --help defaults
+shown once, progress bars only on a terminal."""
 import argparse
 import importlib
 import io
@@ -6,8 +7,23 @@ import re
 
 import pytest
 
+from gluon_ssd import cli
 from gluon_ssd.cli.main import COMMANDS
 from gluon_ssd.cli.runner import HelpFormatter, interactive
+
+
+def test_an_overflow_is_one_line_and_exit_code_2(capsys, monkeypatch):
+    monkeypatch.delenv("GLUON_SSD_TRACEBACK", raising=False)
+
+    def overflow(argv):
+        return int(float("1e309"))      # OverflowError: cannot convert float infinity to integer
+
+    assert cli.run(overflow, [], prog="x") == 2
+    assert capsys.readouterr().err == \
+        "x: error: cannot convert float infinity to integer\n"
+    monkeypatch.setenv("GLUON_SSD_TRACEBACK", "1")
+    with pytest.raises(OverflowError, match="float infinity"):
+        cli.run(overflow, [])
 
 
 def test_help_shows_a_default_once_and_never_none():
