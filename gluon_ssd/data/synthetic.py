@@ -259,8 +259,9 @@ def _tight_box(mask):
     return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
 
 
-def _annotation_xml(image_id, height, width, label, classes):
-    """VOC annotation text; boxes written 1-based (VOC's convention)."""
+def _annotation_xml(image_id, height, width, label, classes, filename=None):
+    """VOC annotation text; boxes written 1-based (VOC's convention); ``filename`` default
+    ``<image_id>.jpg``."""
     objects = []
     for x1, y1, x2, y2, cls, difficult in label:
         objects.append(
@@ -278,7 +279,7 @@ def _annotation_xml(image_id, height, width, label, classes):
             "  </object>\n")
     return ("<annotation>\n"
             "  <folder>synthetic</folder>\n"
-            f"  <filename>{image_id}.jpg</filename>\n"
+            f"  <filename>{escape(filename or image_id + '.jpg')}</filename>\n"
             f"  <size>\n    <width>{width}</width>\n    <height>{height}</height>\n"
             "    <depth>3</depth>\n  </size>\n"
             "  <segmented>0</segmented>\n"
