@@ -10,9 +10,10 @@ What a scene holds (:func:`generate_scene`):
   upsampled) around a random base colour, plus pixel noise: no flat area tells where objects are.
 - About ``objects_per_mp`` (20-60 by default, drawn per image) objects per megapixel, one of
   :data:`gluon_ssd.data.synthetic.CLASSES` each (disc, rectangle, rotated triangle, the shapes of
-  :mod:`gluon_ssd.data.synthetic`), their nominal size log-uniform in ``size_range`` (10-60 px:
-  about two thirds are COCO-small, < 32 px, the rest medium), in a colour at least
-  ``_MIN_CONTRAST`` away from the mean texture under them.
+  :mod:`gluon_ssd.data.synthetic`), their size (the box's longer side) log-uniform in
+  ``size_range`` (10-60 px: about two thirds are COCO-small, < 32 px, the rest medium; a shape
+  whose box falls outside the range is redrawn once, then dropped), in a colour at least
+  ``synthetic._MIN_CONTRAST`` away from the mean texture under them.
 - Objects never touch: their boxes, grown by ``_GAP`` px, do not overlap, so every object is
   wholly visible and its box is the tight box of its drawn pixels.
 
@@ -117,7 +118,8 @@ def generate_scene(rng, image_size=None, classes=CLASSES, size_range=(10, 60),
     classes : sequence of str, default ``synthetic.CLASSES``
         Shapes to draw (a subset of ``CLASSES``); a row's class id indexes this sequence.
     size_range : (float, float), default (10, 60)
-        Nominal object size in pixels, drawn log-uniformly.
+        Range of the longer side of an object's box in pixels (nominal size drawn
+        log-uniformly).
     objects_per_mp : (float, float), default (20, 60)
         Range of the image's object density, per megapixel; fewer when the image is full.
 
@@ -142,7 +144,9 @@ def generate_scene(rng, image_size=None, classes=CLASSES, size_range=(10, 60),
         cls = int(rng.integers(len(classes)))
         size = int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
         mask = _shape_mask(classes[cls], max(3, size), rng)
-        spot = _place(rng, occupied, mask)
+        if not low <= max(mask.shape) <= high:    # a long rectangle, a rotated triangle
+            mask = _shape_mask(classes[cls], max(3, round(size * size / max(mask.shape))), rng)
+        spot = _place(rng, occupied, mask) if low <= max(mask.shape) <= high else None
         if spot is None:
             continue
         (top, left), (h, w) = spot, mask.shape
