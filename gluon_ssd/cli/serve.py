@@ -6,6 +6,7 @@ Usage::
     gluon-ssd serve runs/demo/bundle --port 8080 [--runtime auto] [--max-batch 8]
     curl -F file=@photo.jpg 'http://127.0.0.1:8080/v1/detect?score_threshold=0.3'
     curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8080/v1/detect
+    gluon-ssd serve runs/demo/bundle --tile 600 600     # large uploads in windows of 600 px
 
 ``http://HOST:PORT/`` shows a page to try images on, ``/docs`` the API, ``/health`` says when the
 model is warmed up. SIGTERM or Ctrl-C: stops accepting, finishes the requests in flight, exits 0.
@@ -16,6 +17,7 @@ import importlib.util
 import sys
 
 from .. import deploy
+from ..data.tiles import DEFAULT_OVERLAP
 from .runner import run
 
 _NEEDS = ("fastapi", "uvicorn", "multipart")
@@ -41,6 +43,12 @@ def build_parser():
                    help="largest image, width x height (413 above, checked before decoding)")
     p.add_argument("--score-threshold", type=float, default=0.5,
                    help="default minimum score (a request's ?score_threshold= wins)")
+    p.add_argument("--tile", type=int, nargs=2, metavar=("H", "W"),
+                   help="detect uploads larger than H x W pixels in overlapping windows of that "
+                        "size (each resized to the bundle's input, --max-batch per pass, merged "
+                        "by per-class NMS); default: every upload resized whole")
+    p.add_argument("--tile-overlap", type=float, default=DEFAULT_OVERLAP,
+                   help="with --tile: share of a window shared with its neighbour, in [0, 1)")
     return p
 
 
@@ -58,10 +66,18 @@ def main(argv=None):
                          max_body_bytes=max(1, int(args.max_body_mb * 2 ** 20)),
                          max_pixels=max(1, int(args.max_megapixels * 1e6)),
                          score_threshold=args.score_threshold)
+    if args.tile is None and args.tile_overlap != DEFAULT_OVERLAP:
+        raise ValueError("--tile-overlap goes with --tile H W")
+    if args.tile is not None and (min(args.tile) < 1 or not 0 <= args.tile_overlap < 1):
+        raise ValueError(f"--tile needs two sizes >= 1 and --tile-overlap a share in [0, 1), "
+                         f"got --tile {args.tile[0]} {args.tile[1]} --tile-overlap "
+                         f"{args.tile_overlap}")
     detector = deploy.load(args.bundle, runtime=args.runtime, precision=args.precision)
     print(f"serving {args.bundle}: {detector.runtime} {detector.precision} ({detector.choice}) "
           f"on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr, flush=True)
-    signum = run_server(create_app(DetectionService(detector), config), args.host, args.port)
+    service = DetectionService(detector, tile=args.tile, tile_overlap=args.tile_overlap,
+                               tile_batch=args.max_batch)
+    signum = run_server(create_app(service, config), args.host, args.port)
     if signum is not None:
         print(f"stopped by signal {signum} after finishing the requests in flight",
               file=sys.stderr)

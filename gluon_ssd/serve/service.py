@@ -6,14 +6,25 @@ bundle's export size, run through :class:`~gluon_ssd.inference.BundleNet` (the l
 :class:`~gluon_ssd.deploy.Detector`, in its runtime and precision), and mapped back to original
 pixels by :func:`~gluon_ssd.data.transforms.to_original_pixels`. Only the batch differs: requests
 that arrive together share one forward pass.
+
+With ``tile``, an upload larger than a tile on either side is detected window by window by
+:func:`~gluon_ssd.inference.tiles.predict_tiled` (the numbers of ``gluon-ssd detect --bundle
+--tile``): its windows, resized to the bundle's input, run ``tile_batch`` per forward pass and
+their boxes are merged by per-class NMS. Such a request runs alone (its windows are the batch);
+uploads that fit one tile are batched with the others as without ``tile``.
 """
+from typing import Optional
+
 from dataclasses import dataclass
 
 import mxnet as mx
 import numpy as np
 
+from ..data.tiles import DEFAULT_OVERLAP, tile_grid
 from ..data.transforms import ValTransform, check_data_shape, to_original_pixels
 from ..inference.detector import BundleNet
+from ..inference.tiles import predict_tiled
+from ..utils.checks import check_int
 
 __all__ = ["DetectionService", "Prepared"]
 
@@ -24,17 +35,21 @@ class Prepared:
 
     Attributes
     ----------
-    data : mxnet.nd.NDArray
-        ``(3, H, W)`` float32 normalised input at the service's ``data_shape``.
+    data : mxnet.nd.NDArray or None
+        ``(3, H, W)`` float32 normalised input at the service's ``data_shape``; None for an
+        image detected in tiles.
     width, height : int
         The original image's size in pixels (after EXIF orientation).
     thresh : float
         Detections scoring lower are dropped.
+    image : numpy.ndarray or None
+        The uint8 ``(H, W, 3)`` image, kept only when it is detected in tiles.
     """
-    data: mx.nd.NDArray
+    data: Optional[mx.nd.NDArray]
     width: int
     height: int
     thresh: float
+    image: Optional[np.ndarray] = None
 
 
 class DetectionService:
@@ -44,6 +59,12 @@ class DetectionService:
     ----------
     detector : gluon_ssd.deploy.Detector
         From :func:`gluon_ssd.deploy.load` (any runtime and precision).
+    tile : (int, int), optional
+        Detect images larger than ``(height, width)`` in overlapping windows of that size.
+    tile_overlap : float, default 0.2
+        Share of a window shared with its neighbour (:func:`~gluon_ssd.data.tiles.tile_grid`).
+    tile_batch : int, default 8
+        Windows per forward pass.
 
     Attributes
     ----------
@@ -52,8 +73,12 @@ class DetectionService:
     classes : list of str
     """
 
-    def __init__(self, detector):
+    def __init__(self, detector, tile=None, tile_overlap=DEFAULT_OVERLAP, tile_batch=8):
         self.detector = detector
+        self.tile = None if tile is None else check_data_shape(tile)
+        if self.tile is not None:
+            tile_grid(1, 1, self.tile, tile_overlap)     # checks the overlap
+        self.tile_overlap, self.tile_batch = tile_overlap, check_int("tile_batch", tile_batch, 1)
         self.net = BundleNet(detector)
         spec = detector.manifest["input"]
         shape = spec["shape"][1:3] if spec["preprocess"] else spec["shape"][2:4]
@@ -64,6 +89,8 @@ class DetectionService:
     def prepare(self, image, thresh):
         """:class:`Prepared` of a uint8 ``(H, W, 3)`` RGB image (any thread)."""
         height, width = image.shape[:2]
+        if self.tile is not None and (height > self.tile[0] or width > self.tile[1]):
+            return Prepared(None, width, height, float(thresh), image)
         data, _ = self._transform(mx.nd.array(image, dtype="uint8"),
                                   np.zeros((0, 5), np.float32))
         return Prepared(data, width, height, float(thresh))
@@ -77,11 +104,27 @@ class DetectionService:
             Per item, in order: ``{'class', 'class_id', 'score', 'box': [x1, y1, x2, y2]}`` in
             original pixels, highest score first.
         """
-        ids, scores, bboxes = self.net(mx.nd.stack(*[item.data for item in items]))
-        ids, scores, bboxes = ids.asnumpy(), scores.asnumpy(), bboxes.asnumpy()
-        return [to_original_pixels(ids[k, :, 0], scores[k, :, 0], bboxes[k], self.data_shape,
-                                   item.width, item.height, item.thresh, self.classes)
-                for k, item in enumerate(items)]
+        plain = [item for item in items if item.image is None]
+        if plain:
+            ids, scores, bboxes = self.net(mx.nd.stack(*[item.data for item in plain]))
+            ids, scores, bboxes = ids.asnumpy(), scores.asnumpy(), bboxes.asnumpy()
+        results, k = [], 0
+        for item in items:
+            if item.image is not None:
+                results.append(self._detect_tiled(item))
+                continue
+            results.append(to_original_pixels(ids[k, :, 0], scores[k, :, 0], bboxes[k],
+                                              self.data_shape, item.width, item.height,
+                                              item.thresh, self.classes))
+            k += 1
+        return results
+
+    def _detect_tiled(self, item):
+        ids, scores, boxes = predict_tiled(self.net, item.image, self.tile, self.tile_overlap,
+                                           data_shape=self.data_shape,
+                                           batch_size=self.tile_batch)
+        return to_original_pixels(ids, scores, boxes, (item.height, item.width), item.width,
+                                  item.height, item.thresh, self.classes)
 
     def warm_up(self, max_batch):
         """Run a batch of 1 and one of ``max_batch`` grey images (first runs allocate, compile)."""
@@ -102,6 +145,9 @@ class DetectionService:
                       "resize": "bilinear to data_shape (antialiased shrink first above 2x)"},
             "runtime": self.detector.runtime, "precision": self.detector.precision,
             "choice": self.detector.choice, "nms": manifest.get("nms"),
+            "tile": None if self.tile is None else {
+                "tile": list(self.tile), "overlap": self.tile_overlap, "merge": "nms",
+                "batch": self.tile_batch},
             "agreement": agreement_records(manifest),
         }
 

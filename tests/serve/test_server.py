@@ -58,6 +58,9 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(bundle, images, tmp_
     (["serve", "b", "--max-batch", "0"], ["--max-batch must be >= 1, got 0"]),
     (["serve", "b", "--max-batch", "64"], ["--queue-size (32) must be >= --max-batch (64)"]),
     (["serve", "b", "--port", "70000"], ["--port must be in 1..65535, got 70000"]),
+    (["serve", "b", "--tile-overlap", "0.5"], ["--tile-overlap goes with --tile H W"]),
+    (["serve", "b", "--tile", "300", "300", "--tile-overlap", "1"],
+     ["--tile-overlap a share in [0, 1)", "--tile-overlap 1.0"]),
 ])
 def test_user_errors_are_one_line_exit_2(argv, words, capsys):
     from gluon_ssd.cli.main import main
