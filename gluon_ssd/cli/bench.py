@@ -1,7 +1,8 @@
 """Speed of gluon_ssd's detectors against GluonCV's identical architectures: inference and training.
 
 One script, two modes (``--mode inference|training|all``, default all; ``--mode serving
---bundle DIR`` measures ``gluon-ssd serve`` instead, see :mod:`gluon_ssd.benchmark.serving`), on random weights (no
+--bundle DIR`` measures ``gluon-ssd serve`` instead, see :mod:`gluon_ssd.benchmark.serving`; ``--mode
+tiles`` large images in tiles, see :mod:`gluon_ssd.benchmark.tiles`), on random weights (no
 downloads). Inference: per model and batch size, the median latency of up to nine variants
 (``--variants``: GluonCV fp32 hybridized, ours fp32, ours exported, int8, ONNX Runtime dynamic and
 static shape, OpenVINO f32, bf16 where the CPU has bf16 units, and static shape), their ratio to
@@ -16,6 +17,7 @@ Usage::
     python scripts/bench.py --quick
     python scripts/bench.py --mode inference --models ssd_300_vgg16_atrous_voc --batch-sizes 1
     python scripts/bench.py --out bench.json --plot bench.png
+    gluon-ssd bench --mode tiles --out tiles.json     # a few minutes: trains two small models
 """
 import argparse
 import sys
@@ -29,9 +31,13 @@ QUICK = benchmark.QUICK
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=HelpFormatter)
-    parser.add_argument("--mode", choices=("inference", "training", "all", "serving"),
+    parser.add_argument("--mode", choices=("inference", "training", "all", "serving", "tiles"),
                         default="all", help="serving (not part of all): gluon-ssd serve on "
-                                            "loopback, with --bundle")
+                                            "loopback, with --bundle; tiles (not part of all): "
+                                            "whole-image vs tiled training and sliced "
+                                            "inference on generated large scenes")
+    parser.add_argument("--tile-epochs", type=int,
+                        help="--mode tiles: training epochs of each model (default 6)")
     parser.add_argument("--bundle", help="--mode serving: the bundle to serve")
     parser.add_argument("--runtime", default="auto", help="--mode serving: the served runtime")
     parser.add_argument("--requests", type=int, default=160,
@@ -107,6 +113,11 @@ def main(argv=None):
         from ..benchmark.serving import run_serving
         run_serving(args.bundle, runtime=args.runtime, requests=args.requests,
                     load_requests=args.load_requests, out=args.out)
+        return 0
+    if args.mode == "tiles":
+        from ..benchmark.tiles import run_tiles
+        settings = {} if args.tile_epochs is None else {"epochs": args.tile_epochs}
+        run_tiles(settings, out=args.out)
         return 0
     return benchmark.run(vars(args))
 
