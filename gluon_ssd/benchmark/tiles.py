@@ -83,8 +83,8 @@ def _fitted_net(model, dataset, data_shape, tile, overlap):
 
 
 def _bands(result):
-    return {band: {"ap": None if v["ap"] is None else round(float(v["ap"]), 4),
-                   "num_boxes": int(v["num_boxes"])}
+    return {band: {key: None if v[key] is None else round(float(v[key]), 4)
+                   for key in ("ap", "ap50")} | {"num_boxes": int(v["num_boxes"])}
             for band, v in result["size_bands"].items()}
 
 
@@ -97,7 +97,7 @@ def train_and_evaluate(kind, train, val, settings, out_dir, log=print):
         The trained net.
     record : dict
         ``anchors`` (coverage before / after fitting), ``train_s``, ``steps``, ``loss`` (last
-        epoch), ``voc07_map``, ``size_bands`` ({band: {ap, num_boxes}}).
+        epoch), ``voc07_map``, ``size_bands`` ({band: {ap, ap50, num_boxes}}).
     """
     tile, overlap = settings["tile"], settings["overlap"]
     windows = TiledDataset(train, tile, overlap)
@@ -171,12 +171,13 @@ def _print_results(results, log):
         f"batch {cost['net_batch_ms']} ms = {cost['ratio']}x (target <= 1.1x); "
         f"{cost['mxnet_mp_per_s']} MP/s MXNet, {cost['bundle_mp_per_s']} MP/s bundle "
         f"({cost['bundle_runtime']})")
-    log(f"{'':12}{'VOC07 mAP':>10}{'AP small':>10}{'AP medium':>11}{'AP large':>10}"
-        f"{'train s':>9}{'coverage':>16}")
+    log(f"{'':12}{'VOC07 mAP':>10}{'small':>13}{'medium':>13}{'large':>13}"
+        f"{'train s':>9}{'coverage':>16}   (per band: AP 0.50:0.95 / AP50)")
     for kind in ("whole", "tiles"):
         r, bands = results[kind], results[kind]["size_bands"]
-        cells = "".join(f"{bands[b]['ap']:>{w}.3f}" if bands[b]["ap"] is not None else f"{'-':>{w}}"
-                        for b, w in (("small", 10), ("medium", 11), ("large", 10)))
+        cells = "".join(f"{bands[b]['ap']:.3f}/{bands[b]['ap50']:.3f}".rjust(w)
+                        if bands[b]["ap"] is not None else "-".rjust(w)
+                        for b, w in (("small", 13), ("medium", 13), ("large", 13)))
         log(f"{kind:12}{r['voc07_map']:>10.3f}{cells}{r['train_s']:>9.0f}"
             f"{r['anchors']['before']:>8.3f}->{r['anchors']['after']:.3f}")
     counts = {b: v["num_boxes"] for b, v in results["tiles"]["size_bands"].items()}
