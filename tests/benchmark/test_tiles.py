@@ -1,0 +1,32 @@
+"""The tiles benchmark's parts that run fast: the slicing-cost record and the command's mode.
+(The whole run trains two models for minutes: ``gluon-ssd bench --mode tiles``.)"""
+from gluon_ssd.benchmark.tiles import TILES_DEFAULTS, _InMemory, slicing_cost
+from gluon_ssd.cli.bench import parse_options
+from tests.helpers.deploy_fixtures import make_net, noise_images
+
+
+def test_slicing_cost_times_the_windows_of_one_image():
+    net = make_net()
+    image = noise_images(3, 1, size=(300, 400))[0]
+    # Tile 200 x 200, overlap 0.2: starts every 160 px, the last flush with the edge:
+    # rows 0, 100 (2), columns 0, 160, 200 (3): 6 windows.
+    cost = slicing_cost(net, net, image, (200, 200), 0.2, repeats=1)
+    assert cost["windows"] == 6 and cost["megapixels"] == 0.12
+    assert cost["ratio"] == round(cost["tiled_ms"] / cost["net_batch_ms"], 3)
+    assert cost["mxnet_mp_per_s"] > 0 and cost["bundle_mp_per_s"] > 0
+
+
+def test_in_memory_repeats_a_dataset():
+    items = [("a", 1), ("b", 2)]
+
+    class Two(list):
+        classes = ("x",)
+
+    repeated = _InMemory(Two(items), times=3)
+    assert len(repeated) == 6 and repeated[5] == ("b", 2) and repeated.classes == ("x",)
+
+
+def test_bench_has_a_tiles_mode():
+    args = parse_options(["--mode", "tiles", "--tile-epochs", "2"])
+    assert args.mode == "tiles" and args.tile_epochs == 2
+    assert TILES_DEFAULTS["tile"] == (256, 256) and TILES_DEFAULTS["epochs"] == 6
