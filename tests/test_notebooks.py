@@ -43,7 +43,7 @@ ids = [p.stem for p in NOTEBOOKS]
 def test_there_are_notebooks():
     names = [p.name for p in NOTEBOOKS]
     assert names == ["01_compose_and_inspect.ipynb", "02_train_and_evaluate.ipynb",
-                     "03_export_and_deploy.ipynb"], names
+                     "03_export_and_deploy.ipynb", "04_large_images.ipynb"], names
 
 
 def _pngs(cell):

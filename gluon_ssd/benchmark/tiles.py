@@ -52,14 +52,15 @@ from ..training.config import TrainConfig
 from .report import machine_line
 from .timing import alternate
 
-__all__ = ["TILES_DEFAULTS", "run_tiles", "slicing_cost", "train_and_evaluate"]
+__all__ = ["TILES_DEFAULTS", "run_tiles", "slicing_cost", "train_and_evaluate",
+           "InMemoryDataset"]
 
 TILES_DEFAULTS = {"image_size": (1024, 1024), "num_train": 8, "num_val": 3, "tile": (256, 256),
                   "overlap": DEFAULT_OVERLAP, "model": "ssd_300_mobilenet0.25_voc", "epochs": 6,
                   "batch_size": 16, "lr": 2e-3, "seed": 0, "repeats": 5}
 
 
-class _InMemory(gluon.data.Dataset):
+class InMemoryDataset(gluon.data.Dataset):
     """A dataset's items decoded once (``times`` passes over them per epoch)."""
 
     def __init__(self, dataset, times=1):
@@ -101,7 +102,7 @@ def train_and_evaluate(kind, train, val, settings, out_dir, log=print):
     """
     tile, overlap = settings["tile"], settings["overlap"]
     windows = TiledDataset(train, tile, overlap)
-    items = windows if kind == "tiles" else _InMemory(train, len(windows) // len(train))
+    items = windows if kind == "tiles" else InMemoryDataset(train, len(windows) // len(train))
     net, anchors = _fitted_net(settings["model"], train, tile,
                                tile if kind == "tiles" else None, overlap)
     log(f"{kind}: {len(items)} items an epoch, anchor coverage {anchors['before']:.3f} -> "
@@ -202,8 +203,8 @@ def run_tiles(settings=None, out=None, work_dir=None, log=print):
                                settings["num_val"], tuple(settings["image_size"]),
                                seed=settings["seed"], layouts="voc")
         root = data["root"]
-        train = _InMemory(VOCDataset(root, CLASSES, "train"))
-        val = _InMemory(VOCDataset(root, CLASSES, "val"))
+        train = InMemoryDataset(VOCDataset(root, CLASSES, "train"))
+        val = InMemoryDataset(VOCDataset(root, CLASSES, "val"))
         results = {"settings": settings, "data": {"objects": data["num_objects"],
                                                   "megapixels": data["megapixels"]}}
         for kind in ("whole", "tiles"):

@@ -1,6 +1,6 @@
 """The tiles benchmark's parts that run fast: the slicing-cost record and the command's mode.
 (The whole run trains two models for minutes: ``gluon-ssd bench --mode tiles``.)"""
-from gluon_ssd.benchmark.tiles import TILES_DEFAULTS, _InMemory, slicing_cost
+from gluon_ssd.benchmark.tiles import TILES_DEFAULTS, InMemoryDataset, slicing_cost
 from gluon_ssd.cli.bench import parse_options
 from tests.helpers.deploy_fixtures import make_net, noise_images
 
@@ -22,7 +22,7 @@ def test_in_memory_repeats_a_dataset():
     class Two(list):
         classes = ("x",)
 
-    repeated = _InMemory(Two(items), times=3)
+    repeated = InMemoryDataset(Two(items), times=3)
     assert len(repeated) == 6 and repeated[5] == ("b", 2) and repeated.classes == ("x",)
 
 
