@@ -41,7 +41,7 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 from mxnet.gluon.model_zoo import vision
 
-from .utils.checks import close_matches
+from .utils.checks import check_int, close_matches
 from .blocks.trunk import (classifier_side, count_params, count_trunk_params, first_refusal,
                            infer_shapes, trace_trunk)
 
@@ -226,8 +226,7 @@ class FeatureExtractor(HybridBlock):
         taps = []
         if strides is not None:
             for s in wanted:
-                if isinstance(s, bool) or not isinstance(s, int):
-                    raise TypeError(f"strides must be ints, got {s!r}")
+                check_int("strides entry", s)
                 if s not in ends:
                     raise ValueError(f"{self.backbone_name} has no output at stride {s}; "
                                      f"available strides: {sorted(ends)}")

@@ -22,7 +22,7 @@ from .blocks.decoder import SSDDecoder
 from .blocks.extras import SSDExtraLayer, SSDLiteExtraLayer
 from .blocks.heads import SSDHead
 from .blocks.l2norm import L2Normalization
-from .utils.checks import close_matches
+from .utils.checks import check_class_names, close_matches, is_int
 from .model.config import SSDConfig
 from .feature_extractor import FeatureExtractor, get_backbone
 from .model.gluoncv_args import split_gluoncv_kwargs
@@ -46,26 +46,13 @@ def dataset_classes(dataset):
     return tuple(table[dataset])
 
 
-def _check_classes(classes):
-    if isinstance(classes, str) or not hasattr(classes, "__iter__"):
-        raise TypeError(f"classes must be a sequence of class names, got {classes!r}")
-    classes = tuple(classes)
-    if not classes:
-        raise ValueError("classes is empty: a detector needs at least one class")
-    if not all(isinstance(c, str) and c for c in classes):
-        raise TypeError(f"class names must be non-empty strings, got {classes}")
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"duplicate class names in {classes}")
-    return classes
-
-
 def _features(config, pretrained_base, root, ctx):
     if config.backbone == "vgg16_atrous":
         network = vgg16_atrous(pretrained_base=pretrained_base, root=root, ctx=ctx)
     else:
         network = get_backbone(config.backbone, pretrained=pretrained_base, root=root, ctx=ctx)
     taps = [t for t in config.from_layers if not config.is_extra(t)]
-    if all(isinstance(t, int) for t in taps):
+    if all(is_int(t) for t in taps):
         return FeatureExtractor(network, strides=taps, backbone_name=config.backbone)
     if all(isinstance(t, str) for t in taps):
         return FeatureExtractor(network, names=taps, backbone_name=config.backbone)
@@ -117,7 +104,7 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_
     """
     if isinstance(config, dict):
         config = SSDConfig.from_dict(config)
-    classes = _check_classes(classes)
+    classes = check_class_names(classes)
     scope = _NameScope(prefix=prefix)
     with scope.name_scope():
         # prefix "": the SSD takes the scope's own prefix, so every part is under it.

@@ -3,10 +3,13 @@
 The maths is GluonCV's own blocks, imported, composed as ``gluoncv.model_zoo.ssd.SSD.hybrid_forward``
 does it, so a converted GluonCV checkpoint gives the same detections.
 """
-from numbers import Integral, Real
+from numbers import Real
 
 from gluoncv.nn.coder import MultiPerClassDecoder, NormalizedBoxCenterDecoder
 from mxnet.gluon import HybridBlock
+
+from ..utils.checks import check_int
+from .coding import BOX_STDS
 
 __all__ = ["SSDDecoder"]
 
@@ -15,7 +18,7 @@ def _check_nms(nms_thresh, nms_topk, post_nms):
     if not isinstance(nms_thresh, Real) or not 0 < nms_thresh <= 1:
         raise ValueError(f"nms_thresh must be in (0, 1], got {nms_thresh!r}")
     for name, value in (("nms_topk", nms_topk), ("post_nms", post_nms)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or not (value > 0 or value == -1):
+        if not (check_int(name, value) > 0 or value == -1):
             raise ValueError(f"{name} must be a positive int, or -1 for no limit; got {value!r}")
 
 
@@ -48,8 +51,8 @@ class SSDDecoder(HybridBlock):
         Detections kept per image; -1 keeps all ``N * num_classes`` rows.
     score_thresh : float, default 0.01
         Candidates scoring ``<= score_thresh`` are dropped (GluonCV hard-codes 0.01).
-    stds : tuple of 4 float, default (0.1, 0.1, 0.2, 0.2)
-        Variances of the box encoding.
+    stds : tuple of 4 float, default :data:`~gluon_ssd.blocks.coding.BOX_STDS`
+        Variances of the box encoding (the training targets' encoding must use the same).
     minimal_opset : bool, default False
         Decode boxes with elementwise ops instead of ``contrib.box_decode``. Results differ in the last
         float bits; GluonCV's ``get_model(..., pretrained=True)`` sets it True, so match that for
@@ -67,10 +70,9 @@ class SSDDecoder(HybridBlock):
     """
 
     def __init__(self, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01,
-                 stds=(0.1, 0.1, 0.2, 0.2), minimal_opset=False, **kwargs):
+                 stds=BOX_STDS, minimal_opset=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
-            raise ValueError(f"num_classes must be an int >= 1 (background excluded), got {num_classes!r}")
+        check_int("num_classes", num_classes, 1)  # background excluded
         if not isinstance(score_thresh, Real) or not 0 <= score_thresh < 1:
             raise ValueError(f"score_thresh must be in [0, 1), got {score_thresh!r}")
         if len(stds) != 4:

@@ -35,6 +35,7 @@ from .runner import run  # noqa: E402
 from ..data import VOCDataset  # noqa: E402
 from ..data.synthetic import CLASSES, generate_voc  # noqa: E402
 from ..evaluation import evaluate  # noqa: E402
+from ..utils.checks import check_int  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
 
@@ -95,8 +96,7 @@ def _arguments(argv):
     if args.quick:
         args.num_train, args.num_val, args.epochs = 64, 16, 1
     for flag in ("num_train", "num_val", "epochs", "batch_size"):
-        if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+        check_int(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
     if args.num_train < args.batch_size:
         raise ValueError(f"--num-train ({args.num_train}) must be at least --batch-size "
                          f"({args.batch_size})")

@@ -20,6 +20,8 @@ that need the backbone (tap names, channels, map sizes, steps against real strid
 from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
+from ..utils.checks import check_int, is_int
+
 __all__ = ["SSDConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 # The RGB statistics of ImageNet in [0, 1], which model_zoo's backbones were trained with.
@@ -121,13 +123,12 @@ class SSDConfig:
                 raise ValueError(f"layer {k}: ratios must be > 0, got {list(ratios)}")
             if self.is_extra(layer):
                 seen_extra = True
-                if filters <= 0 or stride < 1 or pad < 0 or kernel < 1:
-                    raise ValueError(f"layer {k} is an extra layer: it needs num_filters > 0, "
-                                     f"stride >= 1, pad >= 0 and kernel >= 1, got {filters}, "
-                                     f"{stride}, {pad}, {kernel}")
+                for name, value, minimum in (("num_filters", filters, 1), ("strides", stride, 1),
+                                             ("pads", pad, 0), ("kernels", kernel, 1)):
+                    check_int(f"layer {k} (an extra layer): {name}", value, minimum)
                 if norm > 0:
                     raise ValueError(f"layer {k}: normalizations apply to backbone taps only")
-            elif not isinstance(layer, (str, int)) or isinstance(layer, bool):
+            elif not isinstance(layer, str) and not is_int(layer):
                 raise TypeError(f"layer {k}: from_layers entries are names, strides, '' or -1, "
                                 f"got {layer!r}")
             elif seen_extra:
@@ -136,5 +137,4 @@ class SSDConfig:
             raise ValueError(f"steps must be > 0, got {list(self.steps)}")
         if not 0 < self.extra_reduce_ratio <= 1:
             raise ValueError(f"extra_reduce_ratio must be in (0, 1], got {self.extra_reduce_ratio}")
-        if self.base_size < 1:
-            raise ValueError(f"base_size must be >= 1, got {self.base_size}")
+        check_int("base_size", self.base_size, 1)

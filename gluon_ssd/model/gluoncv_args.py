@@ -10,10 +10,9 @@ Named parameters of :func:`~gluon_ssd.zoo.get_model` (``pretrained``, ``pretrain
 ``classes``, ``ctx``, ``root``, ``norm_layer``, ``norm_kwargs``) are handled there; this module
 handles the rest.
 """
-__all__ = ["GLUONCV_DEFAULT_STDS", "split_gluoncv_kwargs"]
+from ..blocks.coding import BOX_STDS
 
-# gluoncv.model_zoo.ssd.SSD's default box-encoding variances; also gluon_ssd's everywhere.
-GLUONCV_DEFAULT_STDS = (0.1, 0.1, 0.2, 0.2)
+__all__ = ["split_gluoncv_kwargs"]
 
 _DECODER = ("nms_thresh", "nms_topk", "post_nms", "minimal_opset")
 
@@ -72,8 +71,9 @@ def split_gluoncv_kwargs(kwargs):
     -----
     ``anchor_alloc_size`` is accepted and has nothing to do: GluonCV precomputes anchor maps of
     that size to crop them for any input, gluon_ssd computes its anchors for every input size.
-    ``stds`` is accepted at its default ``(0.1, 0.1, 0.2, 0.2)`` only: gluon_ssd's training
-    targets use the SSD paper's variances.
+    ``stds`` is accepted at its default only (gluoncv.model_zoo.ssd.SSD's default is the SSD
+    paper's :data:`~gluon_ssd.blocks.coding.BOX_STDS`, which gluon_ssd's training targets and
+    decoder use).
 
     Raises
     ------
@@ -92,10 +92,9 @@ def split_gluoncv_kwargs(kwargs):
                 f"get_model() got an unexpected keyword argument {key!r}; gluon_ssd takes "
                 f"pretrained, pretrained_base, classes, ctx, root, norm_layer, norm_kwargs and "
                 f"GluonCV's {', '.join(_ACCEPTED)}")
-    stds = kwargs.get("stds", GLUONCV_DEFAULT_STDS)
-    if tuple(float(s) for s in stds) != GLUONCV_DEFAULT_STDS:
+    stds = kwargs.get("stds", BOX_STDS)
+    if tuple(float(s) for s in stds) != BOX_STDS:
         raise ValueError(f"stds={tuple(stds)}: gluon_ssd's training targets and decoder use the "
-                         f"SSD paper's variances {GLUONCV_DEFAULT_STDS}; other variances are not "
-                         f"supported")
+                         f"SSD paper's variances {BOX_STDS}; other variances are not supported")
     decoder = {key: kwargs[key] for key in _DECODER if key in kwargs}
     return decoder, kwargs.get("prefix")

@@ -6,7 +6,8 @@ from typing import Tuple
 
 import mxnet as mx
 
-from ..data.transforms import AUGMENTATIONS
+from ..data.transforms import AUGMENTATIONS, check_data_shape
+from ..utils.checks import check_int, check_positive
 
 __all__ = ["TrainConfig", "lr_scheduler", "learning_rate", "SCHEDULES", "OPTIMIZERS",
            "VAL_METRICS"]
@@ -49,13 +50,14 @@ class TrainConfig:
 
     def __post_init__(self):
         self.lr_steps = tuple(self.lr_steps)
-        self.data_shape = tuple(int(s) for s in self.data_shape)
+        self.data_shape = check_data_shape(self.data_shape)
         for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not self.lr > 0 or not math.isfinite(self.lr):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+            setattr(self, name, check_int(name, getattr(self, name), 1))
+        self.num_workers = check_int("num_workers", self.num_workers, 0)
+        self.seed = check_int("seed", self.seed, 0)
+        self.lr = check_positive("lr", self.lr)
+        if not math.isfinite(self.lr):
+            raise ValueError(f"lr must be finite, got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr_schedule not in SCHEDULES:
@@ -68,10 +70,6 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
-        if len(self.data_shape) != 2 or min(self.data_shape) < 1:
-            raise ValueError(f"data_shape must be (height, width), got {self.data_shape}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.val_metric not in VAL_METRICS:
             raise ValueError(f"val_metric must be one of {tuple(VAL_METRICS)}, got "
                              f"{self.val_metric!r}")

@@ -2,7 +2,7 @@
 
 Targets: GluonCV's own matcher and encoders, imported (``SSDTargetGenerator``): each ground truth
 takes its best anchor, then every anchor with IoU >= 0.5 to a ground truth takes it; offsets are
-encoded with variances (0.1, 0.1, 0.2, 0.2).
+encoded with the variances :data:`gluon_ssd.blocks.coding.BOX_STDS` the decoder decodes with.
 
 Loss: softmax cross-entropy on positives and on the ``3 x`` hardest negatives, smooth L1 on the
 positives' offsets, divided by the number of positives. The normalisation is **per image**
@@ -33,6 +33,9 @@ from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
 from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
+from ..blocks.coding import BOX_STDS
+from ..utils.checks import check_int
+
 __all__ = ["SSDTargets", "SSDMultiBoxLoss"]
 
 
@@ -43,7 +46,7 @@ class SSDTargets:
     ----------
     iou_thresh : float, default 0.5
         Anchors with IoU >= ``iou_thresh`` to a ground truth are positives for it (SSD paper).
-    stds : tuple of 4 float, default (0.1, 0.1, 0.2, 0.2)
+    stds : tuple of 4 float, default :data:`~gluon_ssd.blocks.coding.BOX_STDS`
         Variances of the box encoding (must equal the decoder's).
 
     Notes
@@ -56,7 +59,7 @@ class SSDTargets:
     objects, shape ``(B, M >= 1, ...)``): its anchors are all background with zero box targets.
     """
 
-    def __init__(self, iou_thresh=0.5, stds=(0.1, 0.1, 0.2, 0.2)):
+    def __init__(self, iou_thresh=0.5, stds=BOX_STDS):
         if not 0 < iou_thresh <= 1:
             raise ValueError(f"iou_thresh must be in (0, 1], got {iou_thresh!r}")
         # negative_mining_ratio=-1: every non-positive is a negative here; the loss mines them.
@@ -107,9 +110,7 @@ class SSDMultiBoxLoss(HybridBlock):
         if negative_mining_ratio < 0 or rho <= 0 or lambd < 0:
             raise ValueError(f"need negative_mining_ratio >= 0, rho > 0, lambd >= 0; got "
                              f"{negative_mining_ratio}, {rho}, {lambd}")
-        if isinstance(min_negatives, bool) or int(min_negatives) != min_negatives \
-                or min_negatives < 0:
-            raise ValueError(f"min_negatives must be an int >= 0, got {min_negatives!r}")
+        min_negatives = check_int("min_negatives", min_negatives, 0)
         self._ratio, self._rho, self._lambd = float(negative_mining_ratio), float(rho), float(lambd)
         self._min_negatives = float(min_negatives)
 
