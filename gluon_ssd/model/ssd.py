@@ -6,6 +6,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from ..blocks.trunk import count_params, infer_shapes
 from ..utils.checks import check_class_names, check_int, is_int
+from ..utils.tables import format_table
 from .config import IMAGENET_MEAN, IMAGENET_STD
 from .layers import LayerSpec, check_saved_layers
 
@@ -233,10 +234,9 @@ class SSD(HybridBlock):
                 f"extra {type(self.extras[k - len(self.features.specs)]).__name__}"
             rows.append((str(k), source, str(spec.stride), str(c), f"{h}x{w}",
                          str(spec.num_anchors), str(h * w * spec.num_anchors)))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         lines = [f"SSD({self.features.backbone_name}, {self.num_classes} classes) at "
                  f"{height}x{width} input"]
-        lines += ["  " + "  ".join(v.ljust(n) for v, n in zip(r, widths)) for r in rows]
+        lines += format_table(rows, indent="  ")
         graph = self(mx.sym.var("data"))
         graph = mx.sym.Group(list(graph)) if isinstance(graph, (list, tuple)) else graph
         parts = [(name, count_params(graph, block.collect_params(), shape))
