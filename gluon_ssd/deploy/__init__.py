@@ -29,11 +29,13 @@ fastest runtime and precision installed, supported by this CPU and verified by t
 Modules, by role: :mod:`.bundle` (manifest, checks), :mod:`.export`, :mod:`.graph` (tracing,
 preprocessing, BatchNorm folding, casts), :mod:`.onnx_export`, :mod:`.onnx_nms` and
 :mod:`.onnx_int8` (the ONNX graph, its NMS tail, its int8 form), :mod:`.runtimes` (sessions), :mod:`.cpu` (ISA), :mod:`.int8`,
-:mod:`.bf16`, :mod:`.postprocess` (numpy reference NMS, agreement), :mod:`.images`,
+:mod:`.bf16`, :mod:`.postprocess` (numpy reference NMS, agreement), :mod:`.compare` (the one
+"same detections" check), :mod:`.images`,
 :mod:`.loader` (:func:`load`, :class:`Detector`).
 """
 from .bf16 import DEFAULT_BF16_TOLERANCE
 from .bundle import MANIFEST, read_manifest, verify_bundle
+from .compare import DetectionComparison, compare_detections
 from .cpu import cpu_isa, has_bf16, isa_summary
 from .export import DTYPES, export
 from .graph import RawSSD, fold_batchnorm
@@ -44,6 +46,7 @@ from .postprocess import AGREEMENT_SCORE, detection_agreement, postprocess_numpy
 from .runtimes import RUNTIMES, installed_runtimes
 
 __all__ = ["export", "load", "Detector", "RawSSD", "postprocess_numpy", "detection_agreement",
+           "compare_detections", "DetectionComparison",
            "fold_batchnorm", "load_images", "normalize_images", "verify_bundle",
            "read_manifest", "available", "cpu_isa", "has_bf16", "isa_summary", "MANIFEST",
            "DEFAULT_INT8_TOLERANCE", "DEFAULT_BF16_TOLERANCE", "CALIB_MODES", "DTYPES",
