@@ -319,8 +319,10 @@ def test_calibration_images_from_a_folder(tmp_path):
 
 
 def test_bad_arguments(net, tmp_path):
-    with pytest.raises(ValueError, match="data_shape"):
+    with pytest.raises(TypeError, match=r"data_shape must be a \(height, width\) pair"):
         deploy.export(net, str(tmp_path), (300,))
+    with pytest.raises(ValueError, match="data_shape width must be >= 1, got 0"):
+        deploy.export(net, str(tmp_path), (300, 0))
     with pytest.raises(ValueError, match="calib_mode"):
         deploy.export(net, str(tmp_path), SIZE, int8=True, calib_images=[], calib_mode="kl")
     with pytest.raises(ValueError, match="needs calib_images"):
