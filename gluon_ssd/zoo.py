@@ -15,6 +15,7 @@ built elsewhere shares that object's parameters and keeps their names: save it w
 import fnmatch
 import os
 
+from gluoncv.data import COCODetection, VOCDetection
 from mxnet.gluon import HybridBlock
 
 from .blocks.anchors import SSDAnchorGenerator
@@ -39,7 +40,6 @@ __all__ = ["build_ssd", "get_model", "from_gluoncv", "list_models", "get_config"
 
 def dataset_classes(dataset):
     """tuple of str: the class names of ``'voc'`` (20) or ``'coco'`` (80), from GluonCV."""
-    from gluoncv.data import COCODetection, VOCDetection
     table = {"voc": VOCDetection.CLASSES, "coco": COCODetection.CLASSES}
     if dataset not in table:
         raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(table)}")

@@ -48,6 +48,7 @@ if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
     run_node(os.path.join(_out, ".nodes") if _out else None)
 
 import mxnet as mx  # noqa: E402
+import yaml  # noqa: E402
 
 from .. import SSDConfig, zoo  # noqa: E402
 from .runner import run  # noqa: E402
@@ -140,7 +141,6 @@ def _read_config(path):
         raise ValueError(f"--config {path}: {err.strerror}")
     try:
         if path.lower().endswith((".yaml", ".yml")):
-            import yaml
             content = yaml.safe_load(text)
         else:
             content = json.loads(text)

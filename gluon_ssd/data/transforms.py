@@ -23,6 +23,7 @@ from gluoncv.data.batchify import Pad, Stack, Tuple
 from gluoncv.data.transforms import bbox as tbbox
 from gluoncv.data.transforms import image as timage
 from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
+from PIL import Image
 
 from ..utils.checks import check_data_shape
 
@@ -97,7 +98,6 @@ class ValTransform(_ResizeFlip):
 def antialiased_resize(image, width, height):
     """uint8 ``(H, W, 3)`` numpy ``image`` resized to ``(width, height)`` with Pillow's
     antialiased bilinear filter."""
-    from PIL import Image
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
 
 

@@ -41,7 +41,7 @@ def export_onnx(tmp_dir, net, options):
         float32 (or ``(B, H, W, 3)`` uint8 with ``preprocess``); its outputs ``ids (B, K, 1)``,
         ``scores (B, K, 1)``, ``bboxes (B, K, 4)``, exactly as the MXNet graph's.
     """
-    try:
+    try:  # optional (the onnx extra): imported by the export that needs it
         import onnx as onnx_lib
     except ImportError:
         raise ImportError("onnx=True needs the onnx package: pip install 'gluon_ssd[onnx]'") \

@@ -69,7 +69,7 @@ def quantize_onnx(src, dst, images, input_name, calib_mode):
         The graph's input.
     calib_mode : {'naive', 'entropy'}
     """
-    try:
+    try:  # optional (the runtimes extra): imported when quantizing
         from onnxruntime import quantization as q
     except ImportError:
         raise ValueError("an int8 ONNX graph is made by ONNX Runtime's quantizer: pip install "

@@ -8,12 +8,14 @@ axis-aligned boxes does not change when both are scaled by the same (sx, sy), so
 the one computed in the original image frame. The COCO metric maps detections back to original
 image pixels (as detection does) and scores them with ``COCOeval`` against the annotation file.
 """
+import mxnet as mx
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
 from mxnet import gluon
 from tqdm import tqdm
 
 from ..data.transforms import ValTransform, batchify
+from .coco import coco_detections, coco_metric
 
 __all__ = ["evaluate", "detection_metrics", "METRICS"]
 
@@ -56,14 +58,12 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         AR1, AR10, AR100, ARs, ARm, ARl``), ``per_class`` (class -> {AP, AP50}), ``summary``
         (COCOeval's table), ``results`` (the COCO results list scored), ``num_images``.
     """
-    import mxnet as mx
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     ctx = ctx or mx.cpu()
     mean = mean if mean is not None else net.mean
     std = std if std is not None else net.std
     if metric == "coco":
-        from .coco import coco_detections, coco_metric
         results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx,
                                   progress, num_workers)
         record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,

@@ -21,6 +21,7 @@ loaded only when the file belongs to the user running the process; otherwise res
 ``resume="weights"`` (weights and schedule, fresh optimizer moments) or ``trust_states=True``.
 """
 import dataclasses
+import json
 import os
 
 from ..model.config import SSDConfig
@@ -51,7 +52,6 @@ def load_checkpoint(out_dir):
         (a path, ``..``, a symlink); a named file is missing or its sha256 differs. The message
         names the file.
     """
-    import json
     latest = os.path.join(out_dir, LATEST)
     if not os.path.exists(latest):
         return None
@@ -187,7 +187,6 @@ def save_checkpoint(net, trainer, config, out_dir, epoch, history, partial=None)
 
 def read_best(out_dir):
     """The ``best.json`` record of ``out_dir``, or None."""
-    import json
     path = os.path.join(out_dir, BEST)
     if not os.path.exists(path):
         return None

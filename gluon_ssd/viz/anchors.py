@@ -9,6 +9,7 @@ import os
 
 import mxnet as mx
 import numpy as np
+from gluoncv.utils import viz as gcv_viz
 
 from ..model.ssd import SSD
 from ..utils.checks import check_int, is_int
@@ -155,7 +156,7 @@ def plot_anchors(image, net, layer, cells=None, ax=None, grid=True):
         One unfilled ``Rectangle`` patch per drawn anchor (``len(cells) * A``), a ``+`` marker at
         each cell's anchor centre; the view is widened to show anchors reaching past the image.
     """
-    from gluoncv.utils import viz as gcv_viz
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import patches
     from matplotlib import pyplot as plt
     img = _as_image(image)
@@ -202,6 +203,7 @@ def plot_anchor_sample(image, net, per_layer=1):
     matplotlib.figure.Figure
         ``fig.axes[k]`` shows layer ``k`` (unused grid slots are hidden).
     """
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import pyplot as plt
     _check_net(net)
     per_layer = check_int("per_layer", per_layer, 1)

@@ -16,6 +16,7 @@ _GOLDEN = 0.618033988749895
 
 def _class_color(cls_id):
     """A stable RGBA colour for a class id: hues spread by the golden ratio (-1: grey)."""
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import colors
     if cls_id < 0:
         return (0.5, 0.5, 0.5, 1.0)
@@ -25,7 +26,7 @@ def _class_color(cls_id):
 
 def _new_axes(ax):
     if ax is None:
-        from matplotlib import pyplot as plt
+        from matplotlib import pyplot as plt  # imported when drawing: slow to import
         _, ax = plt.subplots()
     return ax
 
@@ -90,6 +91,7 @@ def save_figure(fig, path, **savefig_kwargs):
     str
         ``path``.
     """
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     if isinstance(fig, Axes):
