@@ -47,7 +47,7 @@ def feature_map_sizes(net, image_size):
 
 def _check_layer(net, layer):
     num = len(net.anchor_generators)
-    layer = check_int("layer (a prediction layer index)", layer)
+    layer = check_int("layer", layer)
     if not 0 <= layer < num:
         raise ValueError(f"layer {layer} does not exist: this network has {num} prediction layers, "
                          f"valid indices are 0..{num - 1}")
