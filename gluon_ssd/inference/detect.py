@@ -111,7 +111,8 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
         One per path, in the order of ``paths``; unreadable files have ``error`` set.
     """
     data_shape = check_data_shape(data_shape)
-    batch_size, max_side = check_int("batch_size", batch_size, 1), check_int("max_side", max_side, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    max_side = check_int("max_side", max_side, 1)
     ctx = ctx or mx.cpu()
     class_names = list(class_names if class_names is not None else net.classes)
     transform = ValTransform(data_shape,

@@ -32,10 +32,11 @@ def format_table(rows, align=None, indent="", gap="  "):
         return []
     num = len(rows[0])
     if any(len(row) != num for row in rows):
-        raise ValueError(f"every row needs {num} cells, got rows of {sorted({len(r) for r in rows})}")
+        raise ValueError(f"every row needs {num} cells, got rows of "
+                         f"{sorted({len(r) for r in rows})}")
     align = "<" * num if align is None else align
     if len(align) != num or set(align) - {"<", ">"}:
         raise ValueError(f"align needs one '<' or '>' per column ({num}), got {align!r}")
     widths = [max(len(row[c]) for row in rows) for c in range(num)]
-    return [(indent + gap.join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths))).rstrip()
-            for row in rows]
+    return [(indent + gap.join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)))
+            .rstrip() for row in rows]
