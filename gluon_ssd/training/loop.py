@@ -208,10 +208,11 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     watchdog = _start_watchdog(kv, out_dir, node_timeout)
     try:
         with StopOnSignal() as stop:
-            loop = EpochLoop(TrainStep(net, trainer, ctx, config.batch_size), loader, sampler,
-                             config, iters_per_epoch,
-                             lambda i: learning_rate(config, i, iters_per_epoch), stop, watchdog,
-                             progress and rank == 0)
+            loop = EpochLoop(step=TrainStep(net, trainer, ctx, config.batch_size),
+                             loader=loader, sampler=sampler, config=config,
+                             iters_per_epoch=iters_per_epoch,
+                             lr_at=lambda i: learning_rate(config, i, iters_per_epoch),
+                             stop=stop, watchdog=watchdog, progress=progress and rank == 0)
             for epoch in range(start.epoch, config.epochs):
                 result = train_epoch(loop, epoch, start.partial if epoch == start.epoch else None,
                                      run.last_good)
