@@ -200,7 +200,7 @@ def test_the_trainer_gets_the_parameters_in_the_networks_own_order(tmp_path, mon
     # optimizer states are stored by that index, so a net whose names sort otherwise than the
     # one that saved them gets them on other parameters (an MXNetError at the first update, or
     # silently wrong when the shapes agree). fit hands the Trainer a list in structural order.
-    from gluon_ssd import train
+    from gluon_ssd.training import loop as train
     seen = []
     real = train.gluon.Trainer
 

@@ -65,9 +65,8 @@ def test_config_errors(change, message):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(strides=[-1, -1, 2.0, 2]), r"layer 2 \(an extra layer\): strides must be an int, got "
-                                     r"float"),
-    (dict(base_size=128.0), "base_size must be an int, got float"),
+    (dict(strides=[-1, -1, 2.0, 2]), r"strides must be a list of ints, got \(-1, -1, 2\.0, 2\)"),
+    (dict(base_size=128.0), r"base_size must be an int, got 128\.0"),
 ])
 def test_config_type_errors(change, message):
     # A wrong type is a TypeError, a value out of range a ValueError (gluon_ssd.utils.checks).

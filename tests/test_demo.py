@@ -28,7 +28,13 @@ def test_demo_quick_runs_the_whole_pipeline(tmp_path):
     assert export["agreement_voc07_map"] is None or export["agreement_voc07_map"] > 0.99
     assert 0 <= export["int8_voc07_map"] <= 1  # the int8 graph of the bundle ran over val
     for name in ("pr.png", "detections.png", "train/training.png", "train/log.csv",
-                 "train/latest.json", "export/manifest.json"):
+                 "train/latest.json", "export/manifest.json", "report.html",
+                 "worst_false_positives.png", "worst_missed.png", "confusion_matrix.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "detections.png").read_bytes()[:4] == b"\x89PNG"
     assert metrics["timings"]["total_s"] > 0
+    # the report of the same evaluation: its confusion matrix counts the 16 images' boxes
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_images"] == 16 and report["metrics"]["voc07_map"] == metrics["voc07_map"]
+    boxes = sum(entry["num_gt"] for entry in report["per_class"].values())
+    assert sum(map(sum, report["confusion"]["counts"][:3])) == boxes > 0

@@ -73,7 +73,7 @@ def test_eval_on_a_coco_file_matches_pycocotools_and_detect(run, tmp_path):
     """eval.py --coco-annotations: the 12 named stats equal pycocotools run on its own on the
     written coco_results.json, whose boxes are detect_images' boxes ([x, y, w, h], the file's
     ids)."""
-    from coco_fixtures import voc_split_to_coco
+    from tests.helpers.coco_fixtures import voc_split_to_coco
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
     data, run_dir = run
@@ -228,11 +228,7 @@ def test_export_script_takes_a_training_run(run, tmp_path):
 
 
 def test_eval_flags_all_have_help_and_show_defaults():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("eval_script",
-                                                  os.path.join(REPO, "scripts", "eval.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    parser = module._parser()
+    from gluon_ssd.cli import eval as eval_command
+    parser = eval_command._parser()
     assert [a.dest for a in parser._actions if not a.help] == []
     assert "(default: 16)" in parser.format_help()          # --batch-size

@@ -43,9 +43,9 @@ def test_config_validation(kwargs, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(batch_size=2.5), "batch_size must be an int, got float"),
-    (dict(epochs=True), "epochs must be an int, got bool"),
-    (dict(data_shape=(64.5, 64)), "data_shape height must be an int, got float")])
+    (dict(batch_size=2.5), "batch_size must be an int, got 2.5"),
+    (dict(epochs=True), "epochs must be an int, got True"),
+    (dict(data_shape=(64.5, 64)), r"data_shape must be a list of ints, got \(64\.5, 64\)")])
 def test_config_type_errors(kwargs, match):
     # A wrong type is a TypeError, a value out of range a ValueError (gluon_ssd.utils.checks).
     with pytest.raises(TypeError, match=match):
@@ -259,7 +259,7 @@ def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
 
 
 def test_best_params_follow_the_validation_score_and_survive_a_resume(tmp_path, monkeypatch):
-    import gluon_ssd.training as train_module
+    import gluon_ssd.training.loop as train_module
     from gluon_ssd.utils.fileio import file_digest
     scores = iter([0.2, 0.5, 0.4, 0.45])   # epochs 1-3, then epoch 4 after a resume
     monkeypatch.setattr(train_module, "evaluate",

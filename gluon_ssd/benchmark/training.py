@@ -5,7 +5,7 @@ model's base size), both nets with ``gluon.Trainer(..., 'sgd', learning_rate=1e-
 momentum=0.9, wd=5e-4)``:
 
 - ours: :func:`gluon_ssd.training.fit`'s own step, :class:`gluon_ssd.training.steps.TrainStep` (forward in
-  train mode, :class:`gluon_ssd.training.loss.SSDTargets` from the anchors,
+  train mode, :class:`gluon_ssd.training.targets.SSDTargets` from the anchors,
   :class:`gluon_ssd.training.loss.SSDMultiBoxLoss` (hybridized), ``autograd.backward``,
   ``trainer.step(batch)``, the loss read back once);
 - GluonCV, as its ``train_ssd.py`` does with in-loop targets: forward in train mode,

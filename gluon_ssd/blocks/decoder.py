@@ -52,7 +52,7 @@ class SSDDecoder(HybridBlock):
     score_thresh : float, default 0.01
         Candidates scoring ``<= score_thresh`` are dropped (GluonCV hard-codes 0.01).
     stds : tuple of 4 float, default :data:`~gluon_ssd.blocks.coding.BOX_STDS`
-        Variances of the box encoding (the training targets' encoding must use the same).
+        Variances of the box encoding (the training targets' encoding uses the same constant).
     minimal_opset : bool, default False
         Decode boxes with elementwise ops instead of ``contrib.box_decode``. Results differ in the last
         float bits; GluonCV's ``get_model(..., pretrained=True)`` sets it True, so match that for

@@ -1,12 +1,14 @@
 """Speed of gluon_ssd's detectors against GluonCV's identical architectures: inference and training.
 
-One script, two modes (``--mode inference|training|all``, default all), on random weights (no
+One script, two modes (``--mode inference|training|all``, default all; ``--mode serving
+--bundle DIR`` measures ``gluon-ssd serve`` instead, see :mod:`gluon_ssd.benchmark.serving`), on random weights (no
 downloads). Inference: per model and batch size, the median latency of up to nine variants
 (``--variants``: GluonCV fp32 hybridized, ours fp32, ours exported, int8, ONNX Runtime dynamic and
 static shape, OpenVINO f32, bf16 where the CPU has bf16 units, and static shape), their ratio to
 GluonCV fp32 in the same run, GFLOP/s against a numpy matrix-multiply ceiling measured first.
 Training: images/s of our training step and GluonCV's on the same batch, next to the data
-pipeline's. The CPU's ISA, the runtimes and the load average are printed and saved. It reports;
+pipeline's, and on three anchor-dense configurations the step split into forward / targets /
+loss / backward + update with our target assignment and GluonCV's (``--target-configs``). The CPU's ISA, the runtimes and the load average are printed and saved. It reports;
 it never asserts a target. What is measured and how: :mod:`gluon_ssd.benchmark`.
 
 Usage::
@@ -19,6 +21,7 @@ import argparse
 import sys
 
 from .. import benchmark, zoo
+from ..benchmark.serving import run_serving
 from ..utils.checks import check_int
 from .runner import run
 
@@ -27,7 +30,15 @@ QUICK = benchmark.QUICK
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", choices=("inference", "training", "all"), default="all")
+    parser.add_argument("--mode", choices=("inference", "training", "all", "serving"),
+                        default="all", help="serving (not part of all): gluon-ssd serve on "
+                                            "loopback, with --bundle")
+    parser.add_argument("--bundle", help="--mode serving: the bundle to serve")
+    parser.add_argument("--runtime", default="auto", help="--mode serving: the served runtime")
+    parser.add_argument("--requests", type=int, default=160,
+                        help="--mode serving: requests per throughput phase")
+    parser.add_argument("--load-requests", type=int, default=2000,
+                        help="--mode serving: requests of the good/bad load test")
     parser.add_argument("--models", nargs="+",
                         help=f"model names present in both zoos (default "
                              f"{benchmark.DEFAULT_MODELS}; --quick: {QUICK['models']})")
@@ -46,6 +57,12 @@ def build_parser():
     parser.add_argument("--train-size", type=int,
                         help="training input side (default the model's base size; GluonCV's VGG "
                              "extras need at least the base size)")
+    parser.add_argument("--target-configs", nargs="*", choices=list(benchmark.TARGET_CONFIGS),
+                        help="training mode: the anchor-dense mobilenet0.25 configurations whose "
+                             "step is timed by part with our and GluonCV's target assignment "
+                             "(default all; --quick: none)")
+    parser.add_argument("--objects", type=int,
+                        help="objects per image in the --target-configs batch (default 30)")
     parser.add_argument("--pipeline-images", type=int,
                         help="synthetic images for the data-pipeline measurement (default 64)")
     parser.add_argument("--calib-images", type=int,
@@ -70,6 +87,7 @@ def parse_options(argv=None):
     for flag, value, minimum in [("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0),
                                  ("--train-batch", args.train_batch, 1),
                                  ("--calib-images", args.calib_images, 1),
+                                 ("--objects", args.objects, 1),
                                  ("--train-size", args.train_size, 32)] + \
             [("--batch-sizes", size, 1) for size in args.batch_sizes]:
         if value is not None:  # --train-size: None is the model's base size
@@ -83,7 +101,14 @@ def parse_options(argv=None):
 
 
 def main(argv=None):
-    return benchmark.run(vars(parse_options(argv)))
+    args = parse_options(argv)
+    if args.mode == "serving":
+        if not args.bundle:
+            raise ValueError("--mode serving needs --bundle DIR (gluon-ssd export --onnx ...)")
+        run_serving(args.bundle, runtime=args.runtime, requests=args.requests,
+                    load_requests=args.load_requests, out=args.out)
+        return 0
+    return benchmark.run(vars(args))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ initialises RANDOM weights, for trying the pipeline), exports and lists the file
 
     python scripts/export.py --model ssd_300_mobilenet0.25_voc --params model.params \\
         --data-shape 300 300 --out bundle/ [--int8 --calib-images imgs/] [--onnx [--bf16]] \\
-        [--preprocess]
+        [--preprocess] [--triton-repo triton/]
 
 The bundle reloads in plain MXNet, and its ONNX graph (``--onnx``: the whole detector, NMS
 inside) in ONNX Runtime, OpenVINO or TensorRT::
@@ -68,6 +68,13 @@ def build_parser():
                         help="graph input uint8 (B, H, W, 3) RGB, normalized in the graph")
     parser.add_argument("--no-optimize", action="store_true",
                         help="do not fold BatchNorm / use the oneDNN backend")
+    parser.add_argument("--triton-repo", metavar="DIR",
+                        help="with --onnx: also write a Triton Inference Server model repository "
+                             "(DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx, DIR/README.md)")
+    parser.add_argument("--triton-backends", nargs="+", choices=deploy.TRITON_BACKENDS,
+                        default=["onnxruntime"], help="Triton backends to write models for")
+    parser.add_argument("--triton-max-batch", type=int, default=8,
+                        help="max_batch_size of the Triton models")
     parser.add_argument("--ctx", default="cpu", help="cpu or gpuN")
     parser.add_argument("--dtype", choices=deploy.DTYPES, default="float32")
     return parser
@@ -77,6 +84,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     args.ctx = parse_ctx(args.ctx, single=True)
+    if args.triton_repo and not args.onnx:
+        raise ValueError("--triton-repo serves the ONNX graph: add --onnx")
     # The options are checked (by ExportOptions) before the network is built.
     options = deploy.ExportOptions(
         data_shape=tuple(args.data_shape), name=args.name, preprocess=args.preprocess,
@@ -88,6 +97,12 @@ def main(argv=None):
         static_shape=args.static_shape)
     manifest = deploy.export(_load_net(args), args.out, options=options)
     _print_summary(args, manifest)
+    if args.triton_repo:
+        for folder in deploy.write_model_repository(args.out, args.triton_repo,
+                                                    name=args.name,
+                                                    backends=args.triton_backends,
+                                                    max_batch_size=args.triton_max_batch):
+            print(f"  Triton model: {folder} (config.pbtxt, 1/model.onnx)")
 
 
 def _load_net(args):
@@ -152,6 +167,7 @@ FLAGS = {"int8_tolerance=None": "--int8-tolerance -1", "int8_tolerance": "--int8
          "bf16_tolerance=None": "--bf16-tolerance -1", "bf16_tolerance": "--bf16-tolerance",
          "static_shape=True": "--static-shape", "static_shape": "--static-shape",
          "int8=True": "--int8", "bf16=True": "--bf16", "onnx=True": "--onnx",
+         "max_batch_size": "--triton-max-batch",
          "calib_images": "--calib-images", "calib_mode": "--calib-mode", "data_shape": "--data-shape"}
 
 if __name__ == "__main__":

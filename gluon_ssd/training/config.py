@@ -1,16 +1,15 @@
 """What a training run is given: :class:`TrainConfig` (validated) and its learning-rate schedule."""
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Tuple
 
 import mxnet as mx
 
 from ..data.transforms import AUGMENTATIONS, check_data_shape
-from ..utils.checks import check_int, check_positive
+from ..utils.checks import check_int, check_positive, is_finite_number, is_int
 
-__all__ = ["TrainConfig", "lr_scheduler", "learning_rate", "SCHEDULES", "OPTIMIZERS",
-           "VAL_METRICS"]
+__all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "lr_scheduler", "learning_rate",
+           "SCHEDULES", "OPTIMIZERS", "VAL_METRICS"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
@@ -49,15 +48,15 @@ class TrainConfig:
     val_metric: str = "voc07"
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # a wrong type given here is the caller's TypeError
+            check_field_type(f.name, getattr(self, f.name), error=TypeError)
         self.lr_steps = tuple(self.lr_steps)
         self.data_shape = check_data_shape(self.data_shape)
         for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
-            setattr(self, name, check_int(name, getattr(self, name), 1))
-        self.num_workers = check_int("num_workers", self.num_workers, 0)
-        self.seed = check_int("seed", self.seed, 0)
-        self.lr = check_positive("lr", self.lr)
-        if not math.isfinite(self.lr):
-            raise ValueError(f"lr must be finite, got {self.lr!r}")
+            check_int(name, getattr(self, name), 1)
+        check_int("num_workers", self.num_workers, 0)
+        check_int("seed", self.seed, 0)
+        check_positive("lr", self.lr)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr_schedule not in SCHEDULES:
@@ -76,6 +75,39 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+"""The field names of :class:`TrainConfig`."""
+
+
+def check_field_type(name, value, error=ValueError):
+    """Check that ``value`` has the type of the :class:`TrainConfig` field ``name``.
+
+    The type is the default's: int (not a bool), finite number, str, bool, or a list of finite
+    numbers (``lr_steps``) / ints (``data_shape``). Runs before any comparison or conversion, so
+    that a config file's ``[1]`` or ``1e309`` reads as a wrong value, never as a ``TypeError`` or
+    ``OverflowError`` from inside.
+
+    Raises
+    ------
+    ValueError
+        ``'NAME must be KIND, got VALUE'``, for a value read from a file (the caller names it);
+        ``error``, e.g. ``TypeError`` for a value a caller passed in Python.
+    """
+    kind = type(next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name))
+    if kind is tuple:
+        check = is_int if name == "data_shape" else is_finite_number
+        ok = isinstance(value, (list, tuple)) and all(check(v) for v in value)
+        expected = f"a list of {'ints' if name == 'data_shape' else 'finite numbers'}"
+    elif kind is int:
+        ok, expected = is_int(value), "an int"
+    elif kind is float:
+        ok, expected = is_finite_number(value), "a finite number"
+    else:
+        ok, expected = isinstance(value, kind), f"a {kind.__name__}"
+    if not ok:
+        raise error(f"{name} must be {expected}, got {value!r}")
 
 
 def lr_scheduler(config, iters_per_epoch):

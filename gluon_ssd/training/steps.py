@@ -21,7 +21,8 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from .errors import TrainingDiverged
-from .loss import SSDMultiBoxLoss, SSDTargets
+from .loss import SSDMultiBoxLoss
+from .targets import SSDTargets
 
 __all__ = ["TrainStep", "EpochProgress", "EpochLoop", "EpochResult", "StopOnSignal",
            "train_epoch", "seed_all"]

@@ -13,10 +13,11 @@ Values read from a file (JSON records, annotation files) are data, not arguments
 raise ``ValueError`` naming the file, whatever is wrong, and use :func:`is_int` to test a field.
 """
 import difflib
+import math
 import numbers
 
-__all__ = ["is_int", "check_int", "check_positive", "check_data_shape", "check_class_names",
-           "close_matches"]
+__all__ = ["is_int", "check_int", "check_positive", "is_finite_number", "check_data_shape",
+           "check_class_names", "close_matches"]
 
 # difflib's similarity ratio below which a name is not offered as "did you mean": 0.5 keeps
 # 'ssd_300_vgg16_voc' -> 'ssd_300_vgg16_atrous_voc' and drops unrelated names.
@@ -145,6 +146,21 @@ def check_class_names(classes, allowed=None):
     if unknown:
         raise ValueError(f"classes {unknown!r} are not among {tuple(allowed)}")
     return classes
+
+
+def is_finite_number(value, limit=math.inf):
+    """Whether ``value`` is a real number (not a bool) with ``abs(value) <= limit``, finite as a
+    float: an integer too large for a float (``10 ** 400`` in a JSON file) is not.
+
+    For values read from files, where a non-number or ``inf`` must be refused before a float or
+    int conversion raises ``OverflowError`` / ``TypeError`` deep inside.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= limit
+    except OverflowError:
+        return False
 
 
 def close_matches(word, candidates, n=5):
