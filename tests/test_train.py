@@ -45,7 +45,7 @@ def test_config_validation(kwargs, match):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(batch_size=2.5), "batch_size must be an int, got 2.5"),
     (dict(epochs=True), "epochs must be an int, got True"),
-    (dict(data_shape=(64.5, 64)), r"data_shape must be a list of ints, got \(64\.5, 64\)")])
+    (dict(data_shape=(64.5, 64)), r"data_shape must be a list of 2 ints \(height, width\), got \(64\.5, 64\)")])
 def test_config_type_errors(kwargs, match):
     # A wrong type is a TypeError, a value out of range a ValueError (gluon_ssd.utils.checks).
     with pytest.raises(TypeError, match=match):

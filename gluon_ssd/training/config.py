@@ -85,7 +85,7 @@ def check_field_type(name, value, error=ValueError):
     """Check that ``value`` has the type of the :class:`TrainConfig` field ``name``.
 
     The type is the default's: int (not a bool), finite number, str, bool, or a list of finite
-    numbers (``lr_steps``) / ints (``data_shape``). Runs before any comparison or conversion, so
+    numbers (``lr_steps``) / two ints (``data_shape``). Runs before any comparison or conversion, so
     that a config file's ``[1]`` or ``1e309`` reads as a wrong value, never as a ``TypeError`` or
     ``OverflowError`` from inside.
 
@@ -97,9 +97,10 @@ def check_field_type(name, value, error=ValueError):
     """
     kind = type(next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name))
     if kind is tuple:
-        check = is_int if name == "data_shape" else is_finite_number
-        ok = isinstance(value, (list, tuple)) and all(check(v) for v in value)
-        expected = f"a list of {'ints' if name == 'data_shape' else 'finite numbers'}"
+        shape = name == "data_shape"
+        ok = isinstance(value, (list, tuple)) and (len(value) == 2 or not shape) and all(
+            (is_int if shape else is_finite_number)(v) for v in value)
+        expected = "a list of 2 ints (height, width)" if shape else "a list of finite numbers"
     elif kind is int:
         ok, expected = is_int(value), "an int"
     elif kind is float:

@@ -110,7 +110,8 @@ def test_mutated_manifest_bytes_verify_or_are_refused(bundle, data):
 @pytest.mark.parametrize("edit, message", [
     (lambda m: m["files"]["m-0000.params"].update(size="1"), r"files entry 'm-0000\.params'"),
     (lambda m: m["variants"]["fp32"].update(symbol=["m-symbol.json"]), r"variant 'fp32' names"),
-    (lambda m: m.update(classes=[["cat"]]), r"classes: class names must be non-empty strings"),
+    (lambda m: m.update(classes=[["cat"]]),
+     r"classes: class names must be strings, got \[\[.cat.\]\]"),
     (lambda m: m["input"].update(preprocess="no"), r"input must be a mapping with preprocess"),
     (lambda m: m.update(base_size=1e309), r"base_size must be an int >= 1 or null, got inf"),
     (lambda m: m["variants"].update(fp32=["m-symbol.json"]), r"variant 'fp32' must be a mapp"),
