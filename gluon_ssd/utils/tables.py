@@ -3,7 +3,7 @@
 __all__ = ["format_table"]
 
 
-def format_table(rows, align=None, indent="", gap="  "):
+def format_table(rows, align=None, indent="", gap="  ", rule=False):
     """The lines of an aligned plain-text table.
 
     Parameters
@@ -16,11 +16,13 @@ def format_table(rows, align=None, indent="", gap="  "):
         Put before every line.
     gap : str
         Between two columns.
+    rule : bool
+        Put a line of ``-`` as wide as the table after the first row (the header).
 
     Returns
     -------
     list of str
-        One line per row, without trailing white space.
+        One line per row (and the rule), without trailing white space.
 
     Raises
     ------
@@ -38,5 +40,8 @@ def format_table(rows, align=None, indent="", gap="  "):
     if len(align) != num or set(align) - {"<", ">"}:
         raise ValueError(f"align needs one '<' or '>' per column ({num}), got {align!r}")
     widths = [max(len(row[c]) for row in rows) for c in range(num)]
-    return [(indent + gap.join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)))
-            .rstrip() for row in rows]
+    lines = [(indent + gap.join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)))
+             .rstrip() for row in rows]
+    if rule:
+        lines.insert(1, indent + "-" * (sum(widths) + len(gap) * (num - 1)))
+    return lines

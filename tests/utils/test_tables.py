@@ -23,3 +23,9 @@ def test_bad_rows_or_alignment_are_refused():
         format_table([("a", "b"), ("c",)])
     with pytest.raises(ValueError, match=r"align needs one '<' or '>' per column \(2\)"):
         format_table([("a", "b")], align="<^")
+
+
+def test_rule_under_the_header_spans_the_table():
+    lines = format_table([("model", "ms"), ("vgg", "385.0")], align="<>", gap=" ", rule=True)
+    # widths 5 ("model") and 5 ("385.0") plus one gap: an 11-character rule.
+    assert lines == ["model    ms", "-----------", "vgg   385.0"]
