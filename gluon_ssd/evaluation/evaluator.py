@@ -34,8 +34,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     Parameters
     ----------
     net : SSD or callable
-        Inference-mode detector: ``(B, 3, H, W)`` -> ``ids (B, K, 1)``, ``scores (B, K, 1)``,
-        ``bboxes (B, K, 4)`` corners in input pixels (-1 padded).
+        Inference-mode detector (as :func:`~.predictions.predict_batches` runs it).
     dataset : Dataset
         Items ``(image (H, W, 3) uint8, label (M, >=5))``, rows ``[x1, y1, x2, y2, class_id,
         difficult]`` (difficult optional); e.g. :class:`gluon_ssd.data.VOCDataset`.
