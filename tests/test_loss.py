@@ -176,5 +176,5 @@ def test_bad_arguments():
         SSDMultiBoxLoss(min_negatives=-1)
     with pytest.raises(TypeError, match="min_negatives must be an int, got float"):
         SSDMultiBoxLoss(min_negatives=2.5)
-    with pytest.raises(ValueError, match=r"iou_thresh must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"iou_thresh must be in \[2\*\*-9, 1\], got 0"):
         SSDTargets(iou_thresh=0)
