@@ -66,7 +66,9 @@ def test_json_record(tmp_path):
     record = json.loads(path.read_text())
     assert list(record) == ["mxnet", "cpus", "ctx", "cpu_isa", "cpu_isa_summary", "runtimes",
                             "load_average", "wall_s", "matmul_ceiling_gflops", "flops_method",
-                            "nms", "sgd", "args", "models", "inference", "training"]
+                            "nms", "sgd", "args", "models", "inference", "training",
+                            "target_assignment"]
+    assert record["target_assignment"] == []  # no target-assignment rows were measured
     assert record["cpu_isa_summary"] == deploy.isa_summary() and record["ctx"] == "cpu(0)"
     assert record["matmul_ceiling_gflops"] == 92.1 and record["args"]["quick"] is True
     assert record["load_average"]["start"] == [1.0, 2.0, 3.0]
