@@ -42,7 +42,8 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 from mxnet.gluon.model_zoo import model_store, vision
 
-from .utils.checks import close_matches
+from .utils.checks import check_int, close_matches
+from .utils.tables import format_table
 from .blocks.trunk import (classifier_side, count_params, count_trunk_params, first_refusal,
                            infer_shapes, trace_trunk)
 
@@ -254,8 +255,7 @@ class FeatureExtractor(HybridBlock):
         taps = []
         if strides is not None:
             for s in wanted:
-                if isinstance(s, bool) or not isinstance(s, int):
-                    raise TypeError(f"strides must be ints, got {s!r}")
+                check_int("strides entry", s)
                 if s not in ends:
                     raise ValueError(f"{self.backbone_name} has no output at stride {s}; "
                                      f"available strides: {sorted(ends)}")
@@ -370,9 +370,8 @@ class FeatureExtractor(HybridBlock):
             rows.append((spec.name, f"{spec.path} ({spec.unit[0]}/{spec.unit[1]})",
                          str(spec.stride), str(spec.channels), f"{h}x{w}",
                          f"{spec.params / 1e6:.2f}M ({100 * spec.params / total:.1f}%)"))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         lines = [f"FeatureExtractor({self.backbone_name}) at {height}x{width} input"]
-        lines += ["  " + "  ".join(v.ljust(n) for v, n in zip(r, widths)) for r in rows]
+        lines += format_table(rows, indent="  ")
         held = self.num_params
         lines.append(f"  holds {held / 1e6:.2f}M of the backbone's {total / 1e6:.2f}M trainable "
                      f"parameters ({100 * held / total:.1f}%); smallest input "

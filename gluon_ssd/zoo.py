@@ -15,6 +15,7 @@ built elsewhere shares that object's parameters and keeps their names: save it w
 import fnmatch
 import os
 
+from gluoncv.data import COCODetection, VOCDetection
 from mxnet.gluon import HybridBlock
 
 from .blocks.anchors import SSDAnchorGenerator
@@ -22,7 +23,7 @@ from .blocks.decoder import SSDDecoder
 from .blocks.extras import SSDExtraLayer, SSDLiteExtraLayer
 from .blocks.heads import SSDHead
 from .blocks.l2norm import L2Normalization
-from .utils.checks import close_matches
+from .utils.checks import check_class_names, close_matches, is_int
 from .model.config import SSDConfig
 from .feature_extractor import FeatureExtractor, get_backbone
 from .model.gluoncv_args import split_gluoncv_kwargs
@@ -39,24 +40,10 @@ __all__ = ["build_ssd", "get_model", "from_gluoncv", "list_models", "get_config"
 
 def dataset_classes(dataset):
     """tuple of str: the class names of ``'voc'`` (20) or ``'coco'`` (80), from GluonCV."""
-    from gluoncv.data import COCODetection, VOCDetection
     table = {"voc": VOCDetection.CLASSES, "coco": COCODetection.CLASSES}
     if dataset not in table:
         raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(table)}")
     return tuple(table[dataset])
-
-
-def _check_classes(classes):
-    if isinstance(classes, str) or not hasattr(classes, "__iter__"):
-        raise TypeError(f"classes must be a sequence of class names, got {classes!r}")
-    classes = tuple(classes)
-    if not classes:
-        raise ValueError("classes is empty: a detector needs at least one class")
-    if not all(isinstance(c, str) and c for c in classes):
-        raise TypeError(f"class names must be non-empty strings, got {classes}")
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"duplicate class names in {classes}")
-    return classes
 
 
 def _features(config, pretrained_base, root, ctx):
@@ -65,7 +52,7 @@ def _features(config, pretrained_base, root, ctx):
     else:
         network = get_backbone(config.backbone, pretrained=pretrained_base, root=root, ctx=ctx)
     taps = [t for t in config.from_layers if not config.is_extra(t)]
-    if all(isinstance(t, int) for t in taps):
+    if all(is_int(t) for t in taps):
         return FeatureExtractor(network, strides=taps, backbone_name=config.backbone)
     if all(isinstance(t, str) for t in taps):
         return FeatureExtractor(network, names=taps, backbone_name=config.backbone)
@@ -117,7 +104,7 @@ def build_ssd(config, classes, pretrained_base=False, root=None, ctx=None, norm_
     """
     if isinstance(config, dict):
         config = SSDConfig.from_dict(config)
-    classes = _check_classes(classes)
+    classes = check_class_names(classes)
     scope = _NameScope(prefix=prefix)
     with scope.name_scope():
         # prefix "": the SSD takes the scope's own prefix, so every part is under it.

@@ -39,8 +39,10 @@ def test_inference_table(capsys):
     assert "  OpenVINO bf16 not measured: CPU has no bf16 units (x86_64 avx2)" in out
     header = out.index(next(line for line in out if line.startswith("model ")))
     assert out[header + 1] == "-" * len(out[header])
-    assert out[header + 2] == ("ssd_300_mobilenet0.25_voc        1 GluonCV fp32         32.1 "
-                               "    1.000     12.1    13.1       4.2     7.64")
+    # Columns as wide as their widest cell ("ssd_300_mobilenet0.25_voc", "x GluonCV", ...), one
+    # space apart, numbers right-aligned (gluon_ssd.utils.tables.format_table).
+    assert out[header + 2] == ("ssd_300_mobilenet0.25_voc     1 GluonCV fp32      32.1     1.000 "
+                               "   12.1   13.1      4.2    7.64")
     assert out[header + 3].split()[2:6] == ["ours", "int8", "4.9", "-"]
     assert out[-1].startswith("Median of 10 timed runs per variant at batch 1, 3 at larger")
 
@@ -48,8 +50,8 @@ def test_inference_table(capsys):
 def test_training_table(capsys):
     report.print_training([TRAIN])
     out = capsys.readouterr().out.splitlines()
-    assert out[2] == ("ssd_300_mobilenet0.25_voc        2   300          21.21       23.57"
-                      "         1.111       171.6")
+    assert out[2] == ("ssd_300_mobilenet0.25_voc     2  300         21.21      23.57        1.111"
+                      "      171.6")
     assert "median of 3 steps" in out[-1] and "batchify of 8 images" in out[-1]
     report.print_training([])
     assert len(capsys.readouterr().out.splitlines()) == 2  # header and rule only
@@ -64,7 +66,9 @@ def test_json_record(tmp_path):
     record = json.loads(path.read_text())
     assert list(record) == ["mxnet", "cpus", "ctx", "cpu_isa", "cpu_isa_summary", "runtimes",
                             "load_average", "wall_s", "matmul_ceiling_gflops", "flops_method",
-                            "nms", "sgd", "args", "models", "inference", "training"]
+                            "nms", "sgd", "args", "models", "inference", "training",
+                            "target_assignment"]
+    assert record["target_assignment"] == []  # no target-assignment rows were measured
     assert record["cpu_isa_summary"] == deploy.isa_summary() and record["ctx"] == "cpu(0)"
     assert record["matmul_ceiling_gflops"] == 92.1 and record["args"]["quick"] is True
     assert record["load_average"]["start"] == [1.0, 2.0, 3.0]

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from gluon_ssd.utils.checks import check_int, check_positive, close_matches
+from gluon_ssd.utils.checks import (check_data_shape, check_int, check_positive, close_matches,
+                                    is_int)
 
 
 def test_check_int_returns_a_plain_int_and_names_the_argument():
@@ -17,9 +18,32 @@ def test_check_int_returns_a_plain_int_and_names_the_argument():
             check_int("stride", bad, 1)
 
 
+def test_is_int_takes_python_and_numpy_integers_and_no_bool():
+    assert is_int(3) and is_int(np.int32(3)) and is_int(-1)
+    assert not any(is_int(v) for v in (True, 3.0, "3", None, np.float32(3)))
+
+
+def test_check_int_maximum():
+    assert check_int("layer", 5, 0, 5) == 5  # the maximum itself is allowed
+    with pytest.raises(ValueError, match=r"layer must be <= 5, got 6"):
+        check_int("layer", 6, 0, 5)
+    assert check_int("seed", -7) == -7  # no bound given, none applied
+
+
+def test_check_data_shape_names_the_side_and_keeps_type_and_range_apart():
+    assert check_data_shape([300, np.int64(512)]) == (300, 512)
+    with pytest.raises(ValueError, match=r"image_size width must be >= 32, got 16"):
+        check_data_shape((64, 16), "image_size", minimum=32)
+    with pytest.raises(TypeError, match=r"data_shape height must be an int, got float"):
+        check_data_shape((300.0, 300))
+    for bad in (300, "300", (300, 300, 3)):
+        with pytest.raises(TypeError, match=r"data_shape must be a \(height, width\) pair"):
+            check_data_shape(bad)
+
+
 def test_check_positive():
-    check_positive("ratio", 0.5)
-    check_positive("ratio", 3)
+    assert check_positive("ratio", 0.5) == 0.5
+    assert check_positive("ratio", 3) == 3.0
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="ratio must be > 0"):
             check_positive("ratio", bad)

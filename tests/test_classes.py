@@ -12,7 +12,8 @@ def test_a_good_list_comes_back_as_a_tuple():
 @pytest.mark.parametrize("classes, error, match", [
     ("cat", TypeError, "sequence"), (None, TypeError, "sequence"), ([], ValueError, "empty"),
     (["cat", ""], ValueError, "non-empty"), (["cat", " dog"], ValueError, "white space"),
-    (["cat", 3], ValueError, "non-empty strings"), (["cat", "cat"], ValueError, "duplicate"),
+    (["cat", 3], TypeError, r"class names must be strings, got \[3\]"),
+    (["cat", "cat"], ValueError, "duplicate"),
 ])
 def test_bad_lists_are_refused(classes, error, match):
     with pytest.raises(error, match=match):

@@ -55,12 +55,22 @@ def test_small_custom_config_builds_and_runs():
     (dict(from_layers=["", 16, 32, ""]), "first layer must be a backbone tap"),
     (dict(from_layers=[16, "", 32, ""], num_filters=[-1, 128, -1, 128], strides=[-1, 2, -1, 2],
           pads=[-1, 1, -1, 1]), "taps must come before extra layers"),
-    (dict(num_filters=[-1, -1, 0, 128]), "needs num_filters > 0"),
+    (dict(num_filters=[-1, -1, 0, 128]), r"layer 2 \(an extra layer\): num_filters must be >= 1"),
     (dict(steps=[16, 32, 64]), "steps has 3 entries"),
     (dict(normalizations=[20, -1, 20, -1]), "normalizations apply to backbone taps only"),
 ])
 def test_config_errors(change, message):
     with pytest.raises(ValueError, match=message):
+        SSDConfig(**{**SMALL, **change})
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(strides=[-1, -1, 2.0, 2]), r"strides must be a list of ints, got \(-1, -1, 2\.0, 2\)"),
+    (dict(base_size=128.0), r"base_size must be an int, got 128\.0"),
+])
+def test_config_type_errors(change, message):
+    # A wrong type is a TypeError, a value out of range a ValueError (gluon_ssd.utils.checks).
+    with pytest.raises(TypeError, match=message):
         SSDConfig(**{**SMALL, **change})
 
 

@@ -188,12 +188,22 @@ def test_top_k_first_path_equals_decoding_everything(nms_topk):
     assert_same_detections(ref, fast, score_atol=1e-6, box_atol=1e-4, min_compared=40)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(num_classes=0), dict(num_classes=2.0), dict(num_classes=True), dict(nms_thresh=0),
-    dict(nms_thresh=1.5), dict(nms_thresh=-1), dict(nms_topk=0), dict(nms_topk=-2),
-    dict(post_nms=0), dict(post_nms=10.0), dict(score_thresh=1), dict(stds=(0.1, 0.2))])
-def test_bad_arguments_raise(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(num_classes=0), ValueError, "num_classes must be >= 1, got 0"),
+    (dict(num_classes=2.0), TypeError, "num_classes must be an int, got float"),
+    (dict(num_classes=True), TypeError, "num_classes must be an int, got bool"),
+    (dict(nms_thresh=0), ValueError, r"nms_thresh must be in \(0, 1\]"),
+    (dict(nms_thresh=1.5), ValueError, r"nms_thresh must be in \(0, 1\]"),
+    (dict(nms_thresh=-1), ValueError, r"nms_thresh must be in \(0, 1\]"),
+    (dict(nms_topk=0), ValueError, "nms_topk must be a positive int, or -1"),
+    (dict(nms_topk=-2), ValueError, "nms_topk must be a positive int, or -1"),
+    (dict(post_nms=0), ValueError, "post_nms must be a positive int, or -1"),
+    (dict(post_nms=10.0), TypeError, "post_nms must be an int, got float"),
+    (dict(score_thresh=1), ValueError, r"score_thresh must be in \[0, 1\)"),
+    (dict(stds=(0.1, 0.2)), ValueError, "stds needs 4 values")])
+def test_bad_arguments_raise(kwargs, error, match):
+    # A wrong type is a TypeError, a value out of range a ValueError (gluon_ssd.utils.checks).
+    with pytest.raises(error, match=match):
         SSDDecoder(**{"num_classes": 2, **kwargs})
 
 

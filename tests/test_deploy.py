@@ -308,16 +308,21 @@ def test_calibration_images_from_a_folder(tmp_path):
     assert loaded.shape == (3, 40, 60, 3) and loaded.dtype == np.uint8
     same_size = deploy.load_images(str(tmp_path), (50, 70))
     np.testing.assert_array_equal(same_size, images)  # PNG is lossless, RGB order kept
-    with pytest.raises(ValueError, match="is not a folder"):
+    # The folder is read by the package's one image finder (gluon_ssd.data.files.find_images).
+    np.testing.assert_array_equal(deploy.load_images(str(tmp_path / "*.png"), (50, 70)), images)
+    with pytest.raises(ValueError, match="calibration images: input .*missing' is not a file, "
+                                         "a folder or a glob pattern"):
         deploy.load_images(str(tmp_path / "missing"), (40, 60))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no .jpg"):
+    with pytest.raises(ValueError, match="calibration images: folder .*empty' holds no image"):
         deploy.load_images(str(tmp_path / "empty"), (40, 60))
 
 
 def test_bad_arguments(net, tmp_path):
-    with pytest.raises(ValueError, match="data_shape"):
+    with pytest.raises(TypeError, match=r"data_shape must be a \(height, width\) pair"):
         deploy.export(net, str(tmp_path), (300,))
+    with pytest.raises(ValueError, match="data_shape width must be >= 1, got 0"):
+        deploy.export(net, str(tmp_path), (300, 0))
     with pytest.raises(ValueError, match="calib_mode"):
         deploy.export(net, str(tmp_path), SIZE, int8=True, calib_images=[], calib_mode="kl")
     with pytest.raises(ValueError, match="needs calib_images"):

@@ -261,7 +261,7 @@ def test_bad_input_gets_clear_errors():
         FeatureExtractor("resnet18_v1", strides=(8,), names=["stage4_activation1"])
     with pytest.raises(ValueError, match="duplicate"):
         FeatureExtractor("resnet18_v1", strides=(8, 8))
-    with pytest.raises(TypeError, match="ints"):
+    with pytest.raises(TypeError, match="strides entry must be an int, got str"):
         FeatureExtractor("resnet18_v1", strides=("16",))
     with pytest.raises(TypeError, match="HybridBlock"):
         FeatureExtractor(42)

@@ -170,11 +170,11 @@ def test_per_image_normalisation_splits_over_devices():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative_mining_ratio >= 0"):
         SSDMultiBoxLoss(negative_mining_ratio=-1)
-    with pytest.raises(ValueError, match="min_negatives"):
+    with pytest.raises(ValueError, match="min_negatives must be >= 0, got -1"):
         SSDMultiBoxLoss(min_negatives=-1)
-    with pytest.raises(ValueError, match="min_negatives"):
+    with pytest.raises(TypeError, match="min_negatives must be an int, got float"):
         SSDMultiBoxLoss(min_negatives=2.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"iou_thresh must be in \[2\*\*-9, 1\], got 0"):
         SSDTargets(iou_thresh=0)

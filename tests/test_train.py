@@ -31,12 +31,24 @@ def _config(**kw):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(epochs=0), "epochs"), (dict(batch_size=2.5), "batch_size"), (dict(lr=-1), "lr"),
+    (dict(epochs=0), "epochs must be >= 1, got 0"), (dict(lr=-1), "lr must be > 0"),
+    (dict(num_workers=-1), "num_workers must be >= 0"),
+    (dict(data_shape=(0, 64)), "data_shape height must be >= 1"),
     (dict(optimizer="rmsprop"), "optimizer"), (dict(lr_schedule="poly"), "lr_schedule"),
     (dict(lr_schedule="step"), "lr_steps"), (dict(lr_steps=(5, 3), lr_schedule="step"), "increase"),
     (dict(warmup_epochs=10, epochs=10), "warmup"), (dict(augment="mixup"), "augment")])
 def test_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(batch_size=2.5), "batch_size must be an int, got 2.5"),
+    (dict(epochs=True), "epochs must be an int, got True"),
+    (dict(data_shape=(64.5, 64)), r"data_shape must be a list of 2 ints \(height, width\), got \(64\.5, 64\)")])
+def test_config_type_errors(kwargs, match):
+    # A wrong type is a TypeError, a value out of range a ValueError (gluon_ssd.utils.checks).
+    with pytest.raises(TypeError, match=match):
         TrainConfig(**kwargs)
 
 

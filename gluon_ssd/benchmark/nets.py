@@ -9,6 +9,7 @@ near-uniform scores, so the 400 candidates all pass the score threshold.
 """
 import warnings
 
+import gluoncv
 import mxnet as mx
 import numpy as np
 
@@ -63,7 +64,6 @@ def build_ours(name, ctx):
 
 def build_gluoncv(name, ctx):
     """GluonCV's ``name``, built and set up as :func:`build_ours`."""
-    import gluoncv
     mx.random.seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

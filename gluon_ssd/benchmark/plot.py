@@ -45,6 +45,7 @@ def _bars(ax, groups, series):
 
 def plot(inference_rows, training_rows, path):
     """Save one panel per measured mode (inference, training) to the PNG ``path``."""
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib.figure import Figure
     panels = [(rows, draw) for rows, draw in ((inference_rows, _inference_panel),
                                               (training_rows, _training_panel)) if rows]

@@ -11,6 +11,7 @@ from .. import deploy
 from .flops import FLOPS_METHOD
 from .nets import NMS, SGD
 from .timing import inference_plan
+from ..utils.tables import format_table
 from .variants import LABELS
 
 __all__ = ["runtime_versions", "machine_line", "print_inference", "print_training",
@@ -70,16 +71,14 @@ def print_inference(infos, rows, ceiling, repeats):
     for info in infos:
         _print_model(info)
     print()
-    header = (f"{'model':<28} {'batch':>5} {'variant':<14} {'median ms':>10} {'x GluonCV':>9} "
-              f"{'GFLOP/s':>8} {'% ceil':>7} {'floor ms':>9} {'x floor':>8}")
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        for v, e in row["variants"].items():
-            print(f"{row['model']:<28} {row['batch']:>5} {LABELS[v]:<14} {e['ms']:>10.1f} "
-                  f"{_fmt(e['x_gluoncv'], '.3f'):>9} {e['gflops']:>8.1f} "
-                  f"{100 * e['fraction_of_ceiling']:>7.1f} {row['floor_ms']:>9.1f} "
-                  f"{e['x_floor']:>8.2f}")
+    table = [("model", "batch", "variant", "median ms", "x GluonCV", "GFLOP/s", "% ceil",
+              "floor ms", "x floor")]
+    table += [(row["model"], row["batch"], LABELS[v], f"{e['ms']:.1f}",
+               _fmt(e["x_gluoncv"], ".3f"), f"{e['gflops']:.1f}",
+               f"{100 * e['fraction_of_ceiling']:.1f}", f"{row['floor_ms']:.1f}",
+               f"{e['x_floor']:.2f}")
+              for row in rows for v, e in row["variants"].items()]
+    print("\n".join(format_table(table, align="<><>>>>>>", gap=" ", rule=True)))
     print(f"\nMedian of {repeats} timed runs per variant at batch 1, "
           f"{inference_plan(2, repeats, 0)[0]} at larger batches; x floor = latency / "
           f"(FLOPs x batch / ceiling).")
@@ -87,14 +86,12 @@ def print_inference(infos, rows, ceiling, repeats):
 
 def print_training(rows):
     """One line per model: images/s of both steps, their ratio, the data pipeline's."""
-    header = (f"{'model':<28} {'batch':>5} {'size':>5} {'GluonCV img/s':>14} "
-              f"{'ours img/s':>11} {'ours/GluonCV':>13} {'data img/s':>11}")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r['model']:<28} {r['batch']:>5} {r['input'][2]:>5} "
-              f"{r['gluoncv_images_per_s']:>14.2f} {r['ours_images_per_s']:>11.2f} "
-              f"{r['ratio']:>13.3f} {r['pipeline_images_per_s']:>11.1f}")
+    table = [("model", "batch", "size", "GluonCV img/s", "ours img/s", "ours/GluonCV",
+              "data img/s")]
+    table += [(r["model"], r["batch"], r["input"][2], f"{r['gluoncv_images_per_s']:.2f}",
+               f"{r['ours_images_per_s']:.2f}", f"{r['ratio']:.3f}",
+               f"{r['pipeline_images_per_s']:.1f}") for r in rows]
+    print("\n".join(format_table(table, align="<>>>>>>", gap=" ", rule=True)))
     if rows:
         print(f"\nTraining step: forward + targets + loss + backward + SGD update, median of "
               f"{rows[0]['repeats']} steps; data: loading + transform + batchify of "

@@ -22,6 +22,7 @@ import time
 
 import mxnet as mx
 import numpy as np
+from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
 from mxnet import autograd, gluon
 
 from .. import zoo
@@ -29,6 +30,7 @@ from ..blocks.coding import BOX_STDS
 from ..model.config import SSDConfig
 from ..training.loss import SSDMultiBoxLoss
 from ..training.targets import SSDTargets
+from ..utils.tables import format_table
 from .nets import SGD, initializer
 
 __all__ = ["CONFIGS", "PARTS", "GluonCVTargets", "synthetic_batch", "split_step",
@@ -58,7 +60,6 @@ class GluonCVTargets:
     """GluonCV's generator as ``targets(anchors, labels) -> (cls_targets, box_targets)``."""
 
     def __init__(self):
-        from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
         self._generator = SSDTargetGenerator(iou_thresh=0.5, stds=BOX_STDS,
                                              negative_mining_ratio=-1)
 
@@ -156,17 +157,17 @@ def bench_targets(names, batch, objects, repeats, warmup, ctx=None, progress=Non
 
 def print_targets(rows):
     """The per-part table, both variants of each configuration, and the ratios."""
-    header = (f"{'layers (taps, extras)':<40} {'anchors':>7} {'targets by':<8} {'forward':>8} "
-              f"{'targets':>8} {'loss':>7} {'bwd+upd':>8} {'img/s':>7}")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        for key in ("gluoncv", "ours"):
-            e = r[key]
-            print(f"{r['description']:<40} {r['anchors']:>7,} {key:<8} {e['forward']:>8.1f} "
-                  f"{e['targets']:>8.1f} {e['loss']:>7.1f} {e['backward_update']:>8.1f} "
-                  f"{e['images_per_s']:>7.2f}")
-        print(f"{'':<40} {'':>7} targets x{r['targets_speedup']:.1f} faster, images/s "
+    table = [("layers (taps, extras)", "anchors", "targets by", "forward", "targets", "loss",
+              "bwd+upd", "img/s")]
+    table += [(r["description"], f"{r['anchors']:,}", key, f"{r[key]['forward']:.1f}",
+               f"{r[key]['targets']:.1f}", f"{r[key]['loss']:.1f}",
+               f"{r[key]['backward_update']:.1f}", f"{r[key]['images_per_s']:.2f}")
+              for r in rows for key in ("gluoncv", "ours")]
+    lines = format_table(table, align="<><>>>>>", gap=" ", rule=True)
+    print("\n".join(lines[:2]))
+    for k, r in enumerate(rows):  # each configuration's two rows, then their ratios
+        print("\n".join(lines[2 + 2 * k:4 + 2 * k]))
+        print(f"  targets x{r['targets_speedup']:.1f} faster, images/s "
               f"x{r['images_per_s_ratio']:.2f}, targets = "
               f"{100 * r['targets_share_of_network']:.0f}% of forward + backward")
     if rows:

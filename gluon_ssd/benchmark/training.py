@@ -24,11 +24,16 @@ alone (the faster of two passes). The training batch is the loader's first batch
 import statistics
 import time
 
+import gluoncv
 import numpy as np
+from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
 from mxnet import autograd, gluon
 
 from .. import zoo
 from ..blocks.coding import BOX_STDS
+from ..data import VOCDataset
+from ..data.synthetic import CLASSES, generate_voc
+from ..data.transforms import batchify, train_transform
 from ..training.steps import TrainStep
 from .nets import SGD, build_gluoncv, build_ours
 from .timing import alternate, timed_step, training_plan
@@ -41,8 +46,6 @@ PIPELINE_IMAGE_SIZE = (375, 500)  # (height, width), a typical VOC image
 
 def make_pipeline_data(root, count):
     """A synthetic VOC folder of ``count`` train images: the :class:`VOCDataset` over it."""
-    from ..data import VOCDataset
-    from ..data.synthetic import CLASSES, generate_voc
     generate_voc(root, num_train=count, num_val=0, image_size=PIPELINE_IMAGE_SIZE, seed=0,
                  progress=False)
     return VOCDataset(root, CLASSES, "train")
@@ -50,7 +53,6 @@ def make_pipeline_data(root, count):
 
 def bench_pipeline(dataset, size, mean, std, batch):
     """(images/s of the faster of two passes over the loader, its first batch)."""
-    from ..data.transforms import batchify, train_transform
     np.random.seed(0)
     loader = gluon.data.DataLoader(dataset.transform(train_transform((size, size), mean, std,
                                                                      "flip")),
@@ -81,8 +83,6 @@ def ours_train_step(name, ctx, batch):
 
 def gluoncv_train_step(name, ctx, batch):
     """A callable: one training step of GluonCV's net, as its ``train_ssd.py`` (in-loop targets)."""
-    import gluoncv
-    from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
     net = build_gluoncv(name, ctx)
     trainer = gluon.Trainer(net.collect_params(), "sgd", dict(SGD))
     generator = SSDTargetGenerator(iou_thresh=0.5, stds=BOX_STDS,

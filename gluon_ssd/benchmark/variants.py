@@ -46,6 +46,8 @@ import mxnet as mx
 import numpy as np
 
 from .. import deploy
+from ..data.synthetic import generate_image
+from ..deploy.runtimes import OnnxRuntimeSession, OpenVINOSession
 from .flops import count_flops
 from .nets import base_size, build_gluoncv, build_ours, trainable_params
 from .timing import mxnet_runner, numpy_runner
@@ -79,7 +81,6 @@ def onnx_file_maker(variant, source, ctx):
     With ``variant.per_shape`` (OpenVINO only) the model is reshaped to each batch's exact input
     shape and compiled for it; otherwise one session serves every batch.
     """
-    from ..deploy.runtimes import OnnxRuntimeSession, OpenVINOSession
     path = source["onnx"]
     if variant.per_shape:
         if variant.runtime != "openvino":
@@ -147,7 +148,6 @@ _BY_NAME = {v.name: v for v in TABLE}
 
 def calibration_images(size, count):
     """``count`` synthetic ``(size, size, 3)`` uint8 shape images, seeded."""
-    from ..data.synthetic import generate_image
     return [generate_image(np.random.default_rng([7, k]), (size, size))[0] for k in range(count)]
 
 

@@ -3,11 +3,12 @@
 The maths is GluonCV's own blocks, imported, composed as ``gluoncv.model_zoo.ssd.SSD.hybrid_forward``
 does it, so a converted GluonCV checkpoint gives the same detections.
 """
-from numbers import Integral, Real
+from numbers import Real
 
 from gluoncv.nn.coder import MultiPerClassDecoder, NormalizedBoxCenterDecoder
 from mxnet.gluon import HybridBlock
 
+from ..utils.checks import check_int
 from .coding import BOX_STDS
 
 __all__ = ["SSDDecoder"]
@@ -17,7 +18,7 @@ def _check_nms(nms_thresh, nms_topk, post_nms):
     if not isinstance(nms_thresh, Real) or not 0 < nms_thresh <= 1:
         raise ValueError(f"nms_thresh must be in (0, 1], got {nms_thresh!r}")
     for name, value in (("nms_topk", nms_topk), ("post_nms", post_nms)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or not (value > 0 or value == -1):
+        if not (check_int(name, value) > 0 or value == -1):
             raise ValueError(f"{name} must be a positive int, or -1 for no limit; got {value!r}")
 
 
@@ -71,8 +72,7 @@ class SSDDecoder(HybridBlock):
     def __init__(self, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01,
                  stds=BOX_STDS, minimal_opset=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
-            raise ValueError(f"num_classes must be an int >= 1 (background excluded), got {num_classes!r}")
+        check_int("num_classes", num_classes, 1)  # background excluded
         if not isinstance(score_thresh, Real) or not 0 <= score_thresh < 1:
             raise ValueError(f"score_thresh must be in [0, 1), got {score_thresh!r}")
         if len(stds) != 4:

@@ -19,6 +19,8 @@ import dataclasses
 import os
 import sys
 
+import yaml
+
 from .. import SSDConfig, zoo
 from ..training.anchor_check import (anchor_coverage, coverage_table, network_layers,
                                      presented_boxes)
@@ -56,7 +58,6 @@ def _network(args, classes):
 
 
 def _write_config(config, path):
-    import yaml
     record = json_ready(dataclasses.asdict(config))
 
     def write(tmp):

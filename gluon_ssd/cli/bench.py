@@ -23,6 +23,8 @@ import argparse
 import sys
 
 from .. import benchmark, zoo
+from ..benchmark.serving import run_serving
+from ..utils.checks import check_int
 from .runner import HelpFormatter, run
 
 QUICK = benchmark.QUICK
@@ -89,17 +91,17 @@ def parse_options(argv=None):
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.variants = [v for v in benchmark.VARIANTS if v in args.variants]
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error("--repeats must be >= 1 and --warmup >= 0")
-    if min(args.batch_sizes) < 1 or args.train_batch < 1 or args.calib_images < 1:
-        parser.error("batch sizes and --calib-images must be >= 1")
-    if args.objects < 1:
-        parser.error(f"--objects must be >= 1, got {args.objects}")
+    for flag, value, minimum in [("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0),
+                                 ("--train-batch", args.train_batch, 1),
+                                 ("--calib-images", args.calib_images, 1),
+                                 ("--objects", args.objects, 1),
+                                 ("--train-size", args.train_size, 32)] + \
+            [("--batch-sizes", size, 1) for size in args.batch_sizes]:
+        if value is not None:  # --train-size: None is the model's base size
+            check_int(flag, value, minimum)
     if args.pipeline_images < args.train_batch:
-        parser.error(f"--pipeline-images ({args.pipeline_images}) must be >= --train-batch "
-                     f"({args.train_batch}): the training batch comes from the pipeline")
-    if args.train_size is not None and args.train_size < 32:
-        parser.error("--train-size must be >= 32")
+        raise ValueError(f"--pipeline-images ({args.pipeline_images}) must be >= --train-batch "
+                         f"({args.train_batch}): the training batch comes from the pipeline")
     for name in args.models:
         zoo.get_config(name)  # fail early on unknown names, with close matches
     return args
@@ -110,7 +112,6 @@ def main(argv=None):
     if args.mode == "serving":
         if not args.bundle:
             raise ValueError("--mode serving needs --bundle DIR (gluon-ssd export --onnx ...)")
-        from ..benchmark.serving import run_serving
         run_serving(args.bundle, runtime=args.runtime, requests=args.requests,
                     load_requests=args.load_requests, out=args.out)
         return 0

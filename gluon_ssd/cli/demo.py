@@ -37,6 +37,7 @@ from .runner import HelpFormatter, interactive, run  # noqa: E402
 from ..data import VOCDataset  # noqa: E402
 from ..data.synthetic import CLASSES, generate_voc  # noqa: E402
 from ..evaluation import evaluate, write_report  # noqa: E402
+from ..utils.checks import check_int  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
 
@@ -55,27 +56,6 @@ DEMO_CONFIG = SSDConfig(
 def _stage(timings, name, start):
     timings[name] = round(time.perf_counter() - start, 1)
     print(f"[demo] {name}: {timings[name]} s", flush=True)
-
-
-def _detection_difference(ref, got, min_score=0.5):
-    """Largest box difference (px) between matching confident detections of two detectors.
-
-    The export folds BatchNorm into convolutions, which moves scores by float noise (~1e-7), so two
-    same-class detections with nearly equal scores may swap places or suppress each other the other
-    way. Each reference detection scoring at least ``min_score`` is matched to the exported one of
-    the same class and score (within 1e-4) whose box is closest. Returns (difference, count);
-    the difference is inf when one has no match.
-    """
-    worst, count = 0.0, 0
-    for b in range(ref[0].shape[0]):
-        for k in np.flatnonzero((ref[0][b, :, 0] >= 0) & (ref[1][b, :, 0] >= min_score)):
-            match = (got[0][b, :, 0] == ref[0][b, k, 0]) & (abs(got[1][b, :, 0] - ref[1][b, k, 0])
-                                                              < 1e-4)
-            count += 1
-            if not match.any():
-                return float("inf"), count
-            worst = max(worst, float(np.abs(got[2][b, match] - ref[2][b, k]).max(axis=1).min()))
-    return worst, count
 
 
 def _arguments(argv):
@@ -97,8 +77,7 @@ def _arguments(argv):
     if args.quick:
         args.num_train, args.num_val, args.epochs = 64, 16, 1
     for flag in ("num_train", "num_val", "epochs", "batch_size"):
-        if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+        check_int(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
     if args.num_train < args.batch_size:
         raise ValueError(f"--num-train ({args.num_train}) must be at least --batch-size "
                          f"({args.batch_size})")
@@ -155,7 +134,10 @@ def _export_and_reload(args, net, train, val, bundle):
     batch = mx.nd.array(deploy.normalize_images(images, DEMO_CONFIG.mean, DEMO_CONFIG.std))
     dets = [o.asnumpy() for o in plain(batch)]
     ref = [o.asnumpy() for o in net(batch)]
-    export_diff, compared = _detection_difference(ref, dets)
+    # Folding BatchNorm moves scores by float noise (~1e-7): near-tied rows may swap, so the
+    # confident detections are matched by class and score, and their boxes' difference read.
+    same = deploy.compare_detections(ref, dets, box_atol=np.inf, min_score=0.5)
+    export_diff, compared = (same.max_box_difference if same.same else float("inf")), same.compared
     agreement = deploy.detection_agreement(ref, dets)
     int8 = evaluate(deploy.load(bundle, variant="int8"), val, (SIDE, SIDE), batch_size=16,
                     mean=DEMO_CONFIG.mean, std=DEMO_CONFIG.std)

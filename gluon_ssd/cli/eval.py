@@ -57,22 +57,18 @@ from ..evaluation.size_bands import bands_table  # noqa: E402
 from ..evaluation import evaluate, write_report  # noqa: E402
 from ..evaluation.confusion import DEFAULT_IOU_THRESH, DEFAULT_SCORE_THRESH  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
+from ..utils.tables import format_table  # noqa: E402
 
 
 def _ap_table(header, rows):
     """Aligned text table: ``header`` names, then ``rows`` of (name, AP or None, ...)."""
-    def fmt(ap):
-        return "   n/a" if ap is None else f"{ap:6.4f}"
-
-    width = max(len(name) for name, *_ in rows + [header])
-    lines = [f"{header[0]:<{width}}  " + "  ".join(header[1:])]
-    lines += [f"{name:<{width}}  " + "  ".join(fmt(ap) for ap in aps) for name, *aps in rows]
-    return "\n".join(lines)
+    cells = [[name] + ["n/a" if ap is None else f"{ap:.4f}" for ap in aps] for name, *aps in rows]
+    return "\n".join(format_table([header] + cells, align="<" + ">" * (len(header) - 1)))
 
 
 def _table(result):
     rows = [(name, ap["voc07_ap"], ap["voc_ap"]) for name, ap in result["per_class"].items()]
-    return _ap_table(("class", "VOC07 ", "VOC(area)"),
+    return _ap_table(("class", "VOC07", "VOC(area)"),
                      rows + [("mAP", result["voc07_map"], result["voc_map"])])
 
 
@@ -83,7 +79,7 @@ def _nan(ap):
 
 def _coco_table(result):
     rows = [(name, ap["AP"], ap["AP50"]) for name, ap in result["per_class"].items()]
-    return _ap_table(("class", "AP    ", "AP50"),
+    return _ap_table(("class", "AP", "AP50"),
                      rows + [("mean", result["coco"]["AP"], result["coco"]["AP50"])])
 
 

@@ -26,6 +26,7 @@ from .context import parse_ctx
 from .runner import HelpFormatter, run
 from ..weights.store import load_weights
 from ..training import load_trained
+from ..utils.tables import format_table
 
 
 def build_parser():
@@ -84,23 +85,18 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     args.ctx = parse_ctx(args.ctx, single=True)
-    if args.int8 and not args.calib_images:
-        raise ValueError("--int8 needs --calib-images DIR (images like the ones it will see)")
-    if args.static_shape and not args.onnx:
-        raise ValueError("--static-shape is an option of the ONNX graph: add --onnx")
-    if args.bf16 and not (args.onnx and args.calib_images):
-        raise ValueError("--bf16 needs --onnx and --calib-images DIR")
     if args.triton_repo and not args.onnx:
         raise ValueError("--triton-repo serves the ONNX graph: add --onnx")
-    net = _load_net(args)
-    tolerance = None if args.int8_tolerance < 0 else args.int8_tolerance
-    manifest = deploy.export(
-        net, args.out, tuple(args.data_shape), name=args.name, preprocess=args.preprocess,
+    # The options are checked (by ExportOptions) before the network is built.
+    options = deploy.ExportOptions(
+        data_shape=tuple(args.data_shape), name=args.name, preprocess=args.preprocess,
         optimize=not args.no_optimize, int8=args.int8, calib_images=args.calib_images,
-        calib_mode=args.calib_mode, int8_tolerance=tolerance, onnx=args.onnx, ctx=args.ctx,
-        dtype=args.dtype, bf16=args.bf16,
+        calib_mode=args.calib_mode,
+        int8_tolerance=None if args.int8_tolerance < 0 else args.int8_tolerance,
+        onnx=args.onnx, ctx=args.ctx, dtype=args.dtype, bf16=args.bf16,
         bf16_tolerance=None if args.bf16_tolerance < 0 else args.bf16_tolerance,
         static_shape=args.static_shape)
+    manifest = deploy.export(_load_net(args), args.out, options=options)
     _print_summary(args, manifest)
     if args.triton_repo:
         for folder in deploy.write_model_repository(args.out, args.triton_repo,
@@ -159,19 +155,20 @@ def _print_summary(args, manifest):
                     print(f"  int8 ONNX ({int8['file']}) in {runtime}: agreement with fp32 mAP "
                           f"{record['agreement']} over {record['num_reference_detections']} "
                           f"reference detections, verified {record['verified']}")
-    width = max(len(f) for f in manifest["files"])
-    for fname, info in manifest["files"].items():
-        print(f"  {fname:<{width}}  {info['size']:>12,} bytes  sha256 {info['sha256'][:16]}")
-    manifest_path = os.path.join(args.out, deploy.MANIFEST)
-    print(f"  {deploy.MANIFEST:<{width}}  {os.path.getsize(manifest_path):>12,} bytes  "
-          f"(lists the files above)")
+    rows = [(fname, f"{info['size']:,} bytes", f"sha256 {info['sha256'][:16]}")
+            for fname, info in manifest["files"].items()]
+    rows.append((deploy.MANIFEST, f"{os.path.getsize(os.path.join(args.out, deploy.MANIFEST)):,} "
+                                  f"bytes", "(lists the files above)"))
+    print("\n".join(format_table(rows, align="<><", indent="  ")))
     return 0
 
 
 # The library's argument names, as this script's flags, in the messages it prints.
 FLAGS = {"int8_tolerance=None": "--int8-tolerance -1", "int8_tolerance": "--int8-tolerance",
          "bf16_tolerance=None": "--bf16-tolerance -1", "bf16_tolerance": "--bf16-tolerance",
-         "static_shape": "--static-shape", "max_batch_size": "--triton-max-batch",
+         "static_shape=True": "--static-shape", "static_shape": "--static-shape",
+         "int8=True": "--int8", "bf16=True": "--bf16", "onnx=True": "--onnx",
+         "max_batch_size": "--triton-max-batch",
          "calib_images": "--calib-images", "calib_mode": "--calib-mode", "data_shape": "--data-shape"}
 
 if __name__ == "__main__":

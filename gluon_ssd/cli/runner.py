@@ -20,6 +20,7 @@ import os
 import sys
 
 from ..training.errors import TrainingDiverged, TrainingInterrupted
+from ..utils.checks import is_int
 
 __all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line", "HelpFormatter", "interactive"]
 
@@ -99,4 +100,4 @@ def run(main, argv=None, prog=None, flags=None):
             raise
         print(error_line(prog, err, flags), file=sys.stderr)
         return EXIT_USER_ERROR
-    return code if isinstance(code, int) and not isinstance(code, bool) else 0
+    return code if is_int(code) else 0

@@ -60,6 +60,7 @@ def main(argv=None):
                          f"{', '.join(missing)}): pip install 'gluon_ssd[serve]'")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be in 1..65535, got {args.port}")
+    # gluon_ssd.serve imports FastAPI and uvicorn, optional (the serve extra): checked above.
     from ..serve import DetectionService, ServeConfig, create_app, run_server
     config = ServeConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                          queue_size=args.queue_size, workers=args.workers,

@@ -2,6 +2,8 @@
 data.yaml), tiles, and the ``--config`` file."""
 import json
 
+import yaml
+
 from .. import SSDConfig
 from ..data import ConcatDataset, COCODataset, VOCDataset, YOLODataset, find_classes
 from ..data.tiles import DEFAULT_MIN_VISIBLE, DEFAULT_OVERLAP
@@ -110,13 +112,10 @@ def read_config(path):
         raise ValueError(f"{where}: not UTF-8 text ({err})") from None
     try:
         if kind == "YAML":
-            import yaml
             # libyaml's safe loader when PyYAML was built with it (the same documents, faster).
             content = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         else:
             content = json.loads(text)
-    except ImportError:
-        raise ValueError(f"{where}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
     except Exception as err:  # noqa: BLE001  (json and yaml raise their own error classes)
         raise ValueError(f"{where}: not valid {kind}: {' '.join(str(err).split())}") from None
     if not isinstance(content, dict) or set(content) - {"train", "ssd"}:

@@ -176,13 +176,10 @@ def _class_map(categories, classes, unknown_class, path):
     if classes is None:
         classes = tuple(names)
     else:
-        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
-            raise TypeError(f"classes must be a sequence of category names, got {classes!r}")
-        classes = tuple(classes)
-        missing = [c for c in classes if c not in names]
-        if missing or len(set(classes)) != len(classes) or not classes:
-            raise ValueError(f"classes {classes!r}: each must be one category name of {path} "
-                             f"({names}), without duplicates; not found: {missing}")
+        try:
+            classes = check_class_names(classes, allowed=names)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
     if unknown_class not in ("error", "skip"):
         raise ValueError(f"unknown_class must be 'error' or 'skip', got {unknown_class!r}")
     left_out = [c for c in by_id if c["name"] not in classes]

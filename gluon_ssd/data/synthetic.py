@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from .classes import check_class_names
+from ..utils.checks import check_class_names, check_data_shape, check_int, is_int
 
 __all__ = ["CLASSES", "generate_image", "generate_voc"]
 
@@ -52,16 +52,6 @@ _PLACEMENT_TRIES = 30
 _MIN_IMAGE_SIDE = 32
 _JPEG_QUALITY = 90
 
-
-def _check_image_size(image_size):
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(s, (int, np.integer)) for s in image_size)):
-        raise TypeError(f"image_size must be a (height, width) pair of ints, got {image_size!r}")
-    height, width = int(image_size[0]), int(image_size[1])
-    if min(height, width) < _MIN_IMAGE_SIDE:
-        raise ValueError(f"image_size must be at least {_MIN_IMAGE_SIDE} px on each side, "
-                         f"got {image_size!r}")
-    return height, width
 
 
 def _crop_tight(mask):
@@ -198,10 +188,10 @@ def generate_image(rng, image_size=(256, 256), classes=CLASSES, return_masks=Fal
         Only with ``return_masks``: bool (N, H, W), the visible pixels of each object.
     """
     if not isinstance(rng, np.random.Generator):
-        if not isinstance(rng, (int, np.integer)):
+        if not is_int(rng):
             raise TypeError(f"rng must be a numpy.random.Generator or an int seed, got {rng!r}")
         rng = np.random.default_rng(rng)
-    height, width = _check_image_size(image_size)
+    height, width = check_data_shape(image_size, "image_size", _MIN_IMAGE_SIDE)
     classes = check_class_names(classes, allowed=CLASSES)
     short = min(height, width)
 
@@ -286,14 +276,6 @@ def _annotation_xml(image_id, height, width, label, classes, filename=None):
             + "".join(objects) + "</annotation>\n")
 
 
-def _check_count(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
 def generate_voc(root, num_train, num_val, image_size=(256, 256), seed=0, classes=CLASSES,
                  progress=True):
     """Write a synthetic VOC-layout dataset of shapes (see the module docstring).
@@ -322,12 +304,11 @@ def generate_voc(root, num_train, num_val, image_size=(256, 256), seed=0, classe
         ``root``, ``classes``, ``image_size``, ``seed``, ``split_files`` ({split: path}),
         ``num_images`` ({split: count}) and ``num_objects`` ({split: count}).
     """
-    num_train = _check_count("num_train", num_train)
-    num_val = _check_count("num_val", num_val)
-    height, width = _check_image_size(image_size)
+    num_train = check_int("num_train", num_train, 0)
+    num_val = check_int("num_val", num_val, 0)
+    height, width = check_data_shape(image_size, "image_size", _MIN_IMAGE_SIDE)
     classes = check_class_names(classes, allowed=CLASSES)
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int("seed", seed, 0)
     root = os.path.abspath(os.path.expanduser(root))
     dirs = {name: os.path.join(root, *parts) for name, parts in
             (("images", ("JPEGImages",)), ("annotations", ("Annotations",)),

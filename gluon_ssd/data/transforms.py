@@ -23,6 +23,9 @@ from gluoncv.data.batchify import Pad, Stack, Tuple
 from gluoncv.data.transforms import bbox as tbbox
 from gluoncv.data.transforms import image as timage
 from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
+from PIL import Image
+
+from ..utils.checks import check_data_shape
 
 __all__ = ["AUGMENTATIONS", "train_transform", "ValTransform", "antialiased_resize", "batchify",
            "check_data_shape"]
@@ -95,7 +98,6 @@ class ValTransform(_ResizeFlip):
 def antialiased_resize(image, width, height):
     """uint8 ``(H, W, 3)`` numpy ``image`` resized to ``(width, height)`` with Pillow's
     antialiased bilinear filter."""
-    from PIL import Image
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
 
 
@@ -119,13 +121,6 @@ def batchify():
     """Batch ``(image, label)`` items: images stacked, labels padded with -1 rows to ``(B, M, 6)``,
     ``M >= 1`` (a batch without any object gets one padding row per image)."""
     return Tuple(Stack(), _PadLabels())
-
-
-def check_data_shape(data_shape):
-    """``(height, width)`` as ints, or a ValueError: the one check of a network input size."""
-    if len(data_shape) != 2 or any(int(s) != s or s < 1 for s in data_shape):
-        raise ValueError(f"data_shape must be (height, width) positive ints, got {data_shape!r}")
-    return int(data_shape[0]), int(data_shape[1])
 
 
 def to_original_pixels(ids, scores, boxes, data_shape, width, height, thresh, class_names):

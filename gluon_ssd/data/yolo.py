@@ -34,6 +34,7 @@ import warnings
 
 import mxnet as mx
 import numpy as np
+import yaml
 from gluoncv.data.base import VisionDataset
 
 from .classes import check_class_names
@@ -62,7 +63,6 @@ def read_data_yaml(data_yaml):
     ValueError
         Not a YAML mapping, or ``names`` missing or malformed (the message names the file).
     """
-    import yaml
     data_yaml = os.path.expanduser(os.fspath(data_yaml))
     if not os.path.isfile(data_yaml):
         raise FileNotFoundError(f"YOLO data file not found: {data_yaml}")

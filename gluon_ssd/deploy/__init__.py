@@ -26,17 +26,20 @@ the cast, ``/ 255``, ``(x - mean) / std`` and the NHWC -> NCHW transpose itself.
 :func:`load` runs a bundle in any runtime behind one call (:class:`Detector`); ``auto`` picks the
 fastest runtime and precision installed, supported by this CPU and verified by the bundle.
 
-Modules, by role: :mod:`.bundle` (manifest, checks), :mod:`.export`, :mod:`.graph` (tracing,
-preprocessing, BatchNorm folding, casts), :mod:`.onnx_export`, :mod:`.onnx_nms` and
-:mod:`.onnx_int8` (the ONNX graph, its NMS tail, its int8 form), :mod:`.runtimes` (sessions), :mod:`.cpu` (ISA), :mod:`.int8`,
-:mod:`.bf16`, :mod:`.postprocess` (numpy reference NMS, agreement), :mod:`.images`,
-:mod:`.loader` (:func:`load`, :class:`Detector`), :mod:`.triton` (a Triton Inference Server model
-repository from the ONNX graph: :func:`write_model_repository`).
+Modules, by role: :mod:`.bundle` (manifest, checks), :mod:`.export`, :mod:`.options`
+(:class:`ExportOptions`, what an export is asked for), :mod:`.graph` (tracing, preprocessing,
+BatchNorm folding, casts), :mod:`.onnx_export`, :mod:`.onnx_nms` and :mod:`.onnx_int8` (the ONNX
+graph, its NMS tail, its int8 form), :mod:`.runtimes` (sessions), :mod:`.cpu` (ISA),
+:mod:`.int8`, :mod:`.bf16`, :mod:`.postprocess` (numpy reference NMS, agreement),
+:mod:`.compare` (the one "same detections" check), :mod:`.images`, :mod:`.loader`
+(:func:`load`, :class:`Detector`), :mod:`.triton` (a Triton Inference Server model repository
+from the ONNX graph: :func:`write_model_repository`).
 """
 from .bf16 import DEFAULT_BF16_TOLERANCE
 from .bundle import MANIFEST, read_manifest, verify_bundle
+from .compare import DetectionComparison, compare_detections
 from .cpu import cpu_isa, has_bf16, isa_summary
-from .export import DTYPES, export
+from .export import DTYPES, ExportOptions, export
 from .graph import RawSSD, fold_batchnorm
 from .images import load_images, normalize_images
 from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE
@@ -45,8 +48,9 @@ from .postprocess import AGREEMENT_SCORE, detection_agreement, postprocess_numpy
 from .runtimes import RUNTIMES, installed_runtimes
 from .triton import TRITON_BACKENDS, write_model_repository
 
-__all__ = ["export", "load", "Detector", "RawSSD", "postprocess_numpy", "detection_agreement",
-           "fold_batchnorm", "load_images", "normalize_images", "verify_bundle",
+__all__ = ["export", "ExportOptions", "load", "Detector", "RawSSD", "postprocess_numpy",
+           "detection_agreement", "compare_detections", "DetectionComparison", "fold_batchnorm",
+           "load_images", "normalize_images", "verify_bundle",
            "read_manifest", "available", "cpu_isa", "has_bf16", "isa_summary", "MANIFEST",
            "DEFAULT_INT8_TOLERANCE", "DEFAULT_BF16_TOLERANCE", "CALIB_MODES", "DTYPES",
            "RUNTIMES", "PRECISIONS", "AGREEMENT_SCORE", "installed_runtimes",

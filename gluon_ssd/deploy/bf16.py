@@ -6,8 +6,11 @@ records :func:`~.postprocess.detection_agreement` of bf16 with f32 in the manife
 the bf16 record below a tolerance. :func:`gluon_ssd.deploy.load` picks bf16 by itself only where
 that record passed and the CPU has bf16 units.
 """
+import numpy as np
+
 from .cpu import has_bf16, isa_summary
 from .postprocess import agreement_record
+from .runtimes import OpenVINOSession
 
 __all__ = ["DEFAULT_BF16_TOLERANCE", "measure_bf16"]
 
@@ -45,12 +48,10 @@ def measure_bf16(onnx_path, images, tolerance=DEFAULT_BF16_TOLERANCE, batch=8):
         The CPU has no bf16 units, OpenVINO is not installed, or the agreement is below
         ``tolerance`` (or cannot be measured while a tolerance is set).
     """
-    import numpy as np
     if not has_bf16():
         raise ValueError(f"bf16=True needs a CPU with bf16 units (avx512_bf16 or amx_bf16); "
                          f"this one has {isa_summary()}: export without bf16")
-    try:
-        from .runtimes import OpenVINOSession
+    try:  # OpenVINO is an optional dependency, imported by the session
         sessions = [OpenVINOSession(onnx_path, p) for p in ("fp32", "bf16")]
     except ImportError:
         raise ValueError("bf16=True runs OpenVINO: pip install 'gluon_ssd[runtimes]'") from None

@@ -18,7 +18,7 @@ import warnings
 import mxnet as mx
 
 from ..data.classes import check_class_names
-from ..utils.checks import is_finite_number
+from ..utils.checks import is_finite_number, is_int
 from ..utils.fileio import contained_path, file_digest, read_json
 from ..model.ssd import LayerSpec, check_saved_layers
 
@@ -214,7 +214,7 @@ def read_manifest(out_dir):
                          f"gluon_ssd reads version {FORMAT_VERSION}")
     for fname, info in manifest["files"].items():
         bundle_path(out_dir, fname)
-        if not isinstance(info, dict) or not _is_int(info.get("size"), 0) \
+        if not isinstance(info, dict) or not (is_int(info.get("size")) and info["size"] >= 0) \
                 or not isinstance(info.get("sha256"), str):
             raise ValueError(f"{path}: files entry {fname!r} must be {{'size': int >= 0, "
                              f"'sha256': str}}, got {info!r}; re-export the model")
@@ -223,9 +223,6 @@ def read_manifest(out_dir):
         _check_variant(variant, entry, manifest["files"], path)
     return manifest
 
-
-def _is_int(value, minimum):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _check_header(manifest, path):
@@ -237,14 +234,14 @@ def _check_header(manifest, path):
     spec = manifest.get("input")
     if not isinstance(spec, dict) or not isinstance(spec.get("preprocess"), bool) \
             or not isinstance(spec.get("dtype"), str) or not isinstance(spec.get("shape"), list) \
-            or len(spec["shape"]) != 4 or not all(_is_int(v, 1) for v in spec["shape"]):
+            or len(spec["shape"]) != 4 or not all(is_int(v) and v >= 1 for v in spec["shape"]):
         raise ValueError(f"{path}: input must be a mapping with preprocess (bool), dtype (str) "
                          f"and shape (4 ints >= 1), got {spec!r}")
     if not isinstance(manifest.get("optimizations", {}), dict):
         raise ValueError(f"{path}: optimizations must be a mapping, got "
                          f"{manifest['optimizations']!r}")
     base = manifest.get("base_size")
-    if base is not None and not _is_int(base, 1):
+    if base is not None and not (is_int(base) and base >= 1):
         raise ValueError(f"{path}: base_size must be an int >= 1 or null, got {base!r}")
     layers = manifest.get("layers")
     if layers is not None:
@@ -253,6 +250,9 @@ def _check_header(manifest, path):
                              f"{layers!r}")
         for k, record in enumerate(layers):
             LayerSpec.from_dict(record, f"{path}: layers[{k}]")
+
+
+_INT8_GRAPH_KEYS = ("file", "format", "calib_mode", "num_calib_images")
 
 
 def _onnx_records(entry, files, path):
@@ -266,8 +266,10 @@ def _onnx_records(entry, files, path):
     int8 = precisions.get("int8", {})
     if "file" in int8 and (not isinstance(int8["file"], str) or int8["file"] not in files):
         raise bad
+    # The int8 record describes its graph (file, format, calib_mode, num_calib_images) beside
+    # one agreement record per runtime: only those are records.
     records = [v for k, v in precisions.items() if k != "int8"] + \
-        [v for k, v in int8.items() if k != "file"]
+        [v for k, v in int8.items() if k not in _INT8_GRAPH_KEYS]
     if not all(isinstance(record, dict) for record in records):
         raise bad
     return records

@@ -6,6 +6,7 @@ manifest removed just before and the new one moved in last. A failed write (disk
 read-only folder), a refusal or an interruption before that point leaves the previous bundle as
 it was, and no temporary file.
 """
+import dataclasses
 import json
 import os
 import shutil
@@ -13,55 +14,19 @@ import tempfile
 import warnings
 
 import mxnet as mx
-import numpy as np
 
 from ..utils.fileio import atomic_write_json, file_digest
-from .bf16 import DEFAULT_BF16_TOLERANCE, measure_bf16
+from .bf16 import measure_bf16
 from .bundle import FORMAT, FORMAT_VERSION, MANIFEST, layers_entry
 from .graph import HalfPrecisionSSD, cast_params, fold_batchnorm, trace
 from .images import load_images, normalize_images
-from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE, export_int8
+from .int8 import export_int8
 from .onnx_export import export_onnx
 from .onnx_int8 import export_onnx_int8
+from .options import DTYPES, ExportOptions
 from .runtimes import installed
 
-__all__ = ["export", "DTYPES"]
-
-DTYPES = ("float32", "float16")
-
-
-def _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_images,
-                       int8_tolerance, onnx, bf16, bf16_tolerance, static_shape):
-    if not hasattr(net, "decoder") or not hasattr(net, "config"):
-        raise TypeError(f"net must be a gluon_ssd SSD (from gluon_ssd.zoo), got "
-                        f"{type(net).__name__}")
-    if (not isinstance(data_shape, (tuple, list)) or len(data_shape) != 2
-            or not all(isinstance(v, (int, np.integer)) and v > 0 for v in data_shape)):
-        raise ValueError(f"data_shape must be (height, width) positive ints, got {data_shape!r}")
-    if name is not None and (not isinstance(name, str) or not name or os.sep in name
-                             or name.startswith(".")):
-        raise ValueError(f"name must be a plain file name prefix, got {name!r}")
-    if calib_mode not in CALIB_MODES:
-        raise ValueError(f"calib_mode must be one of {CALIB_MODES}, got {calib_mode!r}")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    if int8 and calib_images is None:
-        raise ValueError("int8=True needs calib_images: a folder or a list of (H, W, 3) uint8 "
-                         "RGB images like the ones the model will see")
-    if int8 and dtype != "float32":
-        raise ValueError(f"int8 quantization starts from float32, got dtype={dtype!r}")
-    for flag, value in (("int8_tolerance", int8_tolerance), ("bf16_tolerance", bf16_tolerance)):
-        if value is not None and not 0 <= value <= 1:
-            raise ValueError(f"{flag} is a minimum agreement mAP in [0, 1] (or None), got "
-                             f"{value!r}")
-    if static_shape and not onnx:
-        raise ValueError("static_shape=True is an option of the ONNX graph: it needs onnx=True")
-    if bf16 and not onnx:
-        raise ValueError("bf16=True measures the ONNX graph in OpenVINO: it needs onnx=True")
-    if bf16 and calib_images is None:
-        raise ValueError("bf16=True needs calib_images to measure its agreement with fp32")
-
-
+__all__ = ["export", "ExportOptions", "DTYPES"]
 
 def _save_params(path, args, aux):
     save = {f"arg:{k}": v for k, v in args.items()}
@@ -69,10 +34,7 @@ def _save_params(path, args, aux):
     mx.nd.save(path, save)
 
 
-def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=True, int8=False,
-           calib_images=None, calib_mode="naive", int8_tolerance=DEFAULT_INT8_TOLERANCE,
-           onnx=False, ctx=None, dtype="float32", max_calib_images=64, bf16=False,
-           bf16_tolerance=DEFAULT_BF16_TOLERANCE, static_shape=False):
+def export(net, out_dir, data_shape=None, options=None, **kwargs):
     """Export ``net`` as a deployable bundle in ``out_dir`` (see :mod:`gluon_ssd.deploy`).
 
     Files are written in a temporary folder inside ``out_dir`` and moved in (``os.replace``) when
@@ -88,38 +50,9 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
     data_shape : (int, int), optional
         ``(H, W)`` of the trace and the checks (default ``net.base_size`` square); the graphs
         take any size.
-    name : str, optional
-        File name prefix; default ``net.model_name`` (or ``'ssd'``).
-    preprocess : bool, default False
-        Graph input uint8 ``(B, H, W, 3)`` RGB, normalized in the graph; else ``(B, 3, H, W)``
-        ``(x / 255 - mean) / std`` with ``net.mean`` / ``net.std``.
-    optimize : bool, default True
-        Fold BatchNorm into the convolutions; :func:`load` adds oneDNN fusion on CPU.
-    int8 : bool, default False
-        Also int8 graphs calibrated on ``calib_images``: oneDNN (MXNet, CPU) and, with ``onnx``,
-        the QDQ ONNX graph (ONNX Runtime; OpenVINO for static graphs), see :mod:`.onnx_int8`.
-    calib_images : str or sequence of array, optional
-        Folder or list of ``(H, W, 3)`` uint8 RGB images (resized to ``data_shape``, at most
-        ``max_calib_images``); they also measure the int8 and bf16 agreements.
-    calib_mode : {'naive', 'entropy'}
-        Activation ranges from min/max or from KL-divergence thresholds.
-    int8_tolerance, bf16_tolerance : float or None
-        Minimum :func:`detection_agreement` with fp32 on the calibration images (defaults
-        ``DEFAULT_INT8_TOLERANCE``, ``DEFAULT_BF16_TOLERANCE``); below it, or when it cannot be
-        measured, ``ValueError`` and nothing written. None: recorded, never refused (and
-        ``load`` never picks that precision by itself).
-    onnx : bool, default False
-        Also ``<name>.onnx`` (the ``onnx`` extra): the whole detector, NMS inside, the MXNet
-        graph's outputs ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)``.
-    ctx : mxnet.Context, optional
-        Where to trace and check; default the context of net's parameters.
-    dtype : {'float32', 'float16'}
-        Weights and input dtype of the main graph (float16: for GPUs).
-    bf16 : bool, default False
-        Record OpenVINO bf16's agreement with f32 (``onnx``, OpenVINO, a CPU with bf16 units).
-    static_shape : bool, default False
-        With ``onnx``: the graph takes ``data_shape`` only (any batch), anchors folded to a
-        constant (``<name>-static.onnx``): small models, OpenVINO int8 and static compilation.
+    options : ExportOptions, optional
+        Everything else; or give its fields as keywords (``name=``, ``int8=``, ``onnx=``...,
+        see :class:`~gluon_ssd.deploy.ExportOptions`), not both.
 
     Returns
     -------
@@ -128,33 +61,34 @@ def export(net, out_dir, data_shape=None, name=None, preprocess=False, optimize=
 
     Raises
     ------
+    TypeError
+        ``net`` is not a gluon_ssd SSD, an unknown option, or both ``options`` and keywords.
+    ValueError
+        A bad option value or combination (before anything is written), or an int8 / bf16
+        agreement below its tolerance (nothing written).
     OSError
         A file could not be written (naming ``out_dir``); the previous bundle is untouched.
     """
-    if data_shape is None and net.base_size is None:
-        raise ValueError("this SSD has no base_size: give data_shape=(height, width)")
-    data_shape = tuple(data_shape) if data_shape is not None else (net.base_size,) * 2
-    _check_export_args(net, data_shape, name, calib_mode, dtype, int8, calib_images,
-                       int8_tolerance, onnx, bf16, bf16_tolerance, static_shape)
-    name = name or net.model_name or "ssd"
-    opts = dict(data_shape=data_shape, preprocess=preprocess, optimize=optimize, dtype=dtype,
-                ctx=ctx or next(iter(net.collect_params().values())).list_ctx()[0],
-                mean=tuple(net.mean), std=tuple(net.std), int8=int8, calib_images=calib_images,
-                calib_mode=calib_mode, int8_tolerance=int8_tolerance, onnx=onnx, bf16=bf16,
-                bf16_tolerance=bf16_tolerance, static_shape=static_shape,
-                max_calib_images=max_calib_images)
-    manifest = _manifest_header(net, name, data_shape, preprocess, dtype)
-    _write_bundle(out_dir, name, net, manifest, opts)
+    if options is None:
+        options = ExportOptions(data_shape=data_shape, **kwargs)
+    elif kwargs:
+        raise TypeError(f"give the options as options=ExportOptions(...) or as keywords, not "
+                        f"both: got options and {sorted(kwargs)}")
+    elif data_shape is not None:
+        options = dataclasses.replace(options, data_shape=data_shape)
+    options = options.for_net(net)
+    manifest = _manifest_header(net, options)
+    _write_bundle(out_dir, net, manifest, options)
     return manifest
 
 
-def _write_bundle(out_dir, name, net, manifest, opts):
+def _write_bundle(out_dir, net, manifest, options):
     """Write every file in a temporary folder inside ``out_dir``, then move them in."""
     os.makedirs(out_dir, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix=".tmp-export-", dir=out_dir)
     try:
         try:
-            files = _write_files(tmp_dir, name, net, manifest, opts)
+            files = _write_files(tmp_dir, net, manifest, options)
         except OSError as err:
             raise OSError(err.errno, f"export to {out_dir!r} failed while writing its files "
                                      f"({err}); the previous bundle there, if any, is "
@@ -165,30 +99,25 @@ def _write_bundle(out_dir, name, net, manifest, opts):
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
-def _write_files(tmp_dir, name, net, manifest, opts):
+def _write_files(tmp_dir, net, manifest, options):
     """Every graph of the bundle, then its manifest, in ``tmp_dir``: the file names written."""
-    files = _write_mxnet_graphs(tmp_dir, name, net, manifest, opts)
-    if opts["int8"]:
-        entry, int8_files = export_int8(
-            tmp_dir, name, manifest["variants"]["fp32"], net.decoder.prefix,
-            opts["calib_images"], opts["data_shape"], opts["calib_mode"], opts["preprocess"],
-            opts["mean"], opts["std"], opts["int8_tolerance"], opts["max_calib_images"])
+    files = _write_mxnet_graphs(tmp_dir, net, manifest, options)
+    calib = _calibration_batch(net, options) if options.int8 or options.bf16 else None
+    if options.int8:
+        entry, int8_files = export_int8(tmp_dir, manifest["variants"]["fp32"], calib,
+                                        net.decoder.prefix, options)
         manifest["variants"]["int8"] = entry
         files.extend(int8_files)
-    if opts["onnx"]:
-        entry, onnx_files = export_onnx(tmp_dir, name, net, **{
-            k: opts[k] for k in ("data_shape", "ctx", "preprocess", "mean", "std",
-                                 "optimize")}, static=opts["static_shape"])
-        if opts["bf16"] or opts["int8"]:
-            images = _check_images(opts["calib_images"], opts, opts["max_calib_images"])
-        if opts["bf16"]:
+    if options.onnx:
+        entry, onnx_files = export_onnx(tmp_dir, net, options)
+        if options.bf16:
             entry["precisions"]["bf16"] = measure_bf16(
-                os.path.join(tmp_dir, entry["file"]), images, opts["bf16_tolerance"])
-        if opts["int8"] and installed("onnxruntime"):
+                os.path.join(tmp_dir, entry["file"]), calib, options.bf16_tolerance)
+        if options.int8 and installed("onnxruntime"):
             entry["precisions"]["int8"], int8_files = export_onnx_int8(
-                tmp_dir, entry, images, opts["calib_mode"], opts["int8_tolerance"])
+                tmp_dir, entry, calib, options.calib_mode, options.int8_tolerance)
             onnx_files.extend(int8_files)
-        elif opts["int8"]:
+        elif options.int8:
             warnings.warn("int8=True: no int8 ONNX graph, ONNX Runtime's quantizer is not "
                           "installed (pip install 'gluon_ssd[runtimes]'); the MXNet int8 graph "
                           "and the fp32 ONNX graph are written")
@@ -211,14 +140,16 @@ def _commit(tmp_dir, out_dir, files):
     os.replace(os.path.join(tmp_dir, MANIFEST), manifest_path)
 
 
-def _check_images(calib_images, opts, limit):
+def _calibration_batch(net, options):
     """The calibration images as the graph's input batch (normalized NCHW, or uint8 NHWC)."""
-    pixels = load_images(calib_images, opts["data_shape"], limit=limit)
-    return pixels if opts["preprocess"] else normalize_images(pixels, opts["mean"], opts["std"])
+    pixels = load_images(options.calib_images, options.data_shape,
+                         limit=options.max_calib_images)
+    return pixels if options.preprocess else normalize_images(pixels, net.mean, net.std)
 
 
-def _manifest_header(net, name, data_shape, preprocess, dtype):
-    decoder = net.decoder
+def _manifest_header(net, options):
+    decoder, name, data_shape = net.decoder, options.name, options.data_shape
+    preprocess, dtype = options.preprocess, options.dtype
     mean, std = list(net.mean), list(net.std)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -251,24 +182,24 @@ def _manifest_header(net, name, data_shape, preprocess, dtype):
     }
 
 
-def _write_mxnet_graphs(tmp_dir, name, net, manifest, opts):
+def _write_mxnet_graphs(tmp_dir, net, manifest, options):
     """Trace (and fold) the inference graph, write it; the file names written."""
-    dtype = opts["dtype"]
+    dtype = options.dtype
     block = net if dtype == "float32" else HalfPrecisionSSD(net)
-    sym, args, aux = trace(block, opts["data_shape"], opts["ctx"], opts["preprocess"],
-                           opts["mean"], opts["std"])
+    sym, args, aux = trace(block, options.data_shape, options.ctx, options.preprocess, net.mean,
+                           net.std)
     folded = 0
-    if opts["optimize"]:
+    if options.optimize:
         sym, args, aux, folded = fold_batchnorm(sym, args, aux)
     manifest["optimizations"] = {
         "batchnorm_folded": folded,
         "static_alloc": True,
-        "cpu_backend": "MKLDNN" if opts["optimize"] else None,
+        "cpu_backend": "MKLDNN" if options.optimize else None,
         "cpu_backend_applied": "at load time (gluon_ssd.deploy.load); the saved graph is "
-                               "plain MXNet" if opts["optimize"] else None,
+                               "plain MXNet" if options.optimize else None,
     }
     keep = [p.name for p in net.anchor_generators.collect_params().values()]
-    main = _write_mxnet(tmp_dir, name, sym, args, aux, dtype, opts["preprocess"], keep)
+    main = _write_mxnet(tmp_dir, options.name, sym, args, aux, dtype, options.preprocess, keep)
     manifest["variants"]["fp32" if dtype == "float32" else dtype] = main["entry"]
     return list(main["files"])
 

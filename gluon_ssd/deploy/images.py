@@ -4,6 +4,7 @@ import os
 import mxnet as mx
 import numpy as np
 
+from ..data.files import find_images
 from ..data.image import IMAGE_EXTENSIONS, read_image
 
 __all__ = ["load_images", "normalize_images", "IMAGE_EXTENSIONS"]
@@ -15,8 +16,9 @@ def load_images(source, data_shape, limit=None):
     Parameters
     ----------
     source : str or sequence of array
-        A folder (files with an :data:`~gluon_ssd.data.image.IMAGE_EXTENSIONS` ending, sorted by name, decoded by
-        :func:`gluon_ssd.data.image.read_image` like training images), or arrays ``(H, W, 3)``
+        A folder, a glob pattern or a file, found by :func:`gluon_ssd.data.files.find_images`
+        (a folder's image files sorted by name) and decoded by
+        :func:`gluon_ssd.data.image.read_image` like training images; or arrays ``(H, W, 3)``
         uint8 RGB of any size (a list, or one ``(N, H, W, 3)`` array).
     data_shape : (int, int)
         ``(H, W)`` to resize to (plain resize, aspect ratio not kept).
@@ -30,14 +32,11 @@ def load_images(source, data_shape, limit=None):
     """
     h, w = data_shape
     if isinstance(source, (str, os.PathLike)):
-        if not os.path.isdir(source):
-            raise ValueError(f"calibration images: {source!r} is not a folder")
-        files = sorted(f for f in os.listdir(source) if f.lower().endswith(IMAGE_EXTENSIONS))
-        if not files:
-            raise ValueError(f"calibration images: no {'/'.join(IMAGE_EXTENSIONS)} file in "
-                             f"{source!r}")
-        files = files[:limit] if limit else files
-        images = [read_image(os.path.join(source, f)) for f in files]
+        try:
+            files = find_images(source)
+        except ValueError as err:
+            raise ValueError(f"calibration images: {err}") from None
+        images = [read_image(f) for f in (files[:limit] if limit else files)]
     else:
         images = [np.asarray(im) for im in source]
         images = images[:limit] if limit else images

@@ -5,10 +5,10 @@ import warnings
 
 import mxnet as mx
 import numpy as np
+from mxnet.contrib import quantization
 
 from . import postprocess
 from .bundle import import_graph
-from .images import load_images, normalize_images
 from .postprocess import AGREEMENT_SCORE
 
 __all__ = ["DEFAULT_INT8_TOLERANCE", "CALIB_MODES"]
@@ -28,18 +28,38 @@ def run_batched(net, x, batch):
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
-def export_int8(tmp_dir, name, fp32_entry, decoder_prefix, calib_images, data_shape, calib_mode,
-                 preprocess, mean, std, int8_tolerance, max_calib_images):
+def export_int8(tmp_dir, fp32_entry, calib, decoder_prefix, options):
     """Quantize the fp32 graph in ``tmp_dir`` with oneDNN; measure it against fp32.
 
-    Returns ``(manifest entry, [file names written in tmp_dir])``; raises ``ValueError`` when the
-    agreement is below ``int8_tolerance`` (or cannot be measured and a tolerance is set).
+    Parameters
+    ----------
+    tmp_dir : str
+        Folder holding the fp32 graph; the int8 graph is written there.
+    fp32_entry : dict
+        The manifest entry of the fp32 graph.
+    calib : numpy.ndarray
+        The calibration images as the graph's input batch: ``(N, 3, H, W)`` float32 normalized,
+        or ``(N, H, W, 3)`` uint8 with ``options.preprocess``.
+    decoder_prefix : str
+        Parameter prefix of the decoder, kept in float.
+    options : ExportOptions
+        ``name``, ``calib_mode``, ``preprocess`` and ``int8_tolerance`` are read.
+
+    Returns
+    -------
+    (dict, list of str)
+        The manifest entry and the file names written in ``tmp_dir``.
+
+    Raises
+    ------
+    ValueError
+        The agreement is below ``options.int8_tolerance`` (or cannot be measured and a tolerance
+        is set), or MXNet has no oneDNN.
     """
-    from mxnet.contrib import quantization
+    name, calib_mode, int8_tolerance = options.name, options.calib_mode, options.int8_tolerance
+    preprocess = options.preprocess
     if not mx.runtime.Features().is_enabled("MKLDNN"):
         raise ValueError("int8 export needs an MXNet build with oneDNN (MKLDNN), CPU")
-    pixels = load_images(calib_images, data_shape, limit=max_calib_images)
-    calib = pixels if preprocess else normalize_images(pixels, mean, std)
     fp32 = import_graph(tmp_dir, fp32_entry)
     batch = min(8, len(calib))
     calib_iter = mx.io.NDArrayIter(data=calib, batch_size=batch, last_batch_handle="pad",

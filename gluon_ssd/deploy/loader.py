@@ -25,6 +25,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 
+from ..utils.checks import is_int
 from .bundle import bundle_path, import_graph, read_manifest, verify_bundle
 from .cpu import cpu_isa, has_bf16, isa_summary
 from .runtimes import ONNX_PRECISIONS, RUNTIMES, MXNetSession, installed, open_session
@@ -216,7 +217,7 @@ class Detector:
         spec = self.manifest["variants"]["onnx"]["input"]["shape"]
         size = tuple(spec[1:3] if self.preprocess else spec[2:4])
         got = tuple(shape[1:3] if self.preprocess else shape[2:4])
-        if all(isinstance(v, int) for v in size) and got != size:
+        if all(map(is_int, size)) and got != size:
             raise ValueError(f"this bundle's ONNX graph was exported with static_shape=True "
                              f"for (H, W) = {size}, got images of {got}; resize them, or use "
                              f"runtime='mxnet' (any size)")

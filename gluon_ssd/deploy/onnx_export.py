@@ -18,23 +18,21 @@ __all__ = ["export_onnx", "ONNX_OPSET"]
 ONNX_OPSET = 19
 
 
-def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, optimize,
-                static=False):
+def export_onnx(tmp_dir, net, options):
     """Write ``<name>.onnx`` in ``tmp_dir``: the whole detector, dynamic batch and size.
 
     Parameters
     ----------
-    tmp_dir, name : str
-        Folder and file name prefix.
+    tmp_dir : str
+        The folder.
     net : gluon_ssd.SSD
-        The detector; its decoder's NMS settings go into the graph.
-    data_shape : (int, int)
-        ``(H, W)`` of the trace (the graph accepts any size: anchors follow the input).
-    ctx, preprocess, mean, std, optimize :
-        As in :func:`gluon_ssd.deploy.export`.
-    static : bool, default False
-        Fix ``H, W`` to ``data_shape`` (batch stays dynamic), with the anchors as a constant
-        (:class:`~.graph.StaticRawSSD`); written as ``<name>-static.onnx``.
+        The detector; its decoder's NMS settings and its ``mean`` / ``std`` go into the graph.
+    options : ExportOptions
+        Resolved for ``net`` (:meth:`~.options.ExportOptions.for_net`): ``name``,
+        ``data_shape`` (of the trace; the graph accepts any size: anchors follow the input),
+        ``ctx``, ``preprocess``, ``optimize``; ``static_shape`` fixes ``H, W`` to ``data_shape``
+        (batch stays dynamic), with the anchors as a constant (:class:`~.graph.StaticRawSSD`),
+        written as ``<name>-static.onnx``.
 
     Returns
     -------
@@ -43,14 +41,15 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
         float32 (or ``(B, H, W, 3)`` uint8 with ``preprocess``); its outputs ``ids (B, K, 1)``,
         ``scores (B, K, 1)``, ``bboxes (B, K, 4)``, exactly as the MXNet graph's.
     """
-    try:
+    try:  # optional (the onnx extra): imported by the export that needs it
         import onnx as onnx_lib
     except ImportError:
         raise ImportError("onnx=True needs the onnx package: pip install 'gluon_ssd[onnx]'") \
             from None
-    raw = StaticRawSSD(net, data_shape, ctx) if static else RawSSD(net)
-    sym, args, aux = trace(raw, data_shape, ctx, preprocess, mean, std)
-    if optimize:
+    data_shape, preprocess, static = options.data_shape, options.preprocess, options.static_shape
+    raw = StaticRawSSD(net, data_shape, options.ctx) if static else RawSSD(net)
+    sym, args, aux = trace(raw, data_shape, options.ctx, preprocess, net.mean, net.std)
+    if options.optimize:
         sym, args, aux, _ = fold_batchnorm(sym, args, aux)
     # mx.onnx ignores fix_gamma: give any fix_gamma BatchNorm left a gamma of ones (same maths).
     graph = json.loads(sym.tojson())
@@ -58,7 +57,7 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
         if node["op"] == "BatchNorm" and node.get("attrs", {}).get("fix_gamma", "True") == "True":
             gamma = graph["nodes"][node["inputs"][1][0]]["name"]
             args[gamma] = mx.nd.ones_like(args[gamma])
-    fname = f"{name}-static.onnx" if static else f"{name}.onnx"
+    fname = f"{options.name}-static.onnx" if static else f"{options.name}.onnx"
     path = os.path.join(tmp_dir, fname)
     in_shape = (1, data_shape[0], data_shape[1], 3) if preprocess else (1, 3) + tuple(data_shape)
     h, w = data_shape

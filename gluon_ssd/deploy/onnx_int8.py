@@ -23,7 +23,10 @@ constant and OpenVINO runs the int8 graph.
 import logging
 import os
 
+import numpy as np
+
 from .postprocess import agreement_record
+from .runtimes import OnnxRuntimeSession, OpenVINOSession, installed
 
 __all__ = ["ONNX_CALIB_METHODS", "export_onnx_int8", "int8_file_name"]
 
@@ -65,7 +68,7 @@ def quantize_onnx(src, dst, images, input_name, calib_mode):
         The graph's input.
     calib_mode : {'naive', 'entropy'}
     """
-    try:
+    try:  # optional (the runtimes extra): imported when quantizing
         from onnxruntime import quantization as q
     except ImportError:
         raise ValueError("an int8 ONNX graph is made by ONNX Runtime's quantizer: pip install "
@@ -86,7 +89,6 @@ def quantize_onnx(src, dst, images, input_name, calib_mode):
 
 
 def _detections(session, images):
-    import numpy as np
     parts = [session.run(images[i:i + _BATCH]) for i in range(0, len(images), _BATCH)]
     return [np.concatenate(p) for p in zip(*parts)]
 
@@ -118,7 +120,6 @@ def export_onnx_int8(tmp_dir, onnx_entry, images, calib_mode, tolerance):
         An agreement below ``tolerance``, or one that cannot be measured while a tolerance is
         set (the message names the runtime).
     """
-    from .runtimes import OnnxRuntimeSession, OpenVINOSession, installed
     src = os.path.join(tmp_dir, onnx_entry["file"])
     fname = int8_file_name(onnx_entry["file"])
     dst = os.path.join(tmp_dir, fname)

@@ -141,7 +141,7 @@ def append_nms(model, num_classes, nms_thresh, nms_topk, post_nms, score_thresh)
         ``scores (B, K, 1)`` and ``bboxes (B, K, 4)``, descending by score, empty rows -1,
         ``K = post_nms`` (``nms_topk`` when ``post_nms == -1``): the MXNet graph's outputs.
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper  # optional (the onnx extra)
     if nms_topk <= 0:
         raise ValueError(f"the ONNX graph needs a positive nms_topk (a constant top-k), got "
                          f"{nms_topk}: call net.set_nms(nms_topk=400, ...) before export")

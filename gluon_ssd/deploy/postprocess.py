@@ -1,6 +1,9 @@
 """Numpy reference of the decoder's top-k + per-class NMS, and the detection agreement metric."""
 import mxnet as mx
 import numpy as np
+from gluoncv.utils.metrics.voc_detection import VOC07MApMetric
+
+from .cpu import isa_summary
 
 __all__ = ["postprocess_numpy", "detection_agreement", "AGREEMENT_SCORE"]
 
@@ -103,7 +106,6 @@ def detection_agreement(reference_dets, dets, score_thresh=AGREEMENT_SCORE, iou_
         reference box is found with no better-scored false positive; ``nan`` when the reference
         has no detection at ``score_thresh``.
     """
-    from gluoncv.utils.metrics.voc_detection import VOC07MApMetric
     ref_ids, ref_scores, ref_boxes = (_numpy(a) for a in reference_dets)
     ids, scores, boxes = (_numpy(a) for a in dets)
     gt_ids = np.where(ref_scores >= score_thresh, ref_ids, -1)
@@ -143,7 +145,6 @@ def agreement_record(reference_dets, dets, tolerance, what, reference, images, f
         The agreement is below ``tolerance``, or cannot be measured (no reference detection
         scoring >= :data:`AGREEMENT_SCORE`) while a tolerance is set.
     """
-    from .cpu import isa_summary
     agreement = detection_agreement(reference_dets, dets)
     measured = None if np.isnan(agreement) else agreement
     record = {

@@ -65,7 +65,7 @@ class OnnxRuntimeSession:
     """
 
     def __init__(self, path, threads=None):
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional (the runtimes extra): imported when used
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads:
@@ -95,7 +95,7 @@ class OpenVINOSession:
     """
 
     def __init__(self, path, precision="fp32", static_shape=None):
-        import openvino as ov
+        import openvino as ov  # optional (the runtimes extra): imported when used
         if precision not in _OV_PRECISION:
             raise ValueError(f"OpenVINO precision must be one of {sorted(_OV_PRECISION)}, got "
                              f"{precision!r}")

@@ -14,9 +14,11 @@ band (small < 32^2, medium < 96^2, large; box areas in original pixels,
 per-image detector in original pixels, e.g. sliced inference
 (:func:`gluon_ssd.inference.predict_tiled`, which ``gluon-ssd eval --tile`` passes).
 """
+import mxnet as mx
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
 
+from .coco import _check_coco_dataset, coco_metric, coco_results
 from .predictions import image_records, predict_batches, predict_images
 from .size_bands import size_bands
 
@@ -39,8 +41,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     Parameters
     ----------
     net : SSD or callable
-        Inference-mode detector: ``(B, 3, H, W)`` -> ``ids (B, K, 1)``, ``scores (B, K, 1)``,
-        ``bboxes (B, K, 4)`` corners in input pixels (-1 padded).
+        Inference-mode detector (as :func:`~.predictions.predict_batches` runs it).
     dataset : Dataset
         Items ``(image (H, W, 3) uint8, label (M, >=5))``, rows ``[x1, y1, x2, y2, class_id,
         difficult]`` (difficult optional); e.g. :class:`gluon_ssd.data.VOCDataset`.
@@ -71,14 +72,12 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         With ``keep_images``: ``images``, a list of
         :class:`~gluon_ssd.evaluation.matching.ImageRecord` in dataset order.
     """
-    import mxnet as mx
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     ctx = ctx or mx.cpu()
     mean = mean if mean is not None else net.mean
     std = std if std is not None else net.std
     if metric == "coco":
-        from .coco import _check_coco_dataset, coco_metric, coco_results
         _check_coco_dataset(dataset)
     classes = list(getattr(dataset, "classes", None) or net.classes)
     voc07, voc = detection_metrics(classes)

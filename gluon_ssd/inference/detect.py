@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..data.image import read_image
 from ..data.transforms import (ValTransform, antialiased_resize, check_data_shape,
                                to_original_pixels)
+from ..utils.checks import check_int
 from .tiles import predict_tiled
 
 __all__ = ["ImageDetections", "detect_images"]
@@ -117,8 +118,8 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
         One per path, in the order of ``paths``; unreadable files have ``error`` set.
     """
     data_shape = check_data_shape(data_shape)
-    if batch_size < 1 or max_side < 1:
-        raise ValueError(f"batch_size and max_side must be >= 1, got {batch_size}, {max_side}")
+    batch_size = check_int("batch_size", batch_size, 1)
+    max_side = check_int("max_side", max_side, 1)
     ctx = ctx or mx.cpu()
     class_names = list(class_names if class_names is not None else net.classes)
     mean = mean if mean is not None else net.mean

@@ -29,7 +29,8 @@ def draw_detections(result, path, class_names, dpi=100):
     str
         ``path``.
     """
-    # A pyplot-free Figure: drawing files must not switch the caller's backend (a notebook's).
+    # A pyplot-free Figure: drawing files must not switch the caller's backend (a notebook's);
+    # matplotlib is imported here, when drawing: it is slow to import.
     from matplotlib.figure import Figure
 
     if result.error is not None or result.image is None:

@@ -17,11 +17,10 @@ Checks that need only the config run in :meth:`SSDConfig.validate` (lengths, rat
 that need the backbone (tap names, channels, map sizes, steps against real strides) run in
 :func:`gluon_ssd.zoo.build_ssd`, before any layer exists.
 """
-import numbers
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Optional, Tuple
 
-from ..utils.checks import is_finite_number
+from ..utils.checks import check_int, is_finite_number, is_int
 
 __all__ = ["SSDConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -32,10 +31,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def _tuple(values):
     return tuple(tuple(v) if isinstance(v, (list, tuple)) else v for v in values)
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 # The type of each field, checked before any other check compares or converts a value (a
@@ -53,12 +48,12 @@ def _type_ok(kind, value):
     if not isinstance(value, tuple):
         return False
     if kind == _INTS:
-        return all(_is_int(v) for v in value)
+        return all(is_int(v) for v in value)
     if kind == _NUMBERS:
         return all(is_finite_number(v) for v in value)
     if kind == _FIELD_TYPES["ratios"]:
         return all(isinstance(r, tuple) and all(is_finite_number(v) for v in r) for r in value)
-    return all(isinstance(v, str) or _is_int(v) for v in value)
+    return all(isinstance(v, str) or is_int(v) for v in value)
 
 
 def _check_types(config):
@@ -70,7 +65,7 @@ def _check_types(config):
     for name, kind in (("backbone", str), ("notes", str), ("lite", bool), ("extra_bn", bool)):
         if not isinstance(getattr(config, name), kind):
             raise TypeError(f"{name} must be a {kind.__name__}, got {getattr(config, name)!r}")
-    if not _is_int(config.base_size):
+    if not is_int(config.base_size):
         raise TypeError(f"base_size must be an int, got {config.base_size!r}")
     if not is_finite_number(config.extra_reduce_ratio):
         raise TypeError(f"extra_reduce_ratio must be a finite number, got "
@@ -181,13 +176,12 @@ class SSDConfig:
                 raise ValueError(f"layer {k}: ratios must be > 0, got {list(ratios)}")
             if self.is_extra(layer):
                 seen_extra = True
-                if filters <= 0 or stride < 1 or pad < 0 or kernel < 1:
-                    raise ValueError(f"layer {k} is an extra layer: it needs num_filters > 0, "
-                                     f"stride >= 1, pad >= 0 and kernel >= 1, got {filters}, "
-                                     f"{stride}, {pad}, {kernel}")
+                for name, value, minimum in (("num_filters", filters, 1), ("strides", stride, 1),
+                                             ("pads", pad, 0), ("kernels", kernel, 1)):
+                    check_int(f"layer {k} (an extra layer): {name}", value, minimum)
                 if norm > 0:
                     raise ValueError(f"layer {k}: normalizations apply to backbone taps only")
-            elif not isinstance(layer, (str, int)) or isinstance(layer, bool):
+            elif not isinstance(layer, str) and not is_int(layer):
                 raise TypeError(f"layer {k}: from_layers entries are names, strides, '' or -1, "
                                 f"got {layer!r}")
             elif seen_extra:
@@ -196,5 +190,4 @@ class SSDConfig:
             raise ValueError(f"steps must be > 0, got {list(self.steps)}")
         if not 0 < self.extra_reduce_ratio <= 1:
             raise ValueError(f"extra_reduce_ratio must be in (0, 1], got {self.extra_reduce_ratio}")
-        if self.base_size < 1:
-            raise ValueError(f"base_size must be >= 1, got {self.base_size}")
+        check_int("base_size", self.base_size, 1)

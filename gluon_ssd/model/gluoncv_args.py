@@ -12,10 +12,7 @@ handles the rest.
 """
 from ..blocks.coding import BOX_STDS
 
-__all__ = ["GLUONCV_DEFAULT_STDS", "split_gluoncv_kwargs"]
-
-# gluoncv.model_zoo.ssd.SSD's default box-encoding variances (gluon_ssd's are BOX_STDS, equal).
-GLUONCV_DEFAULT_STDS = (0.1, 0.1, 0.2, 0.2)
+__all__ = ["split_gluoncv_kwargs"]
 
 _DECODER = ("nms_thresh", "nms_topk", "post_nms", "minimal_opset")
 
@@ -74,8 +71,9 @@ def split_gluoncv_kwargs(kwargs):
     -----
     ``anchor_alloc_size`` is accepted and has nothing to do: GluonCV precomputes anchor maps of
     that size to crop them for any input, gluon_ssd computes its anchors for every input size.
-    ``stds`` is accepted at its default ``(0.1, 0.1, 0.2, 0.2)`` only: gluon_ssd's training
-    targets use the SSD paper's variances.
+    ``stds`` is accepted at its default only (gluoncv.model_zoo.ssd.SSD's default is the SSD
+    paper's :data:`~gluon_ssd.blocks.coding.BOX_STDS`, which gluon_ssd's training targets and
+    decoder use).
 
     Raises
     ------
@@ -97,7 +95,6 @@ def split_gluoncv_kwargs(kwargs):
     stds = kwargs.get("stds", BOX_STDS)
     if tuple(float(s) for s in stds) != BOX_STDS:
         raise ValueError(f"stds={tuple(stds)}: gluon_ssd's training targets and decoder use the "
-                         f"SSD paper's variances {BOX_STDS}; other variances are not "
-                         f"supported")
+                         f"SSD paper's variances {BOX_STDS}; other variances are not supported")
     decoder = {key: kwargs[key] for key in _DECODER if key in kwargs}
     return decoder, kwargs.get("prefix")

@@ -4,6 +4,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from ..utils.checks import is_int
+
 __all__ = ["LayerSpec", "check_saved_layers"]
 
 
@@ -63,7 +65,7 @@ class LayerSpec:
         if not isinstance(record, dict) or sorted(record) != sorted(names):
             raise ValueError(f"{where} must be a dict of the fields {names}, got {record!r}")
         for name in ("channels", "stride", "num_anchors"):
-            if not _is_int(record[name]):
+            if not is_int(record[name]):
                 raise ValueError(f"{where}: {name!r} must be an int, got {record[name]!r}")
         if not isinstance(record["source"], str):
             raise ValueError(f"{where}: 'source' must be a str, got {record['source']!r}")
@@ -71,15 +73,11 @@ class LayerSpec:
             raise ValueError(f"{where}: 'step' must be a number, got {record['step']!r}")
         size = record["map_size"]
         if size is not None and (not isinstance(size, (list, tuple)) or len(size) != 2
-                                 or not all(_is_int(v) for v in size)):
+                                 or not all(is_int(v) for v in size)):
             raise ValueError(f"{where}: 'map_size' must be [H, W] ints or null, got {size!r}")
         return cls(record["source"], int(record["channels"]), int(record["stride"]),
                    float(record["step"]), None if size is None else (int(size[0]), int(size[1])),
                    int(record["num_anchors"]))
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_saved_layers(records, layers, where, against="the network", fields=None):

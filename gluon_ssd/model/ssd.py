@@ -5,6 +5,8 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock, nn
 
 from ..blocks.trunk import count_params, infer_shapes
+from ..utils.checks import check_class_names, check_int, is_int
+from ..utils.tables import format_table
 from .config import IMAGENET_MEAN, IMAGENET_STD
 from .layers import LayerSpec, check_saved_layers
 
@@ -22,7 +24,7 @@ def _class_index(name, classes, which, reuse_weights):
     """Index of a reuse_weights entry (a class name or an index, as GluonCV takes) in classes."""
     if isinstance(name, str) and name in classes:
         return classes.index(name)
-    if not isinstance(name, (str, bool)) and isinstance(name, int) and 0 <= name < len(classes):
+    if is_int(name) and 0 <= name < len(classes):
         return name
     raise ValueError(f"reuse_weights {reuse_weights}: {name!r} is not a {which} class name or "
                      f"index; {which} classes: {classes}")
@@ -78,6 +80,7 @@ class SSD(HybridBlock):
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, base_size=None, model_name=None,
                  layers=None, config=None, **kwargs):
         super().__init__(**kwargs)
+        classes = check_class_names(classes)
         num_layers = len(features.specs) + len(extras)
         if len(heads) != num_layers or len(anchor_generators) != num_layers:
             raise ValueError(f"{num_layers} prediction layers need as many heads and anchor "
@@ -89,7 +92,7 @@ class SSD(HybridBlock):
             if head.num_classes != len(classes):
                 raise ValueError(f"layer {k}: head predicts {head.num_classes} classes, "
                                  f"{len(classes)} class names given")
-        self.classes = tuple(classes)
+        self.classes = classes
         self._norm_layers = tuple(sorted(norms))
         self._traced_training = None
         with self.name_scope():
@@ -106,9 +109,8 @@ class SSD(HybridBlock):
         self._mean, self._std = _triple("mean", mean), _triple("std", std)
         if any(v <= 0 for v in self._std):
             raise ValueError(f"std must be > 0, got {self._std}")
-        if base_size is not None and (isinstance(base_size, bool) or not isinstance(base_size, int)
-                                      or base_size < 1):
-            raise ValueError(f"base_size must be a positive int or None, got {base_size!r}")
+        if base_size is not None:
+            base_size = check_int("base_size", base_size, 1)
         if model_name is not None and not isinstance(model_name, str):
             raise TypeError(f"model_name must be a str or None, got {model_name!r}")
         self._base_size, self._model_name, self._config = base_size, model_name, config
@@ -232,10 +234,9 @@ class SSD(HybridBlock):
                 f"extra {type(self.extras[k - len(self.features.specs)]).__name__}"
             rows.append((str(k), source, str(spec.stride), str(c), f"{h}x{w}",
                          str(spec.num_anchors), str(h * w * spec.num_anchors)))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         lines = [f"SSD({self.features.backbone_name}, {self.num_classes} classes) at "
                  f"{height}x{width} input"]
-        lines += ["  " + "  ".join(v.ljust(n) for v, n in zip(r, widths)) for r in rows]
+        lines += format_table(rows, indent="  ")
         graph = self(mx.sym.var("data"))
         graph = mx.sym.Group(list(graph)) if isinstance(graph, (list, tuple)) else graph
         parts = [(name, count_params(graph, block.collect_params(), shape))
@@ -269,12 +270,12 @@ class SSD(HybridBlock):
 
         Raises
         ------
+        TypeError
+            ``classes`` is not a sequence of strings.
         ValueError
             Empty or repeated class names, or a reuse entry naming no new / old class.
         """
-        classes = tuple(classes)
-        if not classes or len(set(classes)) != len(classes):
-            raise ValueError(f"classes must be non-empty and unique, got {classes}")
+        classes = check_class_names(classes)
         if reuse_weights is None:
             reuse_weights = {}
         elif not isinstance(reuse_weights, dict):

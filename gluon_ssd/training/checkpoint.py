@@ -26,7 +26,7 @@ import os
 from ..data.classes import check_class_names
 from ..model.config import SSDConfig
 from ..model.ssd import LayerSpec, check_saved_layers
-from ..utils.checks import is_finite_number
+from ..utils.checks import is_finite_number, is_int
 from ..utils.fileio import (atomic_write, atomic_write_json, contained_path, file_digest,
                             read_json)
 from ..weights.store import load_weights
@@ -45,19 +45,16 @@ class CheckpointWriteError(OSError):
     """A checkpoint could not be written (disk full, read-only folder); the previous one stands."""
 
 
-def _is_int(value, minimum):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
 
 def _is_partial(value):
-    return value is None or isinstance(value, dict) and _is_int(value.get("epoch"), 0) \
-        and _is_int(value.get("batch"), 0)
+    return value is None or isinstance(value, dict) and all(
+        is_int(value.get(key)) and value[key] >= 0 for key in ("epoch", "batch"))
 
 
 # What each record field must be: (check, description). A record is refused (ValueError naming
 # the file and the field) before any of its values is used.
 _LATEST_FIELDS = {
-    "epoch": (lambda v: _is_int(v, -1), "an int >= -1"),
+    "epoch": (lambda v: is_int(v) and v >= -1, "an int >= -1"),
     "params": (lambda v: isinstance(v, str), "a file name"),
     "states": (lambda v: v is None or isinstance(v, str), "a file name or null"),
     "config": (lambda v: isinstance(v, dict) and "data_shape" in v,
@@ -72,7 +69,7 @@ _LATEST_FIELDS = {
 }
 _LATEST_REQUIRED = ("epoch", "params", "states", "config", "history")
 _BEST_FIELDS = {
-    "epoch": (lambda v: _is_int(v, 0), "an int >= 0"),
+    "epoch": (lambda v: is_int(v) and v >= 0, "an int >= 0"),
     "metric": (lambda v: isinstance(v, str), "a log column name"),
     "score": (is_finite_number, "a finite number"),
     "params": (lambda v: isinstance(v, str), "a file name"),

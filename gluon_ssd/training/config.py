@@ -1,13 +1,12 @@
 """What a training run is given: :class:`TrainConfig` (validated) and its learning-rate schedule."""
 import dataclasses
-import numbers
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import mxnet as mx
 
-from ..data.transforms import AUGMENTATIONS
-from ..utils.checks import is_finite_number
+from ..data.transforms import AUGMENTATIONS, check_data_shape
+from ..utils.checks import check_int, check_positive, is_finite_number, is_int
 
 __all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "default_warmup", "lr_scheduler",
            "learning_rate", "SCHEDULES", "OPTIMIZERS", "VAL_METRICS"]
@@ -51,17 +50,16 @@ class TrainConfig:
     val_metric: str = "voc07"
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
+        for f in dataclasses.fields(self):  # a wrong type given here is the caller's TypeError
             if not (f.name == "warmup_epochs" and self.warmup_epochs is None):  # None: default
-                check_field_type(f.name, getattr(self, f.name))
+                check_field_type(f.name, getattr(self, f.name), error=TypeError)
         self.lr_steps = tuple(self.lr_steps)
-        self.data_shape = tuple(int(s) for s in self.data_shape)
+        self.data_shape = check_data_shape(self.data_shape)
         for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
-            value = getattr(self, name)
-            if value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+            check_int(name, getattr(self, name), 1)
+        check_int("num_workers", self.num_workers, 0)
+        check_int("seed", self.seed, 0)
+        check_positive("lr", self.lr)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr_schedule not in SCHEDULES:
@@ -78,10 +76,6 @@ class TrainConfig:
                              f"{default_warmup(self.epochs):g} for {self.epochs} epochs)")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
-        if len(self.data_shape) != 2 or min(self.data_shape) < 1:
-            raise ValueError(f"data_shape must be (height, width), got {self.data_shape}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.val_metric not in VAL_METRICS:
             raise ValueError(f"val_metric must be one of {tuple(VAL_METRICS)}, got "
                              f"{self.val_metric!r}")
@@ -103,36 +97,34 @@ TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 """The field names of :class:`TrainConfig`."""
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def check_field_type(name, value):
+def check_field_type(name, value, error=ValueError):
     """Check that ``value`` has the type of the :class:`TrainConfig` field ``name``.
 
     The type is the default's: int (not a bool), finite number, str, bool, or a list of finite
-    numbers (``lr_steps``) / ints (``data_shape``). Runs before any comparison or conversion, so
+    numbers (``lr_steps``) / two ints (``data_shape``). Runs before any comparison or conversion, so
     that a config file's ``[1]`` or ``1e309`` reads as a wrong value, never as a ``TypeError`` or
     ``OverflowError`` from inside.
 
     Raises
     ------
     ValueError
-        ``'NAME must be KIND, got VALUE'``.
+        ``'NAME must be KIND, got VALUE'``, for a value read from a file (the caller names it);
+        ``error``, e.g. ``TypeError`` for a value a caller passed in Python.
     """
     kind = type(next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name))
     if kind is tuple:
-        check = _is_int if name == "data_shape" else is_finite_number
-        ok = isinstance(value, (list, tuple)) and all(check(v) for v in value)
-        expected = f"a list of {'ints' if name == 'data_shape' else 'finite numbers'}"
+        shape = name == "data_shape"
+        ok = isinstance(value, (list, tuple)) and (len(value) == 2 or not shape) and all(
+            (is_int if shape else is_finite_number)(v) for v in value)
+        expected = "a list of 2 ints (height, width)" if shape else "a list of finite numbers"
     elif kind is int:
-        ok, expected = _is_int(value), "an int"
+        ok, expected = is_int(value), "an int"
     elif kind is float:
         ok, expected = is_finite_number(value), "a finite number"
     else:
         ok, expected = isinstance(value, kind), f"a {kind.__name__}"
     if not ok:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        raise error(f"{name} must be {expected}, got {value!r}")
 
 
 def lr_scheduler(config, iters_per_epoch):

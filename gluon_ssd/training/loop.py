@@ -39,11 +39,11 @@ from mxnet import gluon
 from .errors import TrainingInterrupted
 from .checkpoint import (LATEST, CheckpointWriteError, check_layers, check_states_owner, keep_best,
                          load_checkpoint, load_trained, read_best, save_checkpoint)
+from .. import viz
 from ..evaluation import evaluate
 from ..utils.fileio import atomic_write
 from ..weights.store import load_weights
-from .steps import (ORDER_PRIME, EpochProgress, StopOnSignal, TrainStep,
-                    seed_all, train_epoch)
+from .steps import ORDER_PRIME, EpochLoop, StopOnSignal, TrainStep, seed_all, train_epoch
 from ..data.transforms import batchify, train_transform
 from .errors import TrainingDiverged  # noqa: F401  (part of the training API)
 from .config import VAL_METRICS, TrainConfig, learning_rate, lr_scheduler  # noqa: F401
@@ -205,18 +205,22 @@ def fit(net, train_dataset, config, out_dir, val_dataset=None, ctx=None, kvstore
     run = _Run(net, trainer, config, out_dir, rank, list(start.history),
                save_states=isinstance(kv, str) or "dist" not in kv.type,
                best=read_best(out_dir) if start.record is not None else None)
-    step = TrainStep(net, trainer, ctx, config.batch_size)
     watchdog = _start_watchdog(kv, out_dir, node_timeout)
     try:
         with StopOnSignal() as stop:
+            loop = EpochLoop(step=TrainStep(net, trainer, ctx, config.batch_size),
+                             loader=loader, sampler=sampler, config=config,
+                             iters_per_epoch=iters_per_epoch,
+                             lr_at=lambda i: learning_rate(config, i, iters_per_epoch),
+                             stop=stop, watchdog=watchdog, progress=progress and rank == 0)
             for epoch in range(start.epoch, config.epochs):
-                row = train_epoch(step, loader, sampler, config, epoch, iters_per_epoch,
-                                  lambda i: learning_rate(config, i, iters_per_epoch),
-                                  start.partial if epoch == start.epoch else None, stop,
-                                  watchdog, progress and rank == 0, run.last_good)
-                if isinstance(row, EpochProgress):  # stopped by a signal inside the epoch
-                    raise TrainingInterrupted(stop.signum, run.save(epoch - 1, row.record()),
+                result = train_epoch(loop, epoch, start.partial if epoch == start.epoch else None,
+                                     run.last_good)
+                if result.stopped:  # by a signal inside the epoch
+                    raise TrainingInterrupted(stop.signum,
+                                              run.save(epoch - 1, result.progress.record()),
                                               out_dir, rank)
+                row = result.row()
                 if val_dataset is not None and ((epoch + 1) % config.val_every == 0
                                                 or epoch + 1 == config.epochs):
                     row.update(_validate(net, val_dataset, config, ctx[0], progress and rank == 0))
@@ -336,9 +340,8 @@ def _write_log(out_dir, history):
 
     atomic_write(os.path.join(out_dir, "log.csv"), write_csv)
     # A pyplot-free Figure: writing the plot must not switch the caller's backend (a notebook's).
+    # matplotlib is imported here, when a plot is drawn: it is slow to import.
     from matplotlib.figure import Figure
-
-    from .. import viz
     curves = [k for k in ("epoch", "loss", "cls_loss", "box_loss", "val_voc07_map", "val_coco_map")
               if k in columns]
     ax, _ = viz.plot_training_log({k: [row.get(k) for row in history] for k in curves},

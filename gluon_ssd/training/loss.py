@@ -31,6 +31,7 @@ with a fixed ``k`` cannot replace the sort without a host synchronisation.
 """
 from mxnet.gluon import HybridBlock
 
+from ..utils.checks import check_int
 from .targets import SSDTargets
 
 __all__ = ["SSDTargets", "SSDMultiBoxLoss"]
@@ -65,9 +66,7 @@ class SSDMultiBoxLoss(HybridBlock):
         if negative_mining_ratio < 0 or rho <= 0 or lambd < 0:
             raise ValueError(f"need negative_mining_ratio >= 0, rho > 0, lambd >= 0; got "
                              f"{negative_mining_ratio}, {rho}, {lambd}")
-        if isinstance(min_negatives, bool) or int(min_negatives) != min_negatives \
-                or min_negatives < 0:
-            raise ValueError(f"min_negatives must be an int >= 0, got {min_negatives!r}")
+        min_negatives = check_int("min_negatives", min_negatives, 0)
         self._ratio, self._rho, self._lambd = float(negative_mining_ratio), float(rho), float(lambd)
         self._min_negatives = float(min_negatives)
 

@@ -1,9 +1,10 @@
 """The pieces of one training epoch: the step, the epoch loop, and stopping on a signal.
 
-:func:`gluon_ssd.training.fit` runs :func:`train_epoch` once per epoch; :class:`TrainStep` is also what
-``scripts/bench.py`` times. An epoch stopped by SIGINT / SIGTERM (:class:`StopOnSignal`) returns
-an :class:`EpochProgress`, which the checkpoint records so that ``--resume`` continues from the
-same batch.
+:func:`gluon_ssd.training.fit` runs :func:`train_epoch` once per epoch with what the epochs share
+(:class:`EpochLoop`); :class:`TrainStep` is also what ``scripts/bench.py`` times. Every epoch
+returns an :class:`EpochResult`: a whole epoch's log row, or, for an epoch stopped by SIGINT /
+SIGTERM (:class:`StopOnSignal`), the :class:`EpochProgress` the checkpoint records so that
+``--resume`` continues from the same batch.
 """
 import dataclasses
 import random
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import mxnet as mx
 import numpy as np
@@ -22,7 +24,8 @@ from .errors import TrainingDiverged
 from .loss import SSDMultiBoxLoss
 from .targets import SSDTargets
 
-__all__ = ["TrainStep", "EpochProgress", "StopOnSignal", "train_epoch", "seed_all"]
+__all__ = ["TrainStep", "EpochProgress", "EpochLoop", "EpochResult", "StopOnSignal",
+           "train_epoch", "seed_all"]
 
 # Seeds of each epoch's randomness are spread by primes so that seed + epoch pairs never collide:
 # the data order of epoch e draws from seed + ORDER_PRIME * e (1000003, the first prime above
@@ -109,55 +112,133 @@ class EpochProgress:
         return dataclasses.asdict(self)
 
 
-def train_epoch(step, loader, sampler, config, epoch, iters_per_epoch, lr_at, resumed, stop,
-                watchdog, progress, last_good):
-    """One epoch: its log row, or a :class:`EpochProgress` when ``stop`` was signalled inside it.
+@dataclass
+class EpochLoop:
+    """What every epoch of one run shares: the step, the data, the schedule, the stop signals.
 
-    ``lr_at(iteration)`` is the learning rate of an update (for the log; the optimizer owns the
-    schedule). ``resumed`` (a :class:`EpochProgress` record) continues an interrupted epoch: its first batches are
-    loaded and dropped, so the augmentation draws what an unbroken run draws.
+    Attributes
+    ----------
+    step : callable
+        ``step(data, label)`` -> the batch's summed ``(loss, cls_loss, box_loss)`` (a
+        :class:`TrainStep`).
+    loader, sampler :
+        The training batches, and the sampler whose ``epoch`` fixes their order.
+    config : TrainConfig
+        ``seed`` and ``epochs`` are read.
+    iters_per_epoch : int
+        Updates per epoch.
+    lr_at : callable
+        ``lr_at(iteration)``: the learning rate of an update (for the log; the optimizer owns
+        the schedule).
+    stop : StopOnSignal
+        Checked before every batch.
+    watchdog : Watchdog or None
+        Told when each step starts and ends (distributed runs).
+    progress : bool
+        Show a tqdm bar.
     """
-    sampler.epoch = epoch
-    seed_all(config.seed + AUGMENT_PRIME * (epoch + 1))  # augmentation randomness of this epoch
+    step: Callable
+    loader: Any
+    sampler: Any
+    config: Any
+    iters_per_epoch: int
+    lr_at: Callable
+    stop: Any
+    watchdog: Any = None
+    progress: bool = True
+
+
+@dataclass
+class EpochResult:
+    """What :func:`train_epoch` did: a whole epoch, or part of one stopped by a signal.
+
+    Attributes
+    ----------
+    progress : EpochProgress
+        The running sums (of the whole epoch when ``stopped`` is False); a stopped epoch's
+        :meth:`EpochProgress.record` goes into the checkpoint, for ``--resume``.
+    lr : float
+        The learning rate of the last update.
+    stopped : bool
+        A signal stopped the epoch before its end.
+    """
+    progress: EpochProgress
+    lr: float
+    stopped: bool
+
+    def row(self):
+        """The epoch's log row: mean losses per image, learning rate, images/s, time."""
+        done = self.progress
+        seen = max(done.seen, 1)
+        return {"epoch": done.epoch + 1, "lr": self.lr, "loss": done.sums[0] / seen,
+                "cls_loss": done.sums[1] / seen, "box_loss": done.sums[2] / seen,
+                "train_images_per_s": done.seen / max(done.step_time, 1e-9),
+                "data_images_per_s": done.seen / max(done.data_wait, 1e-9),
+                "epoch_time_s": done.step_time + done.data_wait}
+
+
+def train_epoch(loop, epoch, resumed=None, last_good=None):
+    """Train one epoch, or until ``loop.stop`` is signalled inside it.
+
+    Parameters
+    ----------
+    loop : EpochLoop
+        What the run's epochs share.
+    epoch : int
+        0-based epoch index.
+    resumed : dict, optional
+        An :class:`EpochProgress` record: continue that interrupted epoch; its first batches are
+        loaded and dropped, so the augmentation draws what an unbroken run draws.
+    last_good : str, optional
+        The last checkpoint written, for the message of a diverged run.
+
+    Returns
+    -------
+    EpochResult
+
+    Raises
+    ------
+    TrainingDiverged
+        The loss became NaN or infinite.
+    """
+    loop.sampler.epoch = epoch
+    seed_all(loop.config.seed + AUGMENT_PRIME * (epoch + 1))  # this epoch's augmentation
     done = EpochProgress(epoch, 0, [0.0, 0.0, 0.0], 0, 0.0, 0.0) if resumed is None else \
         EpochProgress(**resumed)
     sums = np.array(done.sums)
-    bar = tqdm(total=iters_per_epoch, initial=done.batch, unit="batch", leave=False,
-               desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
-    lr = lr_at(epoch * iters_per_epoch)
-    tick = time.perf_counter()
-    for i, (data, label) in enumerate(loader):
-        if i < done.batch:  # done before the interruption
-            tick = time.perf_counter()
-            continue
-        if stop.signum is not None:
-            bar.close()
-            return dataclasses.replace(done, sums=sums.tolist())
-        ready = time.perf_counter()
-        done.data_wait += ready - tick
-        lr = lr_at(epoch * iters_per_epoch + i)
-        if watchdog is not None:
-            watchdog.step_started()
-        batch_sums = step(data, label)
-        if watchdog is not None:
-            watchdog.step_done()
-        if not np.all(np.isfinite(batch_sums)):
-            bar.close()
-            raise TrainingDiverged(
-                f"loss became {batch_sums[0]} at epoch {epoch + 1}, batch {i + 1} (lr {lr:.3g});"
-                f" last good checkpoint: {last_good or 'none (no epoch finished)'}. Lower the "
-                f"learning rate or add warm-up, then --resume.")
-        sums += batch_sums
-        done.seen += data.shape[0]
-        done.batch = i + 1
+    lr = loop.lr_at(epoch * loop.iters_per_epoch)
+    with tqdm(total=loop.iters_per_epoch, initial=done.batch, unit="batch", leave=False,
+              desc=f"epoch {epoch + 1}/{loop.config.epochs}", disable=not loop.progress) as bar:
         tick = time.perf_counter()
-        done.step_time += tick - ready
-        bar.set_postfix(loss=f"{sums[0] / done.seen:.3f}", lr=f"{lr:.2g}")
-        bar.update(1)
-    bar.close()
-    seen = max(done.seen, 1)
-    return {"epoch": epoch + 1, "lr": lr, "loss": sums[0] / seen, "cls_loss": sums[1] / seen,
-            "box_loss": sums[2] / seen,
-            "train_images_per_s": done.seen / max(done.step_time, 1e-9),
-            "data_images_per_s": done.seen / max(done.data_wait, 1e-9),
-            "epoch_time_s": done.step_time + done.data_wait}
+        for i, (data, label) in enumerate(loop.loader):
+            if i < done.batch:  # done before the interruption
+                tick = time.perf_counter()
+                continue
+            if loop.stop.signum is not None:
+                return EpochResult(dataclasses.replace(done, sums=sums.tolist()), lr, True)
+            ready = time.perf_counter()
+            done.data_wait += ready - tick
+            lr = loop.lr_at(epoch * loop.iters_per_epoch + i)
+            sums += _checked_step(loop, data, label, epoch, i, lr, last_good)
+            done.seen += data.shape[0]
+            done.batch = i + 1
+            tick = time.perf_counter()
+            done.step_time += tick - ready
+            bar.set_postfix(loss=f"{sums[0] / done.seen:.3f}", lr=f"{lr:.2g}")
+            bar.update(1)
+    return EpochResult(dataclasses.replace(done, sums=sums.tolist()), lr, False)
+
+
+def _checked_step(loop, data, label, epoch, i, lr, last_good):
+    """One step under the watchdog; its loss sums, or TrainingDiverged when not finite."""
+    if loop.watchdog is not None:
+        loop.watchdog.step_started()
+    batch_sums = loop.step(data, label)
+    if loop.watchdog is not None:
+        loop.watchdog.step_done()
+    if not np.all(np.isfinite(batch_sums)):
+        raise TrainingDiverged(
+            f"loss became {batch_sums[0]} at epoch {epoch + 1}, batch {i + 1} (lr {lr:.3g}); "
+            f"last good checkpoint: {last_good or 'none (no epoch finished)'}. Lower the "
+            f"learning rate or add warm-up, then --resume.")
+    return batch_sums

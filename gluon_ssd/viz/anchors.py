@@ -9,8 +9,10 @@ import os
 
 import mxnet as mx
 import numpy as np
+from gluoncv.utils import viz as gcv_viz
 
 from ..model.ssd import SSD
+from ..utils.checks import check_int, is_int
 from .style import _as_image, _image_size, _new_axes
 
 
@@ -45,8 +47,7 @@ def feature_map_sizes(net, image_size):
 
 def _check_layer(net, layer):
     num = len(net.anchor_generators)
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-        raise TypeError(f"layer must be an int prediction layer index, got {layer!r}")
+    layer = check_int("layer", layer)
     if not 0 <= layer < num:
         raise ValueError(f"layer {layer} does not exist: this network has {num} prediction layers, "
                          f"valid indices are 0..{num - 1}")
@@ -117,9 +118,7 @@ def _check_cells(cells, h, w):
         raise ValueError("cells is empty: give (i, j) pairs, or None for the centre cell")
     out = []
     for cell in cells:
-        if (not isinstance(cell, (tuple, list)) or len(cell) != 2
-                or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                           for v in cell)):
+        if not isinstance(cell, (tuple, list)) or len(cell) != 2 or not all(map(is_int, cell)):
             raise TypeError(f"cells must be (i, j) pairs of ints, got {cell!r}")
         i, j = int(cell[0]), int(cell[1])
         if not (0 <= i < h and 0 <= j < w):
@@ -157,7 +156,7 @@ def plot_anchors(image, net, layer, cells=None, ax=None, grid=True):
         One unfilled ``Rectangle`` patch per drawn anchor (``len(cells) * A``), a ``+`` marker at
         each cell's anchor centre; the view is widened to show anchors reaching past the image.
     """
-    from gluoncv.utils import viz as gcv_viz
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import patches
     from matplotlib import pyplot as plt
     img = _as_image(image)
@@ -204,12 +203,10 @@ def plot_anchor_sample(image, net, per_layer=1):
     matplotlib.figure.Figure
         ``fig.axes[k]`` shows layer ``k`` (unused grid slots are hidden).
     """
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import pyplot as plt
     _check_net(net)
-    if isinstance(per_layer, bool) or not isinstance(per_layer, (int, np.integer)):
-        raise TypeError(f"per_layer must be an int, got {per_layer!r}")
-    if per_layer < 1:
-        raise ValueError(f"per_layer must be >= 1, got {per_layer}")
+    per_layer = check_int("per_layer", per_layer, 1)
     img = _as_image(image)
     sizes = feature_map_sizes(net, img.shape[:2])
     num = len(sizes)

@@ -61,6 +61,7 @@ def plot_training_log(log, ax=None):
         right axes (``twinx``, y from 0 to 1) with those that do, or None when there are none.
         One line per column, with markers so that a one-row log shows points.
     """
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib.ticker import MaxNLocator
     columns, num_rows = _read_log(log)
     epoch_key = next((k for k in columns if k.lower() == "epoch"), None)

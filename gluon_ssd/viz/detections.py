@@ -1,5 +1,6 @@
 """Detections drawn over their image (boxes by GluonCV's ``plot_bbox``)."""
 import numpy as np
+from gluoncv.utils import viz as gcv_viz
 
 from .style import _as_image, _as_numpy, _class_color, _new_axes
 
@@ -64,7 +65,6 @@ def plot_detections(image, bboxes, scores=None, ids=None, class_names=None, thre
         (id ``-1``, or all four coordinates ``-1``) are never drawn. Each class keeps its colour
         from call to call.
     """
-    from gluoncv.utils import viz as gcv_viz
     img = _as_image(image)
     boxes = _boxes(bboxes)
     num = len(boxes)

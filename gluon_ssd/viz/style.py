@@ -7,6 +7,7 @@ import os
 import mxnet as mx
 import numpy as np
 
+from ..utils.checks import check_data_shape, is_int
 from ..utils.fileio import atomic_write
 
 
@@ -15,6 +16,7 @@ _GOLDEN = 0.618033988749895
 
 def _class_color(cls_id):
     """A stable RGBA colour for a class id: hues spread by the golden ratio (-1: grey)."""
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import colors
     if cls_id < 0:
         return (0.5, 0.5, 0.5, 1.0)
@@ -24,7 +26,7 @@ def _class_color(cls_id):
 
 def _new_axes(ax):
     if ax is None:
-        from matplotlib import pyplot as plt
+        from matplotlib import pyplot as plt  # imported when drawing: slow to import
         _, ax = plt.subplots()
     return ax
 
@@ -64,16 +66,8 @@ def _as_image(image):
 
 def _image_size(image_size):
     """``(height, width)`` ints from an int side or a pair of ints (a TypeError / ValueError)."""
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        image_size = (image_size, image_size)
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                       for s in image_size)):
-        raise TypeError(f"image_size must be an int or a (height, width) pair of ints, got "
-                        f"{image_size!r}")
-    if min(image_size) < 1:
-        raise ValueError(f"image_size must be positive, got {tuple(image_size)}")
-    return int(image_size[0]), int(image_size[1])
+    return check_data_shape((image_size, image_size) if is_int(image_size) else image_size,
+                            "image_size")
 
 
 def save_figure(fig, path, **savefig_kwargs):
@@ -97,6 +91,7 @@ def save_figure(fig, path, **savefig_kwargs):
     str
         ``path``.
     """
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     if isinstance(fig, Axes):

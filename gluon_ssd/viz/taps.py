@@ -43,6 +43,7 @@ def plot_taps(extractors_or_names, input_size=512, ax=None):
     if not extractors:
         raise ValueError("nothing to plot: give at least one backbone name or FeatureExtractor")
     height, width = _image_size(input_size)
+    # matplotlib is imported when drawing, not with the package: it is slow to import.
     from matplotlib import pyplot as plt
     from matplotlib.ticker import FuncFormatter
     ax = _new_axes(ax)

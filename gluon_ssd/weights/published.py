@@ -20,6 +20,7 @@ import os
 import zipfile
 
 import mxnet as mx
+from gluoncv.model_zoo import model_store as gluoncv_store
 
 from . import store as model_store
 from .convert import load_gluoncv_params
@@ -40,11 +41,6 @@ _OWN_KEY_PREFIX = "heads."
 def names_with_weights():
     """sorted list of str: zoo names ``get_model(name, pretrained=True)`` can load."""
     return sorted(set(GLUONCV_WEIGHTS) | set(model_store.published()))
-
-
-def _gluoncv_store():
-    from gluoncv.model_zoo import model_store as gluoncv_store
-    return gluoncv_store
 
 
 def gluoncv_weights_file(name, root=None):
@@ -69,7 +65,7 @@ def gluoncv_weights_file(name, root=None):
         ``name`` has no GluonCV weights, or the file could not be obtained (offline, truncated):
         the message says which file to put where.
     """
-    store = _gluoncv_store()
+    store = gluoncv_store
     if name not in GLUONCV_WEIGHTS or name not in store._model_sha1:  # pylint: disable=protected-access
         raise ValueError(f"GluonCV publishes no weights gluon_ssd can load for {name!r}; "
                          f"names with weights: {names_with_weights()}")

@@ -72,7 +72,8 @@ def test_mutated_yaml_bytes_are_read_or_refused(folder, data):
 
 
 @pytest.mark.parametrize("section, key, value, message", [
-    ("train", "data_shape", [1e309, 64], r"train\.data_shape must be a list of ints, got \[inf"),
+    ("train", "data_shape", [1e309, 64],
+     r"train\.data_shape must be a list of 2 ints \(height, width\), got \[inf"),
     ("train", "epochs", "12", r"train\.epochs must be an int, got '12'"),
     ("train", "lr", [0.1], r"train\.lr must be a finite number, got \[0\.1\]"),
     ("train", "lr_steps", "ab", r"train\.lr_steps must be a list of finite numbers"),
@@ -109,4 +110,4 @@ def test_the_command_prints_one_line_for_a_bad_config(folder, capsys, monkeypatc
             "--out", "o"]
     assert train_cli.run(train_cli.main, argv, prog="train") == 2
     assert capsys.readouterr().err == (f"train: error: --config {path}: train.data_shape must "
-                                       f"be a list of ints, got [inf, 64]\n")
+                                       f"be a list of 2 ints (height, width), got [inf, 64]\n")

@@ -69,8 +69,12 @@ def _manifest_template():
                 "onnx": {"file": "m-symbol.json", "input": {"shape": ["B", 3, "H", "W"]},
                          "precisions": {"fp32": {}, "bf16": {"agreement": 0.99,
                                                              "min_required": 0.95},
-                                        "int8": {"file": "m-0000.params", "onnxruntime": {
-                                            "agreement": 0.97, "min_required": 0.95}}}}},
+                                        # as onnx_int8 writes it: the graph's description
+                                        # beside one agreement record per runtime
+                                        "int8": {"file": "m-0000.params", "format": "QDQ",
+                                                 "calib_mode": "naive", "num_calib_images": 4,
+                                                 "onnxruntime": {"agreement": 0.97,
+                                                                 "min_required": 0.95}}}}},
             "optimizations": {"batchnorm_folded": 27, "cpu_backend": "MKLDNN"},
             "files": {"m-symbol.json": {"sha256": "SYMBOL", "size": -1},
                       "m-0000.params": {"sha256": "PARAMS", "size": -2}}}
@@ -110,7 +114,8 @@ def test_mutated_manifest_bytes_verify_or_are_refused(bundle, data):
 @pytest.mark.parametrize("edit, message", [
     (lambda m: m["files"]["m-0000.params"].update(size="1"), r"files entry 'm-0000\.params'"),
     (lambda m: m["variants"]["fp32"].update(symbol=["m-symbol.json"]), r"variant 'fp32' names"),
-    (lambda m: m.update(classes=[["cat"]]), r"classes: class names must be non-empty strings"),
+    (lambda m: m.update(classes=[["cat"]]),
+     r"classes: class names must be strings, got \[\[.cat.\]\]"),
     (lambda m: m["input"].update(preprocess="no"), r"input must be a mapping with preprocess"),
     (lambda m: m.update(base_size=1e309), r"base_size must be an int >= 1 or null, got inf"),
     (lambda m: m["variants"].update(fp32=["m-symbol.json"]), r"variant 'fp32' must be a mapp"),

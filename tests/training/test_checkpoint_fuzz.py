@@ -117,7 +117,7 @@ def test_mutated_best_records_load_or_are_refused(folder, data):
     ("epoch", "0", r"latest\.json: epoch must be an int >= -1, got '0'"),
     ("history", {"k": 1}, r"latest\.json: history must be a list of log rows"),
     ("partial", {"epoch": 1, "batch": 1e309}, r"latest\.json: partial must be null or"),
-    ("classes", [["cat"]], r"latest\.json: class names must be non-empty strings"),
+    ("classes", [["cat"]], r"latest\.json: class names must be strings, got \[\[.cat.\]\]"),
     ("ssd_config", {"backbone": 1}, r"latest\.json: unknown config keys|missing config keys"),
     ("layers", [{"channels": 1}], r"latest\.json: layers\[0\] must be a dict of the fields"),
     ("params", ["epoch-0000.params"], r"latest\.json: params must be a file name"),
