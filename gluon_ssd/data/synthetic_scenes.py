@@ -42,9 +42,9 @@ import shutil
 import numpy as np
 from PIL import Image
 
+from ..utils.checks import check_class_names, check_data_shape, check_int
 from ..utils.fileio import atomic_write
-from .classes import check_class_names
-from .synthetic import CLASSES, _annotation_xml, _check_count, _pick_colour, _shape_mask
+from .synthetic import CLASSES, _annotation_xml, _pick_colour, _shape_mask
 
 __all__ = ["generate_scene", "generate_scenes", "LAYOUTS", "FORMATS"]
 
@@ -76,11 +76,7 @@ def _check_size(image_size, rng):
     if image_size is None:
         return (int(rng.integers(_MIN_SIDE, _MAX_SIDE + 1)),
                 int(rng.integers(_MIN_SIDE, _MAX_SIDE + 1)))
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(s, (int, np.integer)) and s >= 64 for s in image_size)):
-        raise ValueError(f"image_size must be None or a (height, width) pair of ints >= 64, "
-                         f"got {image_size!r}")
-    return int(image_size[0]), int(image_size[1])
+    return check_data_shape(image_size, "image_size", 64)
 
 
 def _check_range(name, value, low):
@@ -266,12 +262,11 @@ def generate_scenes(root, num_train, num_val, image_size=None, seed=0, classes=C
         ``root``, ``classes``, ``seed``, ``data_yaml`` (or None), ``images`` ({split: [paths]}),
         ``num_objects`` ({split: count}), ``megapixels`` ({split: total}).
     """
-    num_train, num_val = _check_count("num_train", num_train), _check_count("num_val", num_val)
+    num_train, num_val = check_int("num_train", num_train, 0), check_int("num_val", num_val, 0)
     layouts = _check_choice("layouts", layouts, LAYOUTS)
     formats = _check_choice("formats", formats, FORMATS)
     classes = check_class_names(classes, allowed=CLASSES)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int("seed", seed, 0)
     root = os.path.abspath(os.path.expanduser(os.fspath(root)))
     _make_dirs(root, layouts)
     summary = {"root": root, "classes": classes, "seed": int(seed), "images": {},

@@ -93,9 +93,9 @@ def test_voc_and_yolo_layouts_in_png_and_tiff(tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     ({"layouts": ("coco",)}, "layouts must be a non-empty subset"),
     ({"formats": ("jpg",)}, "formats must be a non-empty subset"),
-    ({"image_size": (32, 100)}, "image_size must be None or a"),
+    ({"image_size": (32, 100)}, "image_size height must be >= 64, got 32"),
     ({"size_range": (60, 10)}, "size_range must be a"),
-    ({"seed": -1}, "seed must be a non-negative int"),
+    ({"seed": -1}, "seed must be >= 0, got -1"),
 ])
 def test_bad_arguments_are_named(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
