@@ -1,7 +1,7 @@
 """gluon_ssd.benchmark.plot: one panel per measured mode, saved as a PNG."""
 from PIL import Image
 
-from tests.test_benchmark_report import ROW, TRAIN
+from tests.helpers.benchmark_rows import ROW, TRAIN
 
 from gluon_ssd.benchmark.plot import plot
 

@@ -61,8 +61,19 @@ def test_plans():
     assert inference_plan(8, 30, 0) == (10, 0) == training_plan(30, 0)
 
 
-def test_runners_return_seconds():
+def test_runners_time_one_call_between_two_clock_readings(clock):
+    # The clock advances 0.25 s per reading: each runner reads it once before and once after
+    # the call, so each measures 0.25 s, and the call itself ran (its outputs are recorded).
     x = mx.nd.ones((1, 3))
-    assert mxnet_runner(lambda v: [v * 2, v + 1], x)() >= 0
-    assert numpy_runner(lambda v: v * 2, np.ones(3))() >= 0
-    assert timed_step(lambda: (x * 3).wait_to_read()) >= 0
+    seen = []
+
+    def call(v):
+        seen.append(v)
+        return [v * 2, v + 1]
+
+    assert mxnet_runner(call, x)() == 0.25 and len(seen) == 1
+    assert numpy_runner(lambda v: seen.append(v * 2), np.ones(3))() == 0.25
+    assert timed_step(lambda: seen.append((x * 3).asnumpy())) == 0.25
+    assert clock.calls == 6
+    np.testing.assert_array_equal(seen[1], [2, 2, 2])
+    np.testing.assert_array_equal(seen[2], [[3, 3, 3]])

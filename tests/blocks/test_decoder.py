@@ -1,5 +1,6 @@
 """Tests for gluon_ssd.blocks.decoder: SSD inference decoding, by hand and against GluonCV's SSD."""
 import math
+import re
 
 import gluoncv
 import mxnet as mx
@@ -9,6 +10,7 @@ from mxnet.gluon import HybridBlock
 
 from tests.helpers.detections import assert_same_detections
 
+from gluon_ssd import deploy
 from gluon_ssd.blocks.decoder import SSDDecoder
 
 
@@ -164,9 +166,11 @@ def test_hybridized_equals_imperative():
 def test_top_k_first_path_equals_decoding_everything(nms_topk):
     """Picking the nms_topk best candidates before decoding (the fast path) changes nothing.
 
-    The reference is GluonCV's order of work, kept in the decoder for nms_topk=-1: decode every
-    anchor, build all N * C candidates, let box_nms(topk=nms_topk) sort and cut them. Both must
-    give the same detections; 3000 > N * C = 1200 exercises the padding.
+    The reference is GluonCV's order of work: decode every anchor (``decode_candidates``), build
+    all N * C candidates, sort and cut them to nms_topk, then NMS, here by the numpy reference of
+    gluon_ssd.deploy.postprocess (an implementation of its own, checked against GluonCV's
+    full-path settings in tests/deploy/test_postprocess.py). Both must give the same detections;
+    3000 > N * C = 1200 exercises the padding.
     """
     rng = np.random.RandomState(1)
     cls_preds, box_preds = rng.normal(0, 2, (2, 300, 5)), rng.normal(0, 1, (2, 300, 4))
@@ -174,13 +178,15 @@ def test_top_k_first_path_equals_decoding_everything(nms_topk):
     decoder = SSDDecoder(4, nms_topk=nms_topk, post_nms=-1)
     fast = _out(decoder, cls_preds, box_preds, anchors)
     assert fast[0].shape == (2, nms_topk, 1)  # K = nms_topk when post_nms = -1
-    ref = [o.asnumpy() for o in decoder._decode_all(mx.nd, _nd(cls_preds), _nd(box_preds), _nd(anchors))]
-    assert ref[0].shape == (2, 1200, 1)
+    boxes, scores = (o.asnumpy() for o in decoder.decode_candidates(
+        mx.nd, _nd(cls_preds), _nd(box_preds), _nd(anchors)))
+    ref = list(deploy.postprocess_numpy(boxes, scores, nms_topk=nms_topk, post_nms=-1))
+    assert ref[0].shape[0] == 2 and ref[0].shape[1] in (nms_topk, 1200)
     for b in range(2):
         n_valid = int((ref[0][b] != -1).sum())
         assert n_valid == int((fast[0][b] != -1).sum()) > 20
         assert np.all(fast[0][b, n_valid:] == -1) and np.all(ref[0][b, n_valid:] == -1)
-    # The reference list has K = N * C rows: compare its first nms_topk (pad both to one K).
+    # Bring the reference to the decoder's K = nms_topk rows (cut or -1 padded).
     k = min(nms_topk, ref[0].shape[1])
     ref = [np.concatenate([r[:, :k], np.full((2, nms_topk - k, r.shape[2]), -1, r.dtype)], 1)
            for r in ref]
@@ -193,7 +199,9 @@ def test_top_k_first_path_equals_decoding_everything(nms_topk):
     dict(nms_thresh=1.5), dict(nms_thresh=-1), dict(nms_topk=0), dict(nms_topk=-2),
     dict(post_nms=0), dict(post_nms=10.0), dict(score_thresh=1), dict(stds=(0.1, 0.2))])
 def test_bad_arguments_raise(kwargs):
-    with pytest.raises(ValueError):
+    (name, value), = kwargs.items()
+    # The message names the argument and the value given.
+    with pytest.raises(ValueError, match=rf"^{name} .*got {re.escape(repr(value))}$"):
         SSDDecoder(**{"num_classes": 2, **kwargs})
 
 

@@ -162,22 +162,27 @@ def test_ssd_extra_matches_gluoncv_vgg_extras(im_size, side, sides):
         y_ours, in_channels = y_theirs, f  # next layer from the same input
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(num_filters=0), ValueError),
-    (dict(num_filters=-8), ValueError),
-    (dict(num_filters=8, stride=0), ValueError),
-    (dict(num_filters=8, pad=-1), ValueError),
-    (dict(num_filters=8.0), TypeError),
-    (dict(num_filters=8, reduce_ratio=0.0), ValueError),
-    (dict(num_filters=8, reduce_ratio=0.01, min_depth=0), ValueError),  # width round(0.08) = 0
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(num_filters=0), ValueError, r"num_filters must be >= \d, got 0"),
+    (dict(num_filters=-8), ValueError, r"num_filters must be >= \d, got -8"),
+    (dict(num_filters=8, stride=0), ValueError, "stride must be >= 1, got 0"),
+    (dict(num_filters=8, pad=-1), ValueError, "pad must be >= 0, got -1"),
+    (dict(num_filters=8.0), TypeError, "num_filters must be an int, got float"),
+    (dict(num_filters=8, reduce_ratio=0.0), ValueError, "reduce_ratio must be > 0, got 0.0"),
+    # width max(0, round(8 * 0.01)) = 0
+    (dict(num_filters=8, reduce_ratio=0.01, min_depth=0), ValueError,
+     r"transition width max\(min_depth=0, round\(8 \* 0.01\)\) is 0"),
 ])
-def test_bad_arguments_raise(kwargs, error):
-    with pytest.raises(error):
+def test_bad_arguments_raise(kwargs, error, message):
+    with pytest.raises(error, match=message):
         SSDExtraLayer(16, **kwargs)
     if set(kwargs) <= {"num_filters", "stride", "pad"}:
-        with pytest.raises(error):
+        with pytest.raises(error, match=message):
             SSDLiteExtraLayer(16, **kwargs)
-    with pytest.raises(ValueError):
+
+
+def test_lite_extra_needs_two_filters_and_sizes_are_positive():
+    with pytest.raises(ValueError, match="num_filters must be >= 2, got 1"):
         SSDLiteExtraLayer(16, 1)  # num_filters // 2 == 0 channels
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="size must be >= 1, got 0"):
         extra_output_size(0, 1, 0)

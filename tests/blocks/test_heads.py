@@ -126,13 +126,13 @@ def test_matches_gluoncv_ssd_layout():
     np.testing.assert_allclose(box.asnumpy(), box_theirs.asnumpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("args, kwargs, error", [
-    ((16, 0, 20), {}, ValueError),
-    ((16, 6, 0), {}, ValueError),
-    ((0, 6, 20), {}, ValueError),
-    ((16, 6.0, 20), {}, TypeError),
-    ((16, 6, 20), dict(kernel_size=2), ValueError),
+@pytest.mark.parametrize("args, kwargs, error, message", [
+    ((16, 0, 20), {}, ValueError, "num_anchors must be >= 1, got 0"),
+    ((16, 6, 0), {}, ValueError, "num_classes must be >= 1, got 0"),
+    ((0, 6, 20), {}, ValueError, "in_channels must be >= 1, got 0"),
+    ((16, 6.0, 20), {}, TypeError, "num_anchors must be an int, got float"),
+    ((16, 6, 20), dict(kernel_size=2), ValueError, "kernel_size must be odd .*got 2"),
 ])
-def test_bad_arguments_raise(args, kwargs, error):
-    with pytest.raises(error):
+def test_bad_arguments_raise(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
         SSDHead(*args, **kwargs)

@@ -64,12 +64,12 @@ def test_matches_gluoncv_normalize():
     np.testing.assert_allclose(ours(x).asnumpy(), theirs(x).asnumpy(), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(channels=0), ValueError),
-    (dict(channels=2.0), TypeError),
-    (dict(channels=2, eps=0.0), ValueError),
-    (dict(channels=2, initial_scale="20"), TypeError),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(channels=0), ValueError, "channels must be >= 1, got 0"),
+    (dict(channels=2.0), TypeError, "channels must be an int, got float"),
+    (dict(channels=2, eps=0.0), ValueError, "eps must be > 0 .*got 0.0"),
+    (dict(channels=2, initial_scale="20"), TypeError, "initial_scale must be a number, got str"),
 ])
-def test_bad_arguments_raise(kwargs, error):
-    with pytest.raises(error):
+def test_bad_arguments_raise(kwargs, error, message):
+    with pytest.raises(error, match=message):
         L2Normalization(**kwargs)

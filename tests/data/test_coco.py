@@ -141,13 +141,6 @@ def test_missing_area_and_iscrowd_are_filled_for_cocoeval(tmp_path):
     assert ann["iscrowd"] == 0 and ann["area"] == 20 * 16      # w * h of [4, 6, 20, 16]
 
 
-def test_fit_refuses_crowd_boxes_as_targets(tmp_path):
-    from gluon_ssd.training import fit
-    path, images = write_coco(str(tmp_path))
-    with pytest.raises(ValueError, match="use_crowd=True"):
-        fit(None, COCODataset(path, images, use_crowd=True), {"epochs": 1}, str(tmp_path / "o"))
-
-
 # ---------------------------------------------------------------------------------------------
 # COCO metric: evaluate(..., metric="coco")
 # ---------------------------------------------------------------------------------------------

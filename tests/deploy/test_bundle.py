@@ -1,5 +1,7 @@
-"""Hostile or broken bundle files (issue 13): manifest entries confined to the bundle folder,
-params MXNet cannot decode, and an export whose disk write fails.
+"""Tests for gluon_ssd.deploy.bundle: the manifest and its checks. Hostile or broken bundle files
+(manifest entries confined to the bundle folder, params MXNet cannot decode, truncated, altered or
+missing files, a damaged manifest), an export whose disk write fails, and the layer records the
+manifest carries against its graph.
 """
 import errno
 import json
@@ -9,17 +11,12 @@ import re
 import mxnet as mx
 import pytest
 
-from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized
+from tests.helpers.deploy_fixtures import CLASSES, SIZE, noise_images, normalized
 from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import bundle as bundle_module
 from gluon_ssd.utils.fileio import file_digest
-
-
-@pytest.fixture(scope="module")
-def net():
-    return make_net()
 
 
 @pytest.fixture
@@ -171,3 +168,49 @@ def test_graph_layers_of_a_preprocessing_float16_graph(net, tmp_path):
     deploy.verify_bundle(str(out))  # checked against the float16 graph
     graph = bundle_module.graph_layers(str(out / "h-symbol.json"), 300, True)
     assert [g["map_size"] for g in graph] == [list(s.map_size) for s in net.layers]
+
+
+def test_truncated_or_altered_files_are_refused(net, tmp_path):
+    out = str(tmp_path)
+    deploy.export(net, out, SIZE, name="m")
+    params, symbol = os.path.join(out, "m-0000.params"), os.path.join(out, "m-symbol.json")
+    with open(params, "rb") as f:
+        original = f.read()
+    with open(params, "wb") as f:
+        f.write(original[:-100])
+    with pytest.raises(ValueError, match=r"m-0000\.params has \d+ bytes.*truncated"):
+        deploy.load(out)
+    with open(params, "wb") as f:  # same size, one byte changed
+        f.write(original[:1000] + bytes([original[1000] ^ 1]) + original[1001:])
+    with pytest.raises(ValueError, match=r"m-0000\.params sha256 .* altered"):
+        deploy.load(out)
+    assert deploy.load(out, verify=False).manifest["name"] == "m"  # the check can be skipped
+    with open(params, "wb") as f:
+        f.write(original)
+    assert deploy.load(out).classes == CLASSES
+    with open(symbol) as f:
+        text = f.read()
+    with open(symbol, "w") as f:
+        f.write(text.replace('"0.45"', '"0.95"', 1) if '"0.45"' in text else text + " ")
+    with pytest.raises(ValueError, match=r"m-symbol\.json"):
+        deploy.load(out)
+    os.remove(symbol)
+    with pytest.raises(FileNotFoundError, match=r"m-symbol\.json is listed .* missing"):
+        deploy.load(out)
+
+
+def test_missing_or_damaged_manifest(net, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no manifest.json"):
+        deploy.load(str(tmp_path))
+    out = str(tmp_path / "b")
+    deploy.export(net, out, SIZE)
+    path = os.path.join(out, deploy.MANIFEST)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="not valid JSON"):
+        deploy.load(out)
+    os.remove(path)
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        deploy.load(out)

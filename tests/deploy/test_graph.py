@@ -1,5 +1,5 @@
 """Tests for gluon_ssd.deploy.graph's raw graphs: RawSSD and StaticRawSSD are the decoder's
-candidates before NMS (BatchNorm folding is tested in tests/test_deploy.py)."""
+candidates before NMS, and BatchNorm folding keeps the maths."""
 import mxnet as mx
 import numpy as np
 import pytest
@@ -12,11 +12,6 @@ from gluon_ssd.deploy.graph import StaticRawSSD
 
 SIZE = (128, 160)  # non-square: a transposed height / width would show
 C = len(CLASSES)
-
-
-@pytest.fixture(scope="module")
-def net():
-    return make_net()  # random weights whose outputs depend on the image
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +82,18 @@ def test_static_raw_ssd_equals_raw_ssd_at_its_size(net, x):
     for e, g, h in zip(expected, got, hybrid):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-5)
         np.testing.assert_allclose(h, e, rtol=1e-5, atol=1e-4)
+
+
+def test_fold_batchnorm_keeps_the_maths():
+    net = make_net(seed=2)
+    x = normalized(noise_images(8, 2), net)
+    with autograd.predict_mode():
+        sym = net.features(mx.sym.var("data"))[-1]
+    params = {p.name: p.data() for p in net.collect_params().values()}
+    args = {n: params[n] for n in sym.list_arguments() if n != "data"}
+    aux = {n: params[n] for n in sym.list_auxiliary_states()}
+    folded, f_args, f_aux, count = deploy.fold_batchnorm(sym, args, aux)
+    assert count == 27 and not f_aux  # mobilenet0.25: 27 conv + BN pairs up to stride 32
+    run = lambda s, a, u: s.bind(mx.cpu(), {"data": x, **a}, aux_states=u).forward()[0]  # noqa
+    expected, actual = run(sym, args, aux).asnumpy(), run(folded, f_args, f_aux).asnumpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())

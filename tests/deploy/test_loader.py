@@ -1,28 +1,22 @@
-"""deploy.load behind one interface: runtimes, precisions, what auto picks, bf16 gated by agreement,
-and the CPU's ISA read from /proc/cpuinfo.
+"""Tests for gluon_ssd.deploy.loader: deploy.load behind one interface (runtimes, precisions,
+what auto picks and in which order on which CPU), input checks, old spellings.
 
-These pass on every CPU kind: where a test depends on bf16 units it asserts what this CPU must do
-(bf16 measured and picked, or refused with the CPU's ISA in the message), never skips.
+These pass on every CPU kind: the order of auto's choices is checked on given ISAs.
 """
+import json
 import logging
-import warnings
+import shutil
 
 import mxnet as mx
 import numpy as np
 import pytest
 
-from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized
+from tests.helpers.deploy_fixtures import CLASSES, SIZE, noise_images, normalized
 from tests.helpers.detections import assert_same_detections
-from tests.test_onnx import require
+from tests.helpers.runtimes import require
 
 from gluon_ssd import deploy
-from gluon_ssd.deploy import postprocess as postprocess_module
-from gluon_ssd.deploy import cpu, loader
-
-
-@pytest.fixture(scope="module")
-def net():
-    return make_net()
+from gluon_ssd.deploy import loader
 
 
 @pytest.fixture(scope="module")
@@ -111,81 +105,6 @@ def test_old_spellings_keep_working(net, bundle):
         deploy.load(out, variant="fp32", runtime="openvino")
 
 
-def test_bf16_is_gated_by_agreement(net, tmp_path, monkeypatch):
-    require("openvino")
-    calib = list(noise_images(30, 8))
-    out = str(tmp_path / "bf16")
-    if not cpu.has_bf16():
-        with pytest.raises(ValueError, match=r"needs a CPU with bf16 units .* this one has x86_64"):
-            deploy.export(net, out, SIZE, onnx=True, bf16=True, calib_images=calib)
-        return
-    # Measured here (AVX-512 BF16, no AMX) on seeds 0 / 1 / 2 of the random net: 0.94 / 0.93 /
-    # 0.83 (its 100 detections per image are mostly near-ties); 0.8 leaves room for AMX kernels.
-    manifest = deploy.export(net, out, SIZE, onnx=True, bf16=True, calib_images=calib,
-                             bf16_tolerance=0.8)
-    record = manifest["variants"]["onnx"]["precisions"]["bf16"]
-    assert record["verified"] and record["min_required"] == 0.8
-    assert record["agreement"] >= 0.8
-    assert record["num_reference_detections"] > 100
-    detector = deploy.load(out)
-    assert (detector.runtime, detector.precision) == ("openvino", "bf16")
-    fp32 = deploy.load(out, runtime="openvino", precision="fp32")
-    x = normalized(noise_images(31, 4), net).asnumpy()  # not calibration images
-    ref, got = fp32(x), detector(x)
-    assert deploy.detection_agreement(ref, got) >= 0.8
-    # bf16 really runs: its scores are not the fp32 ones (8 mantissa bits).
-    assert np.abs(ref[1] - got[1]).max() > 1e-4
-    # Below the tolerance: refused, and the previous bundle stays.
-    monkeypatch.setattr(postprocess_module, "detection_agreement", lambda *a, **k: 0.5)
-    with pytest.raises(ValueError, match="OpenVINO bf16 detections agree with OpenVINO f32 at "
-                                         "mAP 0.500 < bf16_tolerance 0.9: refusing"):
-        deploy.export(net, out, SIZE, onnx=True, bf16=True, calib_images=calib)
-    assert deploy.load(out).manifest == manifest  # the default tolerance refused, nothing moved
-    # Recorded unchecked (tolerance None): auto does not pick it, asking for it warns.
-    unchecked = str(tmp_path / "unchecked")
-    deploy.export(net, unchecked, SIZE, onnx=True, bf16=True, calib_images=calib[:2],
-                  bf16_tolerance=None)
-    assert deploy.load(unchecked).precision == "fp32"
-    with pytest.warns(UserWarning, match="openvino bf16 has no passed agreement record"):
-        assert deploy.load(unchecked, precision="bf16").precision == "bf16"
-
-
-def test_bf16_export_arguments(net, tmp_path):
-    with pytest.raises(ValueError, match="bf16=True measures the ONNX graph .* onnx=True"):
-        deploy.export(net, str(tmp_path), SIZE, bf16=True, calib_images=[])
-    with pytest.raises(ValueError, match="bf16=True needs calib_images"):
-        deploy.export(net, str(tmp_path), SIZE, onnx=True, bf16=True)
-    with pytest.raises(ValueError, match=r"bf16_tolerance is a minimum agreement mAP in \[0, 1\]"):
-        deploy.export(net, str(tmp_path), SIZE, onnx=True, bf16=True, calib_images=[],
-                      bf16_tolerance=2)
-
-
-@pytest.mark.parametrize("flags, isa, bf16", [
-    # AMD EPYC (Zen 2/3): AVX2 only.
-    ("fpu sse2 avx avx2 fma", {"avx2": True, "avx512": False, "avx512_bf16": False, "amx": False},
-     False),
-    # AMD EPYC (Zen 4): AVX-512 with BF16 dot products, no AMX.
-    ("avx2 avx512f avx512bw avx512_bf16", {"avx2": True, "avx512": True, "avx512_bf16": True,
-                                           "amx": False}, True),
-    # Intel Xeon (Sapphire Rapids): AVX-512 and AMX tiles.
-    ("avx2 avx512f amx_bf16 amx_tile amx_int8", {"avx2": True, "avx512": True,
-                                                 "avx512_bf16": False, "amx": True}, True),
-])
-def test_cpu_isa_from_cpuinfo(tmp_path, flags, isa, bf16):
-    path = tmp_path / "cpuinfo"
-    path.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
-                    f"flags\t\t: {flags}\n")
-    read = cpu.cpu_flags(str(path))
-    assert read == frozenset(flags.split())
-    assert cpu.cpu_isa(read) == dict(isa, bf16=bf16) and cpu.has_bf16(read) == bf16
-    assert cpu.isa_summary(read).split()[1:] == [k for k in ("avx2", "avx512", "avx512_bf16",
-                                                             "amx") if isa[k]]
-    assert cpu.cpu_flags(str(tmp_path / "missing")) == frozenset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert cpu.cpu_isa()["avx2"] in (True, False)  # this machine's own flags parse
-
-
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
 def test_onnx_with_preprocessing_takes_uint8_pixels(net, tmp_path, runtime):
     require("onnx")
@@ -201,51 +120,72 @@ def test_onnx_with_preprocessing_takes_uint8_pixels(net, tmp_path, runtime):
         detector(np.zeros((1, 3, 300, 300), np.uint8))
 
 
-@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
-def test_static_shape_onnx_folds_the_anchors_and_detects_like_mxnet(net, tmp_path, runtime):
-    onnx = require("onnx")
-    require(runtime)
-    size = (256, 320)
-    manifest = deploy.export(net, str(tmp_path), size, onnx=True, static_shape=True)
-    entry = manifest["variants"]["onnx"]
-    assert entry["file"].endswith("-static.onnx") and not entry["any_size"]
-    assert entry["input"]["shape"] == ["B", 3, 256, 320]
-    model = onnx.load(str(tmp_path / entry["file"]))
-    anchors = [i for i in model.graph.initializer if i.name.endswith("static_anchors")]
-    # The constant holds the anchors the MXNet net builds at that size (its dynamic graph's).
-    n_expected = net.predictions(mx.nd, mx.nd.zeros((1, 3) + size))[2].shape[1]
-    assert anchors and list(anchors[0].dims) == [1, n_expected, 4]
-    detector = deploy.load(str(tmp_path), runtime=runtime)
-    images = noise_images(25, 2, size=size)
-    assert_same_detections(net(normalized(images, net)), detector(normalized(images, net)))
-    with pytest.raises(ValueError, match=r"static_shape=True for \(H, W\) = \(256, 320\), got "
-                                         r"images of \(300, 300\)"):
-        detector(normalized(noise_images(26, 1), net))
-    with pytest.raises(ValueError, match="static_shape=True .* needs onnx=True"):
-        deploy.export(net, str(tmp_path / "x"), size, static_shape=True)
-
-
 @pytest.mark.parametrize("amx, expected, second", [
-    # AMX: OpenVINO bf16 (issue 10: 0.075x GluonCV), then OpenVINO's int8 (AMX int8 tiles).
+    # AMX: OpenVINO bf16, then OpenVINO's int8 (AMX int8 tiles).
     (True, ("openvino", "bf16"), ("openvino", "int8")),
-    # AVX-512 BF16 / AVX2: ONNX Runtime int8, then OpenVINO int8 (measured on static graphs:
-    # 0.14x / 0.13x on VGG300, 0.18x / 0.23x on mobilenet0.25; oneDNN int8 0.25x / 0.28x).
+    # AVX-512 BF16 / AVX2: ONNX Runtime int8, then OpenVINO int8 (docs/benchmarks.md).
     (False, ("onnxruntime", "int8"), ("openvino", "int8")),
 ])
-def test_auto_order_depends_on_the_cpu_and_skips_unverified(amx, expected, second, monkeypatch):
+def test_auto_order_depends_on_the_cpu(amx, expected, second):
     isa = {"avx2": True, "avx512": True, "avx512_bf16": not amx, "amx": amx, "bf16": True}
     order = loader.auto_order(isa)
     assert order[:2] == (expected, second)
     # Every reduced precision comes before every fp32 option.
     assert {p for _, p in order[:4]} == {"bf16", "int8"}
     assert order[4:6] == (("onnxruntime", "fp32"), ("openvino", "fp32"))
-    # usable, verified, why: all verified -> the CPU's first.
-    options = {key: (True, True, "") for key in order}
+
+
+@pytest.mark.parametrize("agreement, picked", [(0.5, ("onnxruntime", "fp32")),
+                                               (0.95, ("openvino", "bf16"))])
+def test_auto_skips_an_unverified_first_choice(bundle, tmp_path, monkeypatch, agreement, picked):
+    # On an AMX CPU auto's first choice is OpenVINO bf16 (above); a bf16 record whose agreement
+    # is under its minimum (0.5 < 0.9) is not picked, the next available option is: no int8 graph
+    # in this bundle, so ONNX Runtime fp32. Passed (0.95 >= 0.9), it is the one picked.
+    require("onnxruntime")
+    require("openvino")
+    src, _ = bundle
+    out = tmp_path / "b"
+    shutil.copytree(src, out)
+    manifest = json.loads((out / deploy.MANIFEST).read_text())
+    manifest["variants"]["onnx"]["precisions"]["bf16"] = {
+        "agreement": agreement, "min_required": 0.9, "verified": agreement >= 0.9}
+    (out / deploy.MANIFEST).write_text(json.dumps(manifest))  # the manifest is in no sha256 list
+    isa = {"avx2": True, "avx512": True, "avx512_bf16": False, "amx": True, "bf16": True}
     monkeypatch.setattr(loader, "cpu_isa", lambda: isa)
-    assert loader._choose(options, "auto", "auto", "b", True)[0] == expected
-    # The CPU's first choice not verified: auto takes the next one.
-    options[expected] = (True, False, "")
-    assert loader._choose(options, "auto", "auto", "b", True)[0] == second
-    # ... and not usable (e.g. not installed): the same.
-    options[expected] = (False, True, "not installed")
-    assert loader._choose(options, "auto", "auto", "b", True)[0] == second
+    monkeypatch.setattr(loader, "has_bf16", lambda: True)
+    if picked[1] == "bf16":
+        # This CPU may have no bf16 units: record what would be opened instead of opening it.
+        def refuse(runtime, path, precision):
+            raise RuntimeError(f"would open {runtime} {precision}")
+
+        monkeypatch.setattr(loader, "open_session", refuse)
+        with pytest.raises(RuntimeError, match=r"^would open openvino bf16$"):
+            deploy.load(str(out))
+        return
+    detector = deploy.load(str(out))
+    assert (detector.runtime, detector.precision) == picked
+    assert "picked by auto" in detector.choice
+
+
+@pytest.fixture(scope="module")
+def plain_bundle(net, tmp_path_factory):
+    """An MXNet-only bundle (no ONNX graph): (folder, manifest)."""
+    out = str(tmp_path_factory.mktemp("plain"))
+    return out, deploy.export(net, out, SIZE)
+
+
+def test_load_checks_and_detects_like_the_source(net, plain_bundle):
+    out, manifest = plain_bundle
+    detector = deploy.load(out)
+    assert detector.classes == CLASSES and detector.manifest == manifest
+    for images in (noise_images(3, 2), noise_images(4, 1, size=(200, 260))):
+        x = normalized(images, net)
+        assert_same_detections(net(x), detector(x))
+        assert_same_detections(net(x), detector(x.asnumpy()))  # numpy input
+    unfused = deploy.load(out, mxnet_backend=None)
+    x = normalized(noise_images(3, 2), net)
+    assert_same_detections(net(x), unfused(x))
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        detector(mx.nd.zeros((1, 300, 300, 3)))
+    with pytest.raises(ValueError, match=r"precision='int8' here; available: mxnet/fp32$"):
+        deploy.load(out, variant="int8")

@@ -1,11 +1,7 @@
-"""The ONNX graph is the whole detector: NMS inside, outputs and detections the MXNet graph's, in
-ONNX Runtime and OpenVINO (in a process without mxnet or gluon_ssd), at two sizes.
-
-Runtimes come with the ``runtimes`` / ``test`` extras. Without them these tests skip with the
-reason, except under ``make test`` (``GLUON_SSD_REQUIRE_RUNTIMES=1``), where a missing runtime
-fails.
+"""Tests for gluon_ssd.deploy.onnx_export: the ONNX graph is the whole detector (NMS inside),
+outputs and detections the MXNet graph's, in ONNX Runtime and OpenVINO (in a process without mxnet
+or gluon_ssd), at two sizes. Its NMS tail alone: tests/deploy/test_onnx_nms.py.
 """
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,42 +10,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized, random_heads
-from tests.helpers.detections import as_numpy, assert_same_detections
+from tests.helpers.deploy_fixtures import SIZE, noise_images, normalized
+from tests.helpers.detections import assert_same_detections
+from tests.helpers.runtimes import RUNTIMES, TENSORRT_OPS, require
 
 from gluon_ssd import deploy
-from gluon_ssd.blocks.decoder import SSDDecoder
-from gluon_ssd.deploy.onnx_nms import append_nms
-
-RUNTIMES = ("onnxruntime", "openvino")
-# Operators marked supported ("Y") in onnx-tensorrt's docs/operators.md (TensorRT 8.4), among
-# those an SSD graph could use; not in it: Mod, NonZero, Unique, Compress, Sequence*. TensorRT
-# also needs TopK's K and NonMaxSuppression's thresholds as initializers: they are (onnx_nms).
-TENSORRT_OPS = {"Abs", "Add", "And", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization",
-                "Cast", "Ceil", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "Cos",
-                "CumSum", "Div", "Einsum", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor",
-                "Gather", "GatherElements", "GatherND", "Gemm", "GlobalAveragePool",
-                "GlobalMaxPool", "Greater", "GreaterOrEqual", "Identity", "LeakyRelu", "Less",
-                "LessOrEqual", "Log", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg",
-                "NonMaxSuppression", "Not", "Or", "Pad", "Pow", "PRelu", "Range", "ReduceMax",
-                "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",
-                "Resize", "Round", "ScatterElements", "ScatterND", "Shape", "Sigmoid", "Sin",
-                "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh",
-                "Tile", "TopK", "Transpose", "Unsqueeze", "Where"}
-
-
-def require(module):
-    """Import ``module``, or skip (fail under GLUON_SSD_REQUIRE_RUNTIMES=1) when absent."""
-    if os.environ.get("GLUON_SSD_REQUIRE_RUNTIMES") == "1":
-        return __import__(module)
-    return pytest.importorskip(module, reason=f"{module} not installed: pip install "
-                                              f"'gluon_ssd[runtimes]' (make test installs it)")
-
-
-@pytest.fixture(scope="module")
-def net():
-    return make_net()
-
 
 @pytest.fixture(scope="module")
 def onnx_bundle(net, tmp_path_factory):
@@ -114,85 +79,25 @@ def test_onnx_detects_like_mxnet_without_mxnet(net, onnx_bundle, runtime, tmp_pa
         assert_same_detections(expected, [got[f"{key}{i}"] for i in range(3)])
 
 
-def _tail_model(num_classes, settings):
-    """An ONNX model whose inputs are raw boxes and scores, followed by the NMS tail."""
-    import onnx
-    from onnx import TensorProto, helper
-    inputs = [helper.make_tensor_value_info("raw_boxes", TensorProto.FLOAT, ["B", "N", 4]),
-              helper.make_tensor_value_info("raw_scores", TensorProto.FLOAT,
-                                            ["B", "N", num_classes])]
-    nodes = [helper.make_node("Identity", ["raw_boxes"], ["boxes_out"]),
-             helper.make_node("Identity", ["raw_scores"], ["scores_out"])]
-    outputs = [helper.make_tensor_value_info("boxes_out", TensorProto.FLOAT, None),
-               helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)]
-    model = helper.make_model(helper.make_graph(nodes, "raw", inputs, outputs),
-                              opset_imports=[helper.make_opsetid("", 13)])
-    append_nms(model, num_classes, **settings)
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def _run_tail(runtime, model_bytes, boxes, scores, folder):
-    if runtime == "onnxruntime":
-        ort = require("onnxruntime")
-        sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-        return sess.run(["ids", "scores", "bboxes"], {"raw_boxes": boxes, "raw_scores": scores})
-    ov = require("openvino")
-    core = ov.Core()
-    path = os.path.join(folder, "tail.onnx")
-    with open(path, "wb") as f:
-        f.write(model_bytes)
-    compiled = core.compile_model(core.read_model(path), "CPU",
-                                  {"INFERENCE_PRECISION_HINT": "f32"})
-    result = compiled([boxes, scores])
-    return [result[compiled.output(n)] for n in ("ids", "scores", "bboxes")]
-
-
-@pytest.mark.parametrize("runtime", RUNTIMES)
-@pytest.mark.parametrize("settings", [
-    dict(nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01),
-    dict(nms_thresh=0.3, nms_topk=50, post_nms=100, score_thresh=0.01),  # post_nms > topk: padded
-    dict(nms_thresh=0.5, nms_topk=2000, post_nms=-1, score_thresh=0.2),  # topk > C * N rows
-    dict(nms_thresh=1.0, nms_topk=100, post_nms=30, score_thresh=0.01),  # no suppression
-])
-def test_onnx_nms_tail_is_the_decoder(runtime, settings, tmp_path):
-    # The same random heads as test_deploy.test_postprocess_numpy_is_the_decoder: 300 anchors of
-    # 5-40 px in a 100 px square, so NMS suppresses; the MXNet decoder is the reference.
-    classes = 3
-    cls, box, anchors = random_heads(classes=classes)
-    decoder = SSDDecoder(classes, **settings)
-    decoder.initialize()
-    expected = as_numpy(decoder(cls, box, anchors))
-    boxes = decoder.bbox_decoder(box, anchors).asnumpy()
-    scores = np.ascontiguousarray(mx.nd.softmax(cls).asnumpy()[..., 1:])
-    got = _run_tail(runtime, _tail_model(classes, settings), boxes, scores, str(tmp_path))
-    assert [g.shape for g in got] == [e.shape for e in expected]
-    assert (expected[0] >= 0).sum() > 20
-    assert_same_detections(expected, got, score_thresh=settings["score_thresh"])
-    if settings["nms_thresh"] < 1:  # the comparison would see a missing NMS
-        unsuppressed = deploy.postprocess_numpy(boxes, scores, **dict(settings, nms_thresh=1.0))
-        with pytest.raises(AssertionError):
-            assert_same_detections(unsuppressed, got)
-
-
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_onnx_nms_tail_keeps_overlapping_boxes_of_different_classes(runtime, tmp_path):
-    # Worked by hand: boxes 0 and 1 overlap with IoU 90 / 110 = 0.82 > 0.45; box 2 is apart.
-    # Class 0 scores 0.9 / 0.8 / 0.1: box 1 is suppressed by box 0. Class 1 scores 0.05 / 0.7 /
-    # 0.02: box 1 is its best, kept even though box 0 (class 0) covers it: per-class NMS.
-    boxes = np.array([[[0, 0, 10, 10], [0, 1, 10, 11], [50, 50, 60, 60]]], np.float32)
-    scores = np.array([[[0.9, 0.05], [0.8, 0.7], [0.1, 0.02]]], np.float32)
-    settings = dict(nms_thresh=0.45, nms_topk=4, post_nms=5, score_thresh=0.03)
-    ids, top, out_boxes = _run_tail(runtime, _tail_model(2, settings), boxes, scores,
-                                    str(tmp_path))
-    # Top 4 candidates: 0.9 (c0 b0), 0.8 (c0 b1), 0.7 (c1 b1), 0.1 (c0 b2); 0.05 misses the cut.
-    np.testing.assert_array_equal(ids[0, :, 0], [0, 1, 0, -1, -1])
-    np.testing.assert_allclose(top[0, :, 0], [0.9, 0.7, 0.1, -1, -1], rtol=1e-6)
-    np.testing.assert_array_equal(out_boxes[0, :3], boxes[0, [0, 1, 2]])
-    assert (out_boxes[0, 3:] == -1).all()
-
-
-def test_onnx_nms_tail_needs_a_constant_topk():
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_static_shape_onnx_folds_the_anchors_and_detects_like_mxnet(net, tmp_path, runtime):
     onnx = require("onnx")
-    with pytest.raises(ValueError, match="positive nms_topk"):
-        append_nms(onnx.ModelProto(), 3, 0.45, -1, 100, 0.01)
+    require(runtime)
+    size = (256, 320)
+    manifest = deploy.export(net, str(tmp_path), size, onnx=True, static_shape=True)
+    entry = manifest["variants"]["onnx"]
+    assert entry["file"].endswith("-static.onnx") and not entry["any_size"]
+    assert entry["input"]["shape"] == ["B", 3, 256, 320]
+    model = onnx.load(str(tmp_path / entry["file"]))
+    anchors = [i for i in model.graph.initializer if i.name.endswith("static_anchors")]
+    # The constant holds the anchors the MXNet net builds at that size (its dynamic graph's).
+    n_expected = net.predictions(mx.nd, mx.nd.zeros((1, 3) + size))[2].shape[1]
+    assert anchors and list(anchors[0].dims) == [1, n_expected, 4]
+    detector = deploy.load(str(tmp_path), runtime=runtime)
+    images = noise_images(25, 2, size=size)
+    assert_same_detections(net(normalized(images, net)), detector(normalized(images, net)))
+    with pytest.raises(ValueError, match=r"static_shape=True for \(H, W\) = \(256, 320\), got "
+                                         r"images of \(300, 300\)"):
+        detector(normalized(noise_images(26, 1), net))
+    with pytest.raises(ValueError, match="static_shape=True .* needs onnx=True"):
+        deploy.export(net, str(tmp_path / "x"), size, static_shape=True)

@@ -1,22 +1,18 @@
-"""The bundle's int8 ONNX graph (QDQ, ONNX Runtime's quantizer): gated, loaded in each runtime."""
+"""Tests for gluon_ssd.deploy.onnx_int8: the bundle's int8 ONNX graph (QDQ, ONNX Runtime's
+quantizer), gated by agreement, loaded in each runtime."""
 import importlib
 import os
 
 import numpy as np
 import pytest
 
-from tests.helpers.deploy_fixtures import SIZE, make_net, noise_images, normalized
-from tests.test_onnx import TENSORRT_OPS, require
+from tests.helpers.deploy_fixtures import SIZE, noise_images, normalized
+from tests.helpers.runtimes import TENSORRT_OPS, require
 
 from gluon_ssd import deploy
 from gluon_ssd.deploy import onnx_int8
 
 pytestmark = pytest.mark.onnx
-
-
-@pytest.fixture(scope="module")
-def net():
-    return make_net(0)
 
 
 def _graph_ops(path):

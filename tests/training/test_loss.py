@@ -8,6 +8,8 @@ from gluoncv.loss import SSDMultiBoxLoss as GluonCVLoss
 from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
 from mxnet import autograd
 
+from tests.helpers.training_fixtures import no_bn_net, squares
+
 from gluon_ssd.training.loss import SSDMultiBoxLoss, SSDTargets
 
 
@@ -170,11 +172,41 @@ def test_per_image_normalisation_splits_over_devices():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"negative_mining_ratio >= 0.*got -1"):
         SSDMultiBoxLoss(negative_mining_ratio=-1)
     with pytest.raises(ValueError, match="min_negatives"):
         SSDMultiBoxLoss(min_negatives=-1)
     with pytest.raises(ValueError, match="min_negatives"):
         SSDMultiBoxLoss(min_negatives=2.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"iou_thresh must be in \(0, 1\], got 0"):
         SSDTargets(iou_thresh=0)
+
+
+def test_a_mixed_batch_has_the_gradient_of_its_images_apart():
+    """Per-image normalisation: the batch [objects, background] has the summed gradient of the two
+    images run alone; the background image's own gradient is finite and non-zero (its
+    min_negatives hard negatives)."""
+    from gluon_ssd.training.loss import SSDMultiBoxLoss, SSDTargets
+    from gluon_ssd.data.transforms import batchify
+    net = no_bn_net()
+    net.initialize(mx.init.Xavier())
+    (img, label), = squares(1, seed=6, side=64)
+    background = mx.nd.array(np.random.RandomState(7).rand(64, 64, 3) * 80, dtype="uint8")
+    items = [(img.transpose((2, 0, 1)).astype("float32") / 255, label),
+             (background.transpose((2, 0, 1)).astype("float32") / 255, np.zeros((0, 6), "f"))]
+    targets, loss_fn = SSDTargets(), SSDMultiBoxLoss()
+
+    def grads(batch):
+        data, labels = batchify()(batch)
+        with mx.autograd.record():
+            cls_p, box_p, anchors = net(data)
+            total, _, _ = loss_fn(cls_p, box_p, *targets(anchors, labels))
+        total.backward()
+        return [p.grad().asnumpy().copy() for p in net.collect_params().values()
+                if p.grad_req != "null"]
+
+    both, alone = grads(items), [grads([item]) for item in items]
+    assert all(np.isfinite(g).all() for g in alone[1])
+    assert max(np.abs(g).max() for g in alone[1]) > 0
+    for g, a, b in zip(both, *alone):
+        np.testing.assert_allclose(g, a + b, rtol=1e-4, atol=1e-6)

@@ -1,11 +1,17 @@
-"""Tests for gluon_ssd.training.watchdog without a cluster: the heartbeat bookkeeping, on a clock we drive.
-
-The cluster test (tests/test_dist.py) kills a real worker; these check the rules it rests on.
+"""Tests for gluon_ssd.training.watchdog: the heartbeat bookkeeping on a clock we drive, then a real
+cluster (tests/helpers/cluster.py) whose worker is killed mid-epoch.
 """
 import json
+import time
 
+import mxnet as mx
 import pytest
 
+from tests.helpers import cluster
+from tests.helpers.paths import REPO
+from tests.helpers import paths
+
+from gluon_ssd.training import TrainConfig, fit, load_checkpoint
 from gluon_ssd.training.watchdog import Watchdog, node_timeout
 
 
@@ -20,9 +26,10 @@ def _watchdog(folder):
 
 
 def _started(dog):
-    """start() without the thread: the snapshot of files already there, and the own beat."""
-    dog._before = {name: peer["count"] for name, peer in dog._peers().items()}
-    dog._write("running")
+    """start() (the snapshot of files already there, the own beat), then the thread stopped at
+    once, its node left "running": the test drives check() with its own clock alone."""
+    dog.start()
+    dog.stop(state="running")
     return dog
 
 
@@ -61,15 +68,58 @@ def test_a_peer_that_ended_on_purpose_is_not_lost(tmp_path):
 
 def test_a_step_that_does_not_finish_stops_the_worker(tmp_path):
     dog = _started(_watchdog(tmp_path / "nodes"))
+    before = time.monotonic()
     dog.step_started()
-    start = dog._step_since
-    assert dog.check(now=start + 19) is None  # twice the 10 s heartbeat timeout
-    message = dog.check(now=start + 21)
+    after = time.monotonic()
+    assert dog.check(now=before + 19.9) is None  # twice the 10 s heartbeat timeout: 20 s
+    message = dog.check(now=after + 20.1)
     assert message and "no training step finished" in message
     dog.step_done()
-    assert dog.check(now=start + 1000) is None
+    assert dog.check(now=after + 1000) is None
 
 
 def test_the_timeout_is_checked():
     with pytest.raises(ValueError, match="GLUON_SSD_NODE_TIMEOUT"):
         node_timeout(0)
+
+
+@pytest.mark.dist
+@pytest.mark.slow
+@pytest.mark.timeout(480)
+def test_a_lost_worker_stops_every_other_node_and_the_run_resumes(tmp_path):
+    """Kill a worker mid-epoch: the other worker, the server and the scheduler stop within the
+    node timeout naming it (exit 3), rank 0's last checkpoint is intact and resumes."""
+    init = tmp_path / "init.params"
+    net = cluster.make_net()
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, cluster.SIDE, cluster.SIDE)))
+    net.save_parameters(str(init))
+    script = tmp_path / "worker.py"
+    script.write_text(cluster.KILLED_WORKER.format(repo=REPO,
+                                           tmp=str(tmp_path), init=str(init)))
+    timeout = 6  # seconds without a heartbeat: a lost node (120 by default)
+    started = time.monotonic()
+    # The server starts as MXNet's launcher starts every node: the workers' command, here
+    # scripts/train.py, which runs a server role under the watchdog.
+    train_py = paths.script("train.py")
+    nodes = cluster.run_cluster(tmp_path, script, expected_codes=(3, 3, 3, -9), deadline_s=120,
+                         server=(train_py, "--out", str(tmp_path / "server-out")),
+                         GLUON_SSD_NODE_TIMEOUT=str(timeout))
+    took = time.monotonic() - started
+    dead_pid = nodes["worker1"][1]
+    for name in ("scheduler", "server", "worker0"):
+        lines = [line for line in nodes[name][2].read_text().splitlines() if "dist_sync" in line]
+        assert lines and "lost worker" in lines[0] and f"pid {dead_pid}," in lines[0], \
+            f"{name}: {cluster.tail(nodes[name][2])}"
+    assert took < 100  # start-up + 1.3 epochs + the timeout, not the 240 s hang of a deadlock
+
+    # Rank 0 is whichever worker connected first: the survivor, or the killed one.
+    runs = [tmp_path / f"worker-{i}" / "run" for i in (0, 1)]
+    writer = next(run for run in runs if (run / "latest.json").exists())
+    record = load_checkpoint(str(writer))  # intact, verified
+    assert record["epoch"] == 0 and record["partial"] is None
+    resumed = cluster.make_net()
+    config = TrainConfig(**dict(cluster.train_config().to_dict(), epochs=3))
+    history = fit(resumed, cluster.dataset(), config, str(writer), resume=True, progress=False,
+                  log=lambda *a: None)
+    assert [row["epoch"] for row in history] == [1, 2, 3]

@@ -1,12 +1,11 @@
-"""Distributed training: two ``dist_sync`` workers end with the weights of one local process.
+"""A parameter-server cluster on 127.0.0.1 for the distributed-training tests, and what its
+workers and the test process share (not a test module).
 
-The test starts MXNet's parameter server on 127.0.0.1 (a scheduler, one server, two workers; each a
-``python`` subprocess configured by the ``DMLC_*`` environment), has each worker run
-:func:`gluon_ssd.training.fit` with ``kvstore='dist_sync'`` and compares the result with ``fit`` in
-this process with ``kvstore='local'`` on the same data, start weights and global batch.
-
-Every subprocess has a deadline, so a hung parameter server fails the test instead of blocking CI,
-and all of them are killed in a ``finally``.
+:func:`run_cluster` starts MXNet's scheduler, one server and two workers, each a ``python``
+subprocess configured by the ``DMLC_*`` environment, with a deadline, so a hung parameter server
+fails the test instead of blocking CI; all of them are killed in a ``finally``. The worker scripts
+(:data:`WORKER`, :data:`KILLED_WORKER`) import this module (``from tests.helpers import cluster``,
+the repository root on ``sys.path``) for the data, network and config the test process uses too.
 """
 import os
 import socket
@@ -15,18 +14,13 @@ import sys
 import textwrap
 import time
 
-import mxnet as mx
-import pytest
-import numpy as np
+from tests.helpers.paths import REPO
 from tests.helpers.training_fixtures import no_bn_net, squares
 
-from gluon_ssd.training import TrainConfig, fit, load_checkpoint
-
-pytestmark = [pytest.mark.dist, pytest.mark.slow, pytest.mark.timeout(480)]
+from gluon_ssd.training import TrainConfig
 
 DEADLINE_S = 240
 SIDE = 64  # no_bn_net's input size
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Everything both sides need comes from these functions: the workers import this module.
 
@@ -56,9 +50,9 @@ def train_config():
 WORKER = textwrap.dedent("""\
     import os, sys, time
     time.sleep(3.0 if os.environ["WORKER_ID"] == "1" else 0.0)
-    sys.path.insert(0, {tests!r})
+    sys.path.insert(0, {repo!r})
     import mxnet as mx
-    from tests import test_dist as spec
+    from tests.helpers import cluster as spec
     from gluon_ssd.training import fit
 
     rank_dir = os.path.join({tmp!r}, "worker-" + os.environ["WORKER_ID"])
@@ -72,35 +66,35 @@ WORKER = textwrap.dedent("""\
     """)
 
 
-def _params(net):
+def params(net):
     """Parameters by structural name (what save_parameters writes)."""
     return {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
 
 
-def _loaded(path):
+def loaded(path):
     net = make_net()
     net.load_parameters(str(path))
-    return _params(net)
+    return params(net)
 
 
-def _free_port():
+def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _tail(path, chars=3000):
+def tail(path, chars=3000):
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no output)"
 
 
-def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADLINE_S,
+def run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADLINE_S,
                  server=("-m", "gluon_ssd.training.watchdog"), **env):
     """Start scheduler, server and two workers; wait for all with a deadline; kill leftovers.
 
     Returns ``{name: (exit code, pid, log path)}`` for scheduler, server, worker0, worker1 and
     checks each exit code against ``expected_codes`` (same order).
     """
-    port = _free_port()
+    port = free_port()
     # DMLC_NODE_HOST: every node announces 127.0.0.1 instead of guessing a network interface.
     # GLUON_SSD_NODES_DIR: the heartbeat folder of gluon_ssd.training.watchdog, shared by all four.
     base = dict(os.environ, DMLC_PS_ROOT_URI="127.0.0.1", DMLC_PS_ROOT_PORT=str(port),
@@ -134,10 +128,10 @@ def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADL
                 codes[log] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 raise AssertionError(f"{log.name} still running after {deadline_s} s (hung "
-                                     f"parameter server?); its output:\n{_tail(log)}") from None
+                                     f"parameter server?); its output:\n{tail(log)}") from None
         for log, expected in zip(logs, expected_codes):
             assert codes[log] == expected, f"{log.name} exited with {codes[log]}, expected " \
-                                           f"{expected}:\n{_tail(log)}"
+                                           f"{expected}:\n{tail(log)}"
         return {name: (codes[log], proc.pid, log) for name, proc, log in zip(names, procs, logs)}
     finally:
         for proc in procs:
@@ -146,57 +140,14 @@ def _run_cluster(tmp_path, script, expected_codes=(0, 0, 0, 0), deadline_s=DEADL
                 proc.wait(timeout=30)
 
 
-def test_two_dist_sync_workers_equal_one_local_process(tmp_path):
-    init = tmp_path / "init.params"
-    local = make_net()
-    local.initialize(mx.init.Xavier())
-    local(mx.nd.zeros((1, 3, SIDE, SIDE)))  # materialise the weights, then save them for all
-    local.save_parameters(str(init))
-    start = _params(local)
-
-    script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(tests=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                    tmp=str(tmp_path), init=str(init)))
-    _run_cluster(tmp_path, script)
-
-    history = fit(local, dataset(), train_config(), str(tmp_path / "local"), progress=False,
-                  log=lambda *a: None)
-    assert len(history) == 1
-    expected = _params(local)
-
-    # Rank 0 wrote the checkpoint (weights, optimizer states, latest.json), rank 1 nothing. The
-    # scheduler gives ranks in the order workers connect, so either process may be rank 0.
-    runs = [tmp_path / f"worker-{i}" / "run" for i in (0, 1)]
-    assert sorted(run.exists() for run in runs) == [False, True], "exactly one writer expected"
-    writer = 0 if runs[0].exists() else 1
-    record = load_checkpoint(str(runs[writer]))
-    assert record is not None and record["epoch"] == 0
-    checkpoint = _loaded(runs[writer] / record["params"])
-    worker0 = _loaded(tmp_path / f"worker-{writer}" / "final.params")
-    worker1 = _loaded(tmp_path / f"worker-{1 - writer}" / "final.params")
-
-    # Tolerance: each worker's half-batch gradient is summed with the other's in another order
-    # than in one process: float32 noise, seen up to 1.4e-6 in a weight. The SGD update itself is
-    # above 1e-3 for most tensors (checked below), and the errors this test exists for are far
-    # larger: workers whose learning rate stays at its first value (a schedule set on the workers'
-    # optimizer, which the servers' copy never sees) end up to 1.3e-2 away.
-    assert expected.keys() == checkpoint.keys() == worker1.keys()
-    for k in expected:
-        np.testing.assert_allclose(checkpoint[k], expected[k], rtol=1e-4, atol=2e-5, err_msg=k)
-        np.testing.assert_allclose(worker1[k], expected[k], rtol=1e-4, atol=2e-5, err_msg=k)
-        np.testing.assert_array_equal(worker0[k], checkpoint[k], err_msg=k)
-    moved = [np.abs(expected[k] - start[k]).max() for k in expected]
-    assert sum(m > 1e-3 for m in moved) > len(moved) // 2
-
-
 # Worker 1 is SIGKILLed (no chance to say goodbye) while it loads item 4 of its 2nd epoch: its
 # share of the global batch is 4 items, so after epoch 1's 3 batches (12 items) and 1 batch of
 # epoch 2 (4 items): load 12 + 4 + 4 = 20 is inside batch 2 of epoch 2.
 KILLED_WORKER = textwrap.dedent("""\
     import os, signal, sys, time
-    sys.path.insert(0, {tests!r})
+    sys.path.insert(0, {repo!r})
     import mxnet as mx
-    from tests import test_dist as spec
+    from tests.helpers import cluster as spec
     from gluon_ssd.training import TrainConfig, fit
 
     class Dying(mx.gluon.data.Dataset):
@@ -219,42 +170,3 @@ KILLED_WORKER = textwrap.dedent("""\
         progress=False, log=lambda *a: None)
     print("worker done")
     """)
-
-
-def test_a_lost_worker_stops_every_other_node_and_the_run_resumes(tmp_path):
-    """Kill a worker mid-epoch: the other worker, the server and the scheduler stop within the
-    node timeout naming it (exit 3), rank 0's last checkpoint is intact and resumes."""
-    init = tmp_path / "init.params"
-    net = make_net()
-    net.initialize(mx.init.Xavier())
-    net(mx.nd.zeros((1, 3, SIDE, SIDE)))
-    net.save_parameters(str(init))
-    script = tmp_path / "worker.py"
-    script.write_text(KILLED_WORKER.format(tests=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                           tmp=str(tmp_path), init=str(init)))
-    timeout = 6  # seconds without a heartbeat: a lost node (120 by default)
-    started = time.monotonic()
-    # The server starts as MXNet's launcher starts every node: the workers' command, here
-    # scripts/train.py, which runs a server role under the watchdog.
-    train_py = os.path.join(REPO, "scripts", "train.py")
-    nodes = _run_cluster(tmp_path, script, expected_codes=(3, 3, 3, -9), deadline_s=120,
-                         server=(train_py, "--out", str(tmp_path / "server-out")),
-                         GLUON_SSD_NODE_TIMEOUT=str(timeout))
-    took = time.monotonic() - started
-    dead_pid = nodes["worker1"][1]
-    for name in ("scheduler", "server", "worker0"):
-        lines = [line for line in nodes[name][2].read_text().splitlines() if "dist_sync" in line]
-        assert lines and "lost worker" in lines[0] and f"pid {dead_pid}," in lines[0], \
-            f"{name}: {_tail(nodes[name][2])}"
-    assert took < 100  # start-up + 1.3 epochs + the timeout, not the 240 s hang of a deadlock
-
-    # Rank 0 is whichever worker connected first: the survivor, or the killed one.
-    runs = [tmp_path / f"worker-{i}" / "run" for i in (0, 1)]
-    writer = next(run for run in runs if (run / "latest.json").exists())
-    record = load_checkpoint(str(writer))  # intact, verified
-    assert record["epoch"] == 0 and record["partial"] is None
-    resumed = make_net()
-    config = TrainConfig(**dict(train_config().to_dict(), epochs=3))
-    history = fit(resumed, dataset(), config, str(writer), resume=True, progress=False,
-                  log=lambda *a: None)
-    assert [row["epoch"] for row in history] == [1, 2, 3]
