@@ -48,7 +48,7 @@ def test_supported_backbones_are_every_model_zoo_classifier_with_spatial_feature
     assert len(SUPPORTED_BACKBONES) == 34
     assert len(set(SUPPORTED_BACKBONES)) == 34
     # ...which is every name model_zoo's get_model lists (its error message is the only listing).
-    with pytest.raises(ValueError) as listing:
+    with pytest.raises(ValueError, match="no-such-network is not supported") as listing:
         vision.get_model("no-such-network")
     assert set(SUPPORTED_BACKBONES) == set(str(listing.value).split("\n\t")[1:])
 

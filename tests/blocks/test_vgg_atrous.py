@@ -172,7 +172,7 @@ def test_files_that_do_not_fit_raise_value_errors_naming_the_file(tmp_path):
     net = VGGAtrous()
     with pytest.raises(ValueError, match=re.escape(vgg11) + ".*8 conv.*not 13"):
         load_vgg_weights(net, vgg11)
-    with pytest.raises(RuntimeError):  # the failed load set nothing
+    with pytest.raises(RuntimeError, match="has not been initialized"):  # nothing was set
         _by_name(net)["conv1_1"].weight.data()
     vgg16_small = save("vgg16", 32)  # right depth, but fc6 is (4096, 512): not a 224 classifier
     with pytest.raises(ValueError, match=re.escape(vgg16_small) + r".*\(4096, 512\)"):

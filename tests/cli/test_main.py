@@ -40,9 +40,8 @@ def test_python_m_runs_a_commands_own_parser():
 
 
 def test_unknown_command_is_refused_with_the_list(capsys):
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit, match="^2$"):  # argparse's exit code of a usage error
         console.main(["trian"])
-    assert exit_info.value.code == 2
     assert "invalid choice: 'trian'" in capsys.readouterr().err
 
 

@@ -100,8 +100,8 @@ def test_run_turns_errors_into_exit_codes(capsys, monkeypatch):
     def bug(argv):
         raise KeyError("a bug keeps its traceback")
 
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="a bug keeps its traceback"):
         cli.run(bug, [])
     monkeypatch.setenv("GLUON_SSD_TRACEBACK", "1")
-    with pytest.raises(ValueError):  # shown in full on request
+    with pytest.raises(ValueError, match="^int8_tolerance is wrong\nsecond line$"):  # in full
         cli.run(bad, [])

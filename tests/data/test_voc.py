@@ -395,7 +395,7 @@ def test_concat_dataset_maps_indices_and_refuses_other_class_lists(tmp_path):
     np.testing.assert_array_equal(both[3][1], b[0][1])
     np.testing.assert_array_equal(both[-1][0].asnumpy(), b[1][0].asnumpy())
     np.testing.assert_array_equal(both[2][1], a[2][1])
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="index 5 out of range for 5 items"):
         both[5]
     with pytest.raises(ValueError, match="has classes"):
         ConcatDataset([a, VOCDataset(str(tmp_path / "b"), CLASSES + ("hexagon",))])

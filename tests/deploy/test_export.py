@@ -37,9 +37,9 @@ def test_random_model_has_confident_detections(net):
     ids, scores, _ = as_numpy(dets)
     assert (scores >= 0.5).sum() >= 20
     assert len(np.unique(np.round(scores[ids >= 0], 4))) >= 20
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"^image \d: "):
         assert_same_detections(dets, net(normalized(images[::-1], net)))
-    with pytest.raises(AssertionError):  # forgetting the mean / std shows
+    with pytest.raises(AssertionError, match=r"^image \d: "):  # forgetting the mean / std shows
         assert_same_detections(dets, net(mx.nd.array(images.transpose(0, 3, 1, 2) / 255.0)))
 
 

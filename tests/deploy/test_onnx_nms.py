@@ -72,7 +72,7 @@ def test_onnx_nms_tail_is_the_decoder(runtime, settings, tmp_path):
     assert_same_detections(expected, got, score_thresh=settings["score_thresh"])
     if settings["nms_thresh"] < 1:  # the comparison would see a missing NMS
         unsuppressed = deploy.postprocess_numpy(boxes, scores, **dict(settings, nms_thresh=1.0))
-        with pytest.raises(AssertionError):
+        with pytest.raises(AssertionError, match=r"^image \d: "):
             assert_same_detections(unsuppressed, got)
 
 

@@ -42,7 +42,7 @@ def test_ssd300_vgg16_layers_are_the_papers():
     assert layers[0].source == net.features.specs[0].name and "relu4_3" in layers[0].source
     assert [s.source for s in layers[2:]] == ["extra2", "extra3", "extra4", "extra5"]
     assert layers[0] == dataclasses.replace(layers[0])  # a frozen dataclass: compares by value
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="'channels'"):
         layers[0].channels = 3
 
 
@@ -117,7 +117,7 @@ def test_the_zoo_passes_mean_std_base_size_model_name_and_config():
     assert built.model_name is None and built.config is custom
     assert (built.mean, built.std, built.base_size) == ((0.5,) * 3, (0.25, 0.5, 1.0), 320)
     for attr in ("mean", "std", "base_size", "model_name", "layers", "config"):
-        with pytest.raises(AttributeError):
+        with pytest.raises(AttributeError, match=f"'{attr}'"):
             setattr(net, attr, None)  # the contract is read-only
 
 

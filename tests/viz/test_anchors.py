@@ -361,7 +361,7 @@ def test_save_figure_failure_keeps_the_old_file_and_no_temp(tmp_path):
     fig = plt.figure()
     path = tmp_path / "fig.png"
     path.write_bytes(b"old")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="not_a_savefig_option"):
         viz.save_figure(fig, path, not_a_savefig_option=1)
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["fig.png"]

@@ -146,5 +146,5 @@ def test_truncated_file_is_refused(tmp_path):
 
 
 def test_missing_file():
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="no params file at /nonexistent/ssd.params"):
         from_gluoncv("ssd_512_mobilenet1.0_voc", "/nonexistent/ssd.params")
