@@ -1,15 +1,22 @@
-"""Tests for gluon_ssd.zoo: every registered model builds, trains, hybridizes and infers."""
-
+"""Tests for gluon_ssd.zoo: every registered model builds, trains, hybridizes and infers; GluonCV's
+SSD scripts run with gluon_ssd.zoo.get_model in place of GluonCV's."""
+import matplotlib.image
 import mxnet as mx
 import numpy as np
 import pytest
-from mxnet import autograd
+import gluoncv as gcv
+from gluoncv.data.transforms import presets
+from gluoncv.utils.metrics.voc_detection import VOC07MApMetric
+from mxnet import autograd, gluon
 
 from tests.helpers.detections import assert_same_detections
+from tests.helpers.gluoncv_scripts import (BATCH_SIZE, CTX, DATA_SHAPE, NET_NAME, dataset,
+                                           get_dataloader, train_one_epoch, validate)
 from tests.helpers.layer_outputs import assert_layer_specs_match
 from tests.helpers.scores import spread_class_scores
 
 from gluon_ssd import deploy, zoo
+from gluon_ssd.zoo import get_model  # the one line changed in GluonCV's scripts
 
 ALL_MODELS = zoo.list_models()
 
@@ -123,6 +130,8 @@ def test_custom_classes():
     ("ssd_300_mobilenet0.25_voc", 300, 2268, 3.25e6),
     ("ssdlite_320_mobilenetv2_1.0_coco", 320, None, 4.3e6),  # SSDLite: 4.3M parameters on COCO
 ])
+
+
 def test_describe_counts_anchors_and_parameters(name, side, anchors, params):
     text = zoo.get_model(name, pretrained_base=False).describe(side)
     summary = text.splitlines()[-1]
@@ -130,26 +139,6 @@ def test_describe_counts_anchors_and_parameters(name, side, anchors, params):
         assert summary.startswith(f"  {anchors} anchors")
     total = float(summary.rsplit("total ", 1)[1].rstrip("M")) * 1e6
     assert abs(total - params) / params < 0.02, summary
-
-
-def test_reset_class_keeps_reused_and_background_predictions():
-    net = zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False)
-    net.initialize(mx.init.Xavier())
-    x = mx.nd.random.uniform(shape=(1, 3, 128, 128))
-    with autograd.train_mode():
-        old_cls, old_box, _ = net(x)
-    net.hybridize()
-    net.reset_class(["kitty", "car"], reuse_weights={"kitty": "cat"})
-    with autograd.train_mode():
-        new_cls, new_box, _ = net(x)
-    assert new_cls.shape[2] == 3 and net.classes == ("kitty", "car")
-    cat = 1 + zoo.dataset_classes("voc").index("cat")
-    np.testing.assert_allclose(new_cls[0, :, 0].asnumpy(), old_cls[0, :, 0].asnumpy(), rtol=1e-5)
-    np.testing.assert_allclose(new_cls[0, :, 1].asnumpy(), old_cls[0, :, cat].asnumpy(), rtol=1e-5)
-    np.testing.assert_allclose(new_box.asnumpy(), old_box.asnumpy(), rtol=1e-5)
-    assert net(x)[0].shape[2] == 1  # inference after reset: the new decoder, hybridized
-    with pytest.raises(ValueError, match="reuse_weights"):
-        net.reset_class(["a"], reuse_weights={"a": "dog"})
 
 
 @pytest.mark.parametrize("name", ["ssd_300_inceptionv3_voc", "ssd_512_densenet121_coco"])
@@ -174,3 +163,93 @@ def test_new_families_export_and_reload_in_plain_mxnet(name, tmp_path):
     reloaded = mx.gluon.SymbolBlock.imports(str(tmp_path / f"{name}-symbol.json"), ["data"],
                                             str(tmp_path / f"{name}-0000.params"))
     assert_same_detections(expected, reloaded(x), score_atol=1e-4, box_atol=1e-2)
+
+
+# --- GluonCV's SSD scripts with gluoncv.model_zoo.get_model swapped for gluon_ssd.zoo.get_model
+# (the driver making their calls: tests/helpers/gluoncv_scripts.py).
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """train_ssd.py __main__ (lines 370-420) without --syncbn, on two contexts, then two steps."""
+    mx.random.seed(0)
+    np.random.seed(0)
+    net = get_model(NET_NAME, pretrained_base=False, norm_layer=gluon.nn.BatchNorm)
+    async_net = net
+    net.initialize()
+    async_net.initialize()
+    net.collect_params().reset_ctx(CTX[0])
+    train_data, val_data = get_dataloader(async_net, dataset(8, 0), dataset(4, 1),
+                                           DATA_SHAPE, BATCH_SIZE, CTX[0])
+    before = {n: p.data(CTX[0]).asnumpy() for n, p in net.collect_params(".*_weight").items()}
+    losses = train_one_epoch(net, train_data, CTX, steps=2)
+    eval_metric = VOC07MApMetric(iou_thresh=0.5, class_names=net.classes)
+    names, values = validate(net, val_data, CTX, eval_metric)
+    prefix = str(tmp_path_factory.mktemp("train_ssd") / NET_NAME)
+    net.save_params(f"{prefix}_best.params")  # train_ssd.py save_params (line 217)
+    return dict(net=net, losses=losses, names=names, values=values, before=before,
+                params=f"{prefix}_best.params")
+
+
+def test_train_ssd_trains_on_two_contexts_and_validates(trained):
+    net = trained["net"]
+    assert len(trained["losses"]) == 2 and all(np.isfinite(trained["losses"]))
+    # Gradients were summed over both contexts: the copies of every weight are equal, and moved.
+    moved = 0
+    for name, p in net.collect_params(".*_weight").items():
+        np.testing.assert_array_equal(p.data(CTX[0]).asnumpy(), p.data(CTX[1]).asnumpy())
+        moved += not np.array_equal(p.data(CTX[0]).asnumpy(), trained["before"][name])
+    assert moved == len(trained["before"])
+    # VOC07MApMetric: one AP per VOC class, then mAP.
+    assert trained["names"][-1] == "mAP" and len(trained["names"]) == 21
+    # The mAP is the mean of the per-class APs over the classes with ground truth (NaN otherwise).
+    per_class = np.array(trained["values"][:-1], dtype=np.float64)
+    assert np.isfinite(per_class).sum() >= 1
+    assert float(trained["values"][-1]) == pytest.approx(np.nanmean(per_class))
+
+
+def test_eval_and_demo_load_the_saved_params(trained, tmp_path):
+    # eval_ssd.py lines 165-168 / demo_ssd.py lines 42-44: a fresh net loads the saved file.
+    net = get_model(NET_NAME, pretrained=False, pretrained_base=False)
+    net.load_parameters(trained["params"])
+    net.set_nms(nms_thresh=0.45, nms_topk=400)
+    net.hybridize()
+    trained_net = trained["net"]
+    trained_net.collect_params().reset_ctx(mx.cpu())
+    img = np.random.RandomState(3).randint(0, 255, (150, 200, 3)).astype("uint8")
+    path = str(tmp_path / "street.png")
+    matplotlib.image.imsave(path, img)  # PNG: lossless
+    # demo_ssd.py lines 49-53: load_test, forward, plot_bbox.
+    x, orig = presets.ssd.load_test(path, short=DATA_SHAPE)
+    ids, scores, bboxes = [xx[0].asnumpy() for xx in net(x)]
+    expected = [xx[0].asnumpy() for xx in trained_net(x)]
+    assert_same_detections([a[None] for a in expected], [a[None] for a in (ids, scores, bboxes)],
+                           score_atol=1e-5, box_atol=1e-3)
+    # train_ssd.py --syncbn --resume (lines 385-393): a SyncBatchNorm net loads the same file;
+    # at inference it normalises with the running statistics, so it detects the same.
+    sync = get_model(NET_NAME, pretrained_base=False, norm_layer=gluon.contrib.nn.SyncBatchNorm,
+                     norm_kwargs={"num_devices": len(CTX)})
+    sync.load_parameters(trained["params"])
+    assert_same_detections([a[None] for a in expected], [xx.asnumpy() for xx in sync(x)],
+                           score_atol=1e-5, box_atol=1e-3)
+    thresh = float(np.sort(scores[:, 0])[-5])  # five boxes at or above it
+    ax = gcv.utils.viz.plot_bbox(orig, bboxes, scores, ids, thresh=thresh, class_names=net.classes)
+    drawn = int(((scores[:, 0] >= thresh) & (ids[:, 0] >= 0)).sum())
+    assert drawn >= 5 and len(ax.patches) == drawn
+
+
+def test_export_block_reimports_with_the_same_detections(trained, tmp_path):
+    # export_pretrained.py line 16: export_block(name, net, preprocess=True, layout='HWC').
+    net = get_model(NET_NAME, pretrained_base=False)
+    net.load_parameters(trained["params"])
+    prefix = str(tmp_path / NET_NAME)
+    gcv.utils.export_block(prefix, net, data_shape=(DATA_SHAPE, DATA_SHAPE, 3), preprocess=True,
+                           layout="HWC")
+    deployed = gluon.SymbolBlock.imports(f"{prefix}-symbol.json", ["data"],
+                                         f"{prefix}-0000.params")
+    img = mx.nd.array(np.random.RandomState(4).randint(0, 255, (1, DATA_SHAPE, DATA_SHAPE, 3)))
+    # export_block's preprocess: HWC 0-255 -> CHW, /255, ImageNet mean / std (GluonCV's).
+    mean = mx.nd.array([0.485, 0.456, 0.406]).reshape((1, 3, 1, 1))
+    std = mx.nd.array([0.229, 0.224, 0.225]).reshape((1, 3, 1, 1))
+    x = (img.transpose((0, 3, 1, 2)) / 255 - mean) / std
+    assert_same_detections(net(x), deployed(img), score_atol=1e-4, box_atol=1e-2)

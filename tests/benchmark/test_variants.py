@@ -88,6 +88,8 @@ def _identity_onnx(path):
 @pytest.mark.onnx
 @pytest.mark.parametrize("runtime,per_shape", [("onnxruntime", False), ("openvino", False),
                                                ("openvino", True)])
+
+
 def test_onnx_file_maker_runs_the_file(tmp_path, runtime, per_shape, clock):
     require(runtime)
     variant = Variant("file", "file", "file", runtime, make=onnx_file_maker, per_shape=per_shape)

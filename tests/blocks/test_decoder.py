@@ -43,7 +43,6 @@ def test_decodes_one_anchor_by_hand():
     np.testing.assert_array_equal(bboxes[0, 2:], -1)
 
 
-
 def test_decode_candidates_by_hand():
     # The anchor, offsets and logits of test_decodes_one_anchor_by_hand: corners 52 -+ 20, class
     # probabilities 1/3 and 1/2 (background's 1/6 dropped), neither thresholded nor sorted.
@@ -198,6 +197,8 @@ def test_top_k_first_path_equals_decoding_everything(nms_topk):
     dict(num_classes=0), dict(num_classes=2.0), dict(num_classes=True), dict(nms_thresh=0),
     dict(nms_thresh=1.5), dict(nms_thresh=-1), dict(nms_topk=0), dict(nms_topk=-2),
     dict(post_nms=0), dict(post_nms=10.0), dict(score_thresh=1), dict(stds=(0.1, 0.2))])
+
+
 def test_bad_arguments_raise(kwargs):
     (name, value), = kwargs.items()
     # The message names the argument and the value given.

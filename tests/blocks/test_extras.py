@@ -23,6 +23,8 @@ def _n_trainable(block):
     (2, 1, 1, 4, 1),    # SSD512's last extra: 2 + 2 - 4 + 1
     (1, 1, 0, 3, -1),   # 1 - 3 + 1: does not fit
 ])
+
+
 def test_extra_output_size(size, stride, pad, kernel, expected):
     assert extra_output_size(size, stride, pad, kernel) == expected
 
@@ -99,6 +101,8 @@ def _randomize(params):
     dict(reduce_ratio=0.5, min_depth=8),            # mobilenet-lite style: 16, 8
     dict(use_bn=False, reduce_ratio=0.5, min_depth=8),  # biased convs, no BN
 ])
+
+
 def test_ssd_extra_matches_gluoncv_feature_expander(kwargs):
     filters = [32, 16]
     base = nn.HybridSequential(prefix="base_")
@@ -140,6 +144,8 @@ def test_ssd_extra_matches_gluoncv_feature_expander(kwargs):
 # fc7 side -> extra output sides: SSD300 19 -> 10 -> 5 -> 3 -> 1; SSD512 32 -> 16 -> 8 -> 4 -> 2 -> 1.
 @pytest.mark.parametrize("im_size, side, sides", [(300, 19, [10, 5, 3, 1]),
                                                   (512, 32, [16, 8, 4, 2, 1])])
+
+
 def test_ssd_extra_matches_gluoncv_vgg_extras(im_size, side, sides):
     theirs = VGGAtrousExtractor([1] * 5, [4] * 5, extra_spec[im_size])
     theirs.extras.initialize()
@@ -173,6 +179,8 @@ def test_ssd_extra_matches_gluoncv_vgg_extras(im_size, side, sides):
     (dict(num_filters=8, reduce_ratio=0.01, min_depth=0), ValueError,
      r"transition width max\(min_depth=0, round\(8 \* 0.01\)\) is 0"),
 ])
+
+
 def test_bad_arguments_raise(kwargs, error, message):
     with pytest.raises(error, match=message):
         SSDExtraLayer(16, **kwargs)

@@ -133,6 +133,8 @@ def test_matches_gluoncv_ssd_layout():
     ((16, 6.0, 20), {}, TypeError, "num_anchors must be an int, got float"),
     ((16, 6, 20), dict(kernel_size=2), ValueError, "kernel_size must be odd .*got 2"),
 ])
+
+
 def test_bad_arguments_raise(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         SSDHead(*args, **kwargs)

@@ -70,6 +70,8 @@ def test_matches_gluoncv_normalize():
     (dict(channels=2, eps=0.0), ValueError, "eps must be > 0 .*got 0.0"),
     (dict(channels=2, initial_scale="20"), TypeError, "initial_scale must be a number, got str"),
 ])
+
+
 def test_bad_arguments_raise(kwargs, error, message):
     with pytest.raises(error, match=message):
         L2Normalization(**kwargs)

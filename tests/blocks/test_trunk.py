@@ -98,6 +98,8 @@ def test_a_concatenation_is_one_point_and_valid_convs_keep_nominal_strides():
     ((512, 768, 1024), (1, 2, 3), None),    # Inception's 8x8/8 pool: 512, 384, 341 disagree
     ((512, 768, 1024), (0, 1, 2), None),    # refused (empty) at the smallest probe
 ])
+
+
 def test_nominal_stride_is_the_agreeing_power_of_two(sides, maps, stride):
     assert nominal_stride(sides, maps) == stride
 

@@ -1,5 +1,4 @@
 """Tests for gluon_ssd.cli.context: ``--ctx`` as MXNet contexts."""
-
 import mxnet as mx
 import pytest
 

@@ -1,4 +1,5 @@
-"""The installed ``gluon-ssd`` command and ``python -m gluon_ssd``: one dispatcher to the scripts."""
+"""Tests for gluon_ssd.cli.main: the installed ``gluon-ssd`` command and ``python -m gluon_ssd``,
+one dispatcher to the commands."""
 import os
 import re
 import subprocess
@@ -6,10 +7,12 @@ import sys
 
 import pytest
 
+from tests.helpers import paths
+from tests.helpers.paths import REPO
+
 import gluon_ssd
 from gluon_ssd.cli import main as console
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The console script pip installs next to this interpreter (`pip install -e .` in `make venv`).
 GLUON_SSD = os.path.join(os.path.dirname(sys.executable), "gluon-ssd")
 
@@ -33,7 +36,7 @@ def test_python_m_runs_a_commands_own_parser():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: gluon-ssd export") and "--data-shape" in proc.stdout
     # The same parser as the script's own (its usage line wraps after another program name).
-    script = _run(sys.executable, os.path.join("scripts", "export.py"), "--help")
+    script = _run(sys.executable, paths.script("export.py"), "--help")
     assert script.returncode == 0, script.stderr
     flags = set(re.findall(r"--[a-z0-9-]+", proc.stdout))
     assert len(flags) > 5 and flags == set(re.findall(r"--[a-z0-9-]+", script.stdout))

@@ -4,23 +4,21 @@ Each case runs the script as a user would (a subprocess) on input that is wrong 
 library raises ``ValueError`` / ``FileNotFoundError`` and ``gluon_ssd.cli.run`` prints it.
 """
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers.cli import run_script
+
 from gluon_ssd import cli
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "ssd_300_mobilenet0.25_voc"
 
 
 def _script(name, *args, timeout=240):
     env = {k: v for k, v in os.environ.items() if k != "GLUON_SSD_TRACEBACK"}
-    return subprocess.run([sys.executable, os.path.join(REPO, "scripts", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+    return run_script(name, *args, timeout=timeout, env=env)
 
 
 def _assert_one_line_error(done, script, *named):

@@ -1,33 +1,31 @@
-"""scripts/train.py on real data: a tiny COCO file, several VOC roots, --config, --init-from."""
-import importlib.util
+"""Tests for gluon_ssd.cli.train (``scripts/train.py``) on real data: a tiny COCO file, several VOC
+roots, --config, --init-from."""
 import json
-import os
-import subprocess
-import sys
 
 import mxnet as mx
 import numpy as np
 import pytest
+
+from tests.helpers.cli import flags_without_help, help_text, run_script
 from tests.helpers.coco_fixtures import write_coco
 
+from gluon_ssd import SSDConfig
+from gluon_ssd.cli import train as train_command
 from gluon_ssd.data import VOC_CLASSES, generate_voc
 from gluon_ssd.utils.fileio import file_digest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "ssd_300_mobilenet0.25_voc"
 TINY = ["--model", MODEL, "--no-pretrained-base", "--data-shape", "64", "64", "--epochs", "1",
         "--batch-size", "2", "--warmup-epochs", "0", "--lr-schedule", "cosine"]
 
 
 def _script(*args, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "train.py"),
-                           *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO)
+    return run_script("train.py", *args, timeout=timeout)
 
 
 def _module():
     """The train command's module, to call its functions in this process."""
-    return importlib.import_module("gluon_ssd.cli.train")
+    return train_command
 
 
 def test_train_on_a_tiny_coco_file_validates_by_coco_ap_and_keeps_the_best(tmp_path):
@@ -50,10 +48,8 @@ def test_train_on_a_tiny_coco_file_validates_by_coco_ap_and_keeps_the_best(tmp_p
 
 
 def test_every_flag_has_help_and_defaults_are_shown():
-    parser = _module()._parser()
-    missing = [a.dest for a in parser._actions if not a.help]
-    assert missing == []
-    text = parser.format_help()
+    text = help_text(_module().main)
+    assert flags_without_help(text) == []
     assert "(default: 0.0005)" in text and "(default: sgd)" in text and "(default: ssd)" in text
 
 
@@ -74,17 +70,22 @@ def test_config_file_then_flags_override(tmp_path):
         module.parse_arguments(base + ["--config", str(tmp_path / "bad.json")])
 
 
-def test_config_ssd_section_builds_the_network(tmp_path):
+def test_config_ssd_section_builds_the_network(tmp_path, monkeypatch):
     module = _module()
+    generate_voc(str(tmp_path / "voc"), 2, 1, image_size=(64, 64), seed=0, progress=False)
     ssd = {"backbone": "vgg11", "base_size": 64, "from_layers": [16, 32, ""],
            "num_filters": [-1, -1, 64], "strides": [-1, -1, 2], "pads": [-1, -1, 1],
            "sizes": [16, 32, 48, 64], "ratios": [[1, 2, 0.5]] * 3, "extra_bn": False}
     (tmp_path / "c.json").write_text(json.dumps({"ssd": ssd, "train": {"epochs": 3}}))
-    _, args, section = module.parse_arguments(["--config", str(tmp_path / "c.json"),
-                                               "--data-root", str(tmp_path),
-                                               "--no-pretrained-base", "--out", "o"])
-    net = module._network(args, section, ["a", "b"])
-    assert net.config.backbone == "vgg11" and net.classes == ("a", "b") and args.epochs == 3
+    seen = {}
+    monkeypatch.setattr(module, "fit", lambda net, train, config, out, **kwargs:
+                        seen.update(net=net, config=config) or [])
+    assert module.main(["--config", str(tmp_path / "c.json"), "--data-root",
+                        str(tmp_path / "voc"), "--no-pretrained-base",
+                        "--out", str(tmp_path / "o")]) == 0
+    net = seen["net"]
+    assert net.config == SSDConfig.from_dict(ssd) and seen["config"].epochs == 3
+    assert net.classes == ("circle", "square", "triangle")  # found in the annotations
 
 
 def test_several_voc_roots_classes_from_the_annotations_and_init_from(tmp_path, monkeypatch,

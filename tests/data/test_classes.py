@@ -14,6 +14,8 @@ def test_a_good_list_comes_back_as_a_tuple():
     (["cat", ""], ValueError, "non-empty"), (["cat", " dog"], ValueError, "white space"),
     (["cat", 3], ValueError, "non-empty strings"), (["cat", "cat"], ValueError, "duplicate"),
 ])
+
+
 def test_bad_lists_are_refused(classes, error, match):
     with pytest.raises(error, match=match):
         check_class_names(classes)

@@ -131,6 +131,8 @@ def test_the_manifest_records_the_layer_specs_the_graph_has(net, bundle):
 @pytest.mark.parametrize("field, value, real", [("channels", 64, 128), ("step", 15.0, 16.0),
                                                 ("map_size", [20, 20], [19, 19]),
                                                 ("num_anchors", 6, 4)])
+
+
 def test_a_manifest_whose_layers_disagree_with_its_graph_is_refused(bundle, field, value, real):
     def edit(manifest):
         manifest["layers"][0][field] = value

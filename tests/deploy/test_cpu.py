@@ -17,6 +17,8 @@ from gluon_ssd.deploy import cpu
     ("avx2 avx512f amx_bf16 amx_tile amx_int8", {"avx2": True, "avx512": True,
                                                  "avx512_bf16": False, "amx": True}, True),
 ])
+
+
 def test_cpu_isa_from_cpuinfo(tmp_path, flags, isa, bf16):
     path = tmp_path / "cpuinfo"
     path.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n\nprocessor\t: 1\n"

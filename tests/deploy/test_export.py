@@ -23,6 +23,7 @@ from tests.helpers.detections import as_numpy, assert_same_detections
 
 from gluon_ssd import deploy
 
+
 @pytest.fixture(scope="module")
 def bundle(net, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("bundle"))

@@ -126,6 +126,8 @@ def test_onnx_with_preprocessing_takes_uint8_pixels(net, tmp_path, runtime):
     # AVX-512 BF16 / AVX2: ONNX Runtime int8, then OpenVINO int8 (docs/benchmarks.md).
     (False, ("onnxruntime", "int8"), ("openvino", "int8")),
 ])
+
+
 def test_auto_order_depends_on_the_cpu(amx, expected, second):
     isa = {"avx2": True, "avx512": True, "avx512_bf16": not amx, "amx": amx, "bf16": True}
     order = loader.auto_order(isa)
@@ -137,6 +139,8 @@ def test_auto_order_depends_on_the_cpu(amx, expected, second):
 
 @pytest.mark.parametrize("agreement, picked", [(0.5, ("onnxruntime", "fp32")),
                                                (0.95, ("openvino", "bf16"))])
+
+
 def test_auto_skips_an_unverified_first_choice(bundle, tmp_path, monkeypatch, agreement, picked):
     # On an AMX CPU auto's first choice is OpenVINO bf16 (above); a bf16 record whose agreement
     # is under its minimum (0.5 < 0.9) is not picked, the next available option is: no int8 graph

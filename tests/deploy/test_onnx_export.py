@@ -16,6 +16,7 @@ from tests.helpers.runtimes import RUNTIMES, TENSORRT_OPS, require
 
 from gluon_ssd import deploy
 
+
 @pytest.fixture(scope="module")
 def onnx_bundle(net, tmp_path_factory):
     require("onnx")

@@ -24,6 +24,8 @@ def _graph_ops(path):
 
 @pytest.mark.parametrize("static, calib_mode, preprocess", [
     (False, "naive", False), (True, "entropy", True)], ids=["dynamic-naive", "static-entropy-uint8"])
+
+
 def test_int8_onnx_graph_is_quantized_recorded_and_detects_like_fp32(
         net, tmp_path, static, calib_mode, preprocess):
     require("onnxruntime")

@@ -56,6 +56,8 @@ def _run_tail(runtime, model_bytes, boxes, scores, folder):
     dict(nms_thresh=0.5, nms_topk=2000, post_nms=-1, score_thresh=0.2),  # topk > C * N rows
     dict(nms_thresh=1.0, nms_topk=100, post_nms=30, score_thresh=0.01),  # no suppression
 ])
+
+
 def test_onnx_nms_tail_is_the_decoder(runtime, settings, tmp_path):
     # The same random heads as tests/deploy/test_postprocess.py's test: 300 anchors of
     # 5-40 px in a 100 px square, so NMS suppresses; the MXNet decoder is the reference.

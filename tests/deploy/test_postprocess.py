@@ -17,6 +17,8 @@ from gluon_ssd.blocks.decoder import SSDDecoder
     dict(nms_thresh=0.5, nms_topk=-1, post_nms=-1, score_thresh=0.2),  # GluonCV's full path
     dict(nms_thresh=1.0, nms_topk=100, post_nms=30, score_thresh=0.01),  # no suppression
 ])
+
+
 def test_postprocess_numpy_is_the_decoder(settings):
     classes = 3
     cls, box, anchors = random_heads(classes=classes)  # overlapping anchors: NMS suppresses

@@ -1,7 +1,6 @@
 """One model's benchmark records as the suite writes them, for the report and plot tests (not a
 test module): its ``info`` (FLOPs, parameters, export), one inference row of two variants and one
 training row."""
-
 INFO = {"model": "ssd_300_mobilenet0.25_voc", "size": 300, "flops_per_image": 386721248,
         "ours_params": 3254078, "gluoncv_flops_per_image": 386721248, "gluoncv_params": 3254077,
         "export_s": 1.13, "batchnorm_folded": 35, "int8_agreement": None,

@@ -4,8 +4,6 @@ Timing code computes ``end - start`` from ``time.perf_counter()``; with this clo
 module's ``time`` the result is known in advance, so a test asserts the exact value instead of
 ``seconds >= 0``.
 """
-
-
 class FakeClock:
     """``perf_counter()`` returns ``start``, ``start + steps[0]``, ``+ steps[1]``, ... in turn.
 

@@ -30,6 +30,8 @@ def test_rows_tied_to_noise_may_swap():
     lambda r: r[:3],  # a detection lost
     lambda r: r + [(1, 0.7, 60, 60, 90, 90)],  # a detection more
 ])
+
+
 def test_any_real_difference_fails(change):
     with pytest.raises(AssertionError, match="^image 0: "):
         assert_same_detections(_dets(BASE), _dets(change(BASE)), min_compared=1)

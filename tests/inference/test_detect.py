@@ -1,42 +1,19 @@
 """Tests for gluon_ssd.inference: odd images, batching, boxes back in original pixels, output files."""
-import json
-
-import mxnet as mx
 import numpy as np
 import pytest
-from tests.helpers.odd_images import png16
 from PIL import Image
 
-from gluon_ssd.inference import (ImageDetections, detect_images, draw_detections, find_images,
-                              load_detector, load_image, write_detections)
+from tests.helpers.fixed_net import DATA_SHAPE, FixedNet, detect
+from tests.helpers.odd_images import png16
 
-DATA_SHAPE = (100, 200)  # (height, width) of the network input
-
-
-class _FixedNet:
-    """Returns the same rows ``[id, score, x1, y1, x2, y2]`` (input pixels) for every image."""
-    classes = ("a", "b")
-    mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # input = pixels / 255
-
-    def __init__(self, rows=((1, 0.9, 20, 10, 120, 60), (0, 0.2, 0, 0, 50, 50), (-1,) * 6)):
-        self.rows = np.array(rows, np.float32)
-        self.batches = []
-
-    def __call__(self, x):
-        self.batches.append(x.asnumpy())
-        rows = np.repeat(self.rows[None], x.shape[0], axis=0)
-        return mx.nd.array(rows[..., :1]), mx.nd.array(rows[..., 1:2]), mx.nd.array(rows[..., 2:])
-
-
-def _detect(net, paths, **kw):
-    return list(detect_images(net, [str(p) for p in paths], DATA_SHAPE, progress=False, **kw))
+from gluon_ssd.inference import detect_images, load_image
 
 
 def test_boxes_are_scaled_back_to_original_pixels(tmp_path):
     Image.new("RGB", (400, 300), (10, 20, 30)).save(tmp_path / "a.png")
-    net = _FixedNet(rows=((1, 0.9, 20, 10, 120, 60), (0, 0.7, -5, 0, 210, 100),
+    net = FixedNet(rows=((1, 0.9, 20, 10, 120, 60), (0, 0.7, -5, 0, 210, 100),
                           (0, 0.2, 0, 0, 50, 50), (-1,) * 6))
-    [result] = _detect(net, [tmp_path / "a.png"], thresh=0.5)
+    [result] = detect(net, [tmp_path / "a.png"], thresh=0.5)
     assert (result.width, result.height, result.error) == (400, 300, None)
     # Input 200x100 -> original 400x300: x * 400 / 200 = 2x, y * 300 / 100 = 3y.
     # [20, 10, 120, 60] -> [40, 30, 240, 180]; [-5, 0, 210, 100] -> [-10, 0, 420, 300], clipped to
@@ -86,8 +63,8 @@ def test_grayscale_rgba_palette_and_16_bit_images(tmp_path):
     assert load_image(tmp_path / "rgba16.png")[0].tolist() == [[255, 255, 255], [255, 0, 0]]
 
     # All of them go through detection: grey images give three equal input channels.
-    net = _FixedNet()
-    results = _detect(net, [tmp_path / n for n in ("grey.png", "rgba.png", "grey16.png",
+    net = FixedNet()
+    results = detect(net, [tmp_path / n for n in ("grey.png", "rgba.png", "grey16.png",
                                                    "rgb16.png", "rgba16.png")], batch_size=8)
     assert [r.error for r in results] == [None] * 5
     assert [(r.width, r.height) for r in results] == [(8, 6), (3, 2), (4, 1), (2, 2), (2, 1)]
@@ -101,7 +78,7 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # "rotate 90 clockwise to display"
     img.save(tmp_path / "phone.jpg", exif=exif)
     assert load_image(tmp_path / "phone.jpg").shape == (40, 20, 3)
-    [result] = _detect(_FixedNet(), [tmp_path / "phone.jpg"])
+    [result] = detect(FixedNet(), [tmp_path / "phone.jpg"])
     assert (result.width, result.height) == (20, 40)
 
 
@@ -111,7 +88,7 @@ def test_huge_image_is_shrunk_without_aliasing(tmp_path):
     # (0 and 255 in the input); an antialiased shrink averages them to about mid grey.
     row = np.tile(np.array([0, 255], np.uint8), 3000)
     Image.fromarray(np.repeat(row[None], 4000, axis=0), "L").save(tmp_path / "huge.png")
-    net = _FixedNet()
+    net = FixedNet()
     [result] = list(detect_images(net, [str(tmp_path / "huge.png")], (80, 240), max_side=1280,
                                   progress=False))
     assert (result.width, result.height) == (6000, 4000)
@@ -138,7 +115,7 @@ def test_non_image_file_is_named_and_the_others_go_on(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.png"):
         load_image(tmp_path / "missing.png")
     paths = [tmp_path / n for n in ("a.png", "b.png", "c.png", "d.jpg")]
-    results = _detect(_FixedNet(), paths)
+    results = detect(FixedNet(), paths)
     assert [r.file for r in results] == [str(p) for p in paths]  # input order kept
     assert results[0].error is None and results[2].error is None
     assert len(results[0].detections) == len(results[2].detections) == 1
@@ -151,67 +128,9 @@ def test_batches_keep_the_input_order(tmp_path):
     for k in range(5):
         Image.new("RGB", (20 + k, 10), (50 * k, 0, 0)).save(tmp_path / f"{k}.png")
         paths.append(tmp_path / f"{k}.png")
-    net = _FixedNet()
-    results = _detect(net, paths, batch_size=2)
+    net = FixedNet()
+    results = detect(net, paths, batch_size=2)
     assert [b.shape[0] for b in net.batches] == [2, 2, 1]
     assert [r.width for r in results] == [20, 21, 22, 23, 24]
     reds = [b[i, 0, 0, 0] * 255 for b in net.batches for i in range(b.shape[0])]
     np.testing.assert_allclose(reds, [0, 50, 100, 150, 200], atol=1e-3)
-
-
-def test_find_images(tmp_path):
-    (tmp_path / "sub").mkdir()
-    for name in ("b.JPG", "a.png", "notes.txt", "sub/c.png"):
-        (tmp_path / name).write_bytes(b"x")
-    folder = find_images(str(tmp_path))
-    assert folder == [str(tmp_path / "a.png"), str(tmp_path / "b.JPG")]  # no .txt, no sub-folder
-    assert find_images(str(tmp_path / "**" / "*.png")) == [str(tmp_path / "a.png"),
-                                                            str(tmp_path / "sub" / "c.png")]
-    # An explicit file is taken whatever its name (it fails later, by name); duplicates go.
-    both = find_images([str(tmp_path / "notes.txt"), str(tmp_path), str(tmp_path / "a.png")])
-    assert both == [str(tmp_path / "notes.txt")] + folder
-    with pytest.raises(ValueError, match="nothing.jpg"):
-        find_images([str(tmp_path / "nothing.jpg")])
-    with pytest.raises(ValueError, match=r"no file matches .*\*\.bmp"):
-        find_images(str(tmp_path / "*.bmp"))
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="empty.*no image"):
-        find_images(str(tmp_path / "empty"))
-
-
-def test_draw_and_write(tmp_path):
-    Image.new("RGB", (400, 300), (0, 0, 0)).save(tmp_path / "a.png")
-    [result] = _detect(_FixedNet(), [tmp_path / "a.png"], max_side=200)
-    assert result.image.shape == (150, 200, 3)
-    draw_detections(result, str(tmp_path / "a.det.png"), _FixedNet.classes)
-    with Image.open(tmp_path / "a.det.png") as img:
-        picture = np.asarray(img.convert("RGB"))
-    assert picture.shape == (150, 200, 3)
-    # The box [40, 30, 240, 180] of the 400x300 image is at [20, 15, 120, 90] in the 200x150
-    # copy: its left edge is drawn (not black), the middle of the box is still the black image.
-    assert picture[60, 19:22].max() > 100
-    assert picture[60, 70].max() < 20
-
-    broken = ImageDetections("b.png", error="b.png: not an image file")
-    with pytest.raises(ValueError, match="b.png"):
-        draw_detections(broken, str(tmp_path / "b.det.png"), _FixedNet.classes)
-    result.picture = "a.det.png"
-    write_detections([result, broken], str(tmp_path / "d.json"), thresh=0.5)
-    record = json.loads((tmp_path / "d.json").read_text())
-    assert record["thresh"] == 0.5
-    assert record["images"] == [{"file": result.file, "width": 400, "height": 300,
-                                 "detections": result.detections, "picture": "a.det.png"}]
-    assert record["errors"] == [{"file": "b.png", "error": "b.png: not an image file"}]
-
-
-def test_load_detector_arguments(tmp_path):
-    with pytest.raises(ValueError, match="exactly one of"):
-        load_detector()
-    with pytest.raises(ValueError, match="exactly one of"):
-        load_detector(run=str(tmp_path), model="ssd_300_mobilenet0.25_voc")
-    with pytest.raises(ValueError, match="needs params"):
-        load_detector(model="ssd_300_mobilenet0.25_voc")
-    with pytest.raises(ValueError, match="w.params"):
-        load_detector(model="ssd_300_mobilenet0.25_voc", params=str(tmp_path / "w.params"))
-    with pytest.raises(ValueError, match="latest.json"):
-        load_detector(run=str(tmp_path))

@@ -59,6 +59,8 @@ def test_small_custom_config_builds_and_runs():
     (dict(steps=[16, 32, 64]), "steps has 3 entries"),
     (dict(normalizations=[20, -1, 20, -1]), "normalizations apply to backbone taps only"),
 ])
+
+
 def test_config_errors(change, message):
     with pytest.raises(ValueError, match=message):
         SSDConfig(**{**SMALL, **change})
@@ -75,6 +77,8 @@ def test_config_errors(change, message):
     (dict(from_layers=[16, "relu26", "", ""]), "mixes strides and names"),
     (dict(from_layers=[16, 64, "", ""]), r"available strides"),
 ])
+
+
 def test_build_time_errors(change, message):
     with pytest.raises(ValueError, match=message):
         zoo.build_ssd(SSDConfig(**{**SMALL, **change}), classes=["a"])

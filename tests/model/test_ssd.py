@@ -1,4 +1,5 @@
-"""Tests for gluon_ssd.model.ssd: the SSD block's contract (LayerSpecs, normalisation, base size, name).
+"""Tests for gluon_ssd.model.ssd: the SSD block's contract (LayerSpecs, normalisation, base size,
+name), an SSD assembled by hand, and reset_class.
 
 Every expected number is derived by hand in a comment; the per-layer facts are then checked
 against what the layers really output at a non-square input.
@@ -7,7 +8,9 @@ import dataclasses
 import re
 
 import mxnet as mx
+import numpy as np
 import pytest
+from mxnet import autograd, gluon
 
 from tests.helpers.layer_outputs import assert_layer_specs_match
 
@@ -57,6 +60,8 @@ def test_ssd300_vgg16_layers_are_the_papers():
     # SSDLite's taps at strides 16, 32 and s2 p1 depthwise extras: the same sizes.
     ("ssdlite_320_mobilenetv2_0.25_voc", [(19, 27), (10, 14), (5, 7), (3, 4), (2, 2), (1, 1)]),
 ])
+
+
 def test_layer_specs_match_real_outputs_at_a_non_square_input(name, maps_300x420):
     net = zoo.get_model(name, pretrained_base=False)
     net.initialize()
@@ -79,6 +84,8 @@ def test_layer_specs_match_real_outputs_at_a_non_square_input(name, maps_300x420
 
 @pytest.mark.parametrize("name", ["ssd_300_mobilenet0.25_voc", "ssdlite_320_mobilenetv2_0.25_voc",
                                   "ssd_512_resnet18_v1_voc"])
+
+
 def test_map_sizes_agree_with_the_layer_specs_and_shape_inference(name):
     net = zoo.get_model(name, pretrained_base=False)
     base = net.base_size
@@ -226,3 +233,132 @@ def test_saved_layer_specs_that_disagree_name_the_file_layer_and_field():
             check_saved_layers([bad] + records[1:], net.layers, "m.json")
     with pytest.raises(ValueError, match="must be a list"):
         check_saved_layers({"0": records[0]}, net.layers, "m.json")
+
+
+def test_a_hand_assembled_ssd_shares_its_backbone_and_saves_with_save_parameters(tmp_path):
+    backbone = get_backbone("mobilenet0.25")  # built outside any SSD
+    features = FeatureExtractor(backbone, strides=(16, 32))
+    gens = [SSDAnchorGenerator(s, s * 1.5, (1, 2, 0.5), st) for s, st in ((40, 16), (80, 32))]
+    heads = [SSDHead(c.channels, g.num_anchors, 2) for c, g in zip(features.specs, gens)]
+    net = SSD(features, [], {}, heads, gens, SSDDecoder(2), ["a", "b"])
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 64, 64)))
+    shared = backbone.features[0].weight
+    assert net.features.collect_params()[shared.name] is shared  # the same Parameter object
+    with pytest.raises(ValueError, match="save_parameters"):
+        net.save_params(str(tmp_path / "a.params"))
+    net.save_parameters(str(tmp_path / "b.params"))
+    assert "features.layer0.weight" in mx.nd.load(str(tmp_path / "b.params"))
+
+
+# --- reset_class: class-predictor rows chosen by role (background, reused classes), every other
+# part and every decoder setting kept, as GluonCV's reset_class does for its regular heads.
+
+X = mx.nd.random.uniform(-1, 1, shape=(1, 3, 128, 128))  # reset_class tests' input
+
+
+def _reset_net(name="ssd_300_mobilenet0.25_voc", **kwargs):
+    net = zoo.get_model(name, pretrained_base=False, **kwargs)
+    net.initialize(mx.init.Xavier())
+    net(X)  # finish deferred initialization
+    return net
+
+
+def _raw(net):
+    with autograd.train_mode():
+        cls_preds, box_preds, _ = net(X)
+    return cls_preds[0].asnumpy(), box_preds.asnumpy()
+
+
+def test_same_class_count_reuses_only_the_mapped_rows():
+    """The old shape test copied all 21 class rows when the count did not change."""
+    net = _reset_net()
+    voc = zoo.dataset_classes("voc")
+    old_cls, old_box = _raw(net)
+    new = ("kitty",) + tuple(f"thing{i}" for i in range(19))  # 20 classes again
+    names = sorted(net.collect_params())
+    net.reset_class(new, reuse_weights={"kitty": "cat"})
+    new_cls, new_box = _raw(net)
+    cat = 1 + voc.index("cat")
+    np.testing.assert_allclose(new_cls[:, 0], old_cls[:, 0], rtol=1e-5, atol=1e-6)  # background
+    np.testing.assert_allclose(new_cls[:, 1], old_cls[:, cat], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new_box, old_box, rtol=1e-5, atol=1e-6)
+    # Not reused: freshly initialised, so none equals its old counterpart.
+    for k in range(2, 21):
+        assert np.abs(new_cls[:, k] - old_cls[:, k]).max() > 1e-3, k
+    assert sorted(net.collect_params()) == names  # parameter names unchanged
+    assert net.classes == new
+
+
+def test_reuse_map_by_index_and_by_list_as_gluoncv():
+    net = _reset_net()
+    voc = zoo.dataset_classes("voc")
+    old_cls, _ = _raw(net)
+    person, dog = voc.index("person"), voc.index("dog")
+    net.reset_class(["person", "hound"], reuse_weights={0: person, "hound": "dog"})
+    cls, _ = _raw(net)
+    np.testing.assert_allclose(cls[:, 1], old_cls[:, 1 + person], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cls[:, 2], old_cls[:, 1 + dog], rtol=1e-5, atol=1e-6)
+    net.reset_class(["hound", "person"], reuse_weights=["person"])  # names in both lists
+    again, _ = _raw(net)
+    np.testing.assert_allclose(again[:, 2], old_cls[:, 1 + person], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="old class"):
+        net.reset_class(["a"], reuse_weights={"a": "dog"})
+    with pytest.raises(ValueError, match="new class"):
+        net.reset_class(["a"], reuse_weights={5: 0})
+
+
+def test_lite_head_keeps_its_depthwise_and_norm_layers():
+    net = _reset_net("ssdlite_320_mobilenetv2_0.25_voc", norm_layer=gluon.contrib.nn.SyncBatchNorm,
+               norm_kwargs={"num_devices": 1})
+    old_cls, old_box = _raw(net)
+    kept = [(head.cls_pred.depthwise, head.cls_pred.bn) for head in net.heads]
+    net.reset_class(["aeroplane", "x", "y"], reuse_weights=["aeroplane"])
+    cls, box = _raw(net)
+    assert cls.shape[1] == 4
+    for head, (depthwise, bn) in zip(net.heads, kept):
+        assert head.cls_pred.depthwise is depthwise and head.cls_pred.bn is bn
+        assert isinstance(head.cls_pred.bn, gluon.contrib.nn.SyncBatchNorm)
+        assert head.class_conv.weight.shape[0] == head.num_anchors * 4
+    np.testing.assert_allclose(cls[:, 0], old_cls[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cls[:, 1], old_cls[:, 1], rtol=1e-5, atol=1e-6)  # aeroplane = 0
+    np.testing.assert_allclose(box, old_box, rtol=1e-5, atol=1e-6)
+
+
+def test_decoder_settings_survive():
+    net = _reset_net()
+    net.set_nms(nms_thresh=0.3, nms_topk=50, post_nms=7)
+    net.decoder.score_thresh = 0.2  # set after build: reset_class must carry it too
+    before = net.decoder
+    net.hybridize()
+    net(X)
+    net.reset_class(["a", "b"])
+    d = net.decoder
+    assert d is not before and d.num_classes == 2 and d.prefix == before.prefix
+    assert (d.nms_thresh, d.nms_topk, d.post_nms, d.score_thresh, d.stds, d.minimal_opset) == (
+        0.3, 50, 7, 0.2, before.stds, before.minimal_opset)
+    ids, scores, _ = net(X)  # hybridized again with the new head and decoder
+    assert ids.shape == (1, 7, 1)
+    valid = scores.asnumpy()[ids.asnumpy() >= 0]
+    assert valid.size > 0 and valid.min() > 0.2  # Xavier weights, 3 classes: scores near 1/3
+    assert ids.asnumpy().max() <= 1
+
+
+def test_reset_class_keeps_reused_and_background_predictions():
+    net = zoo.get_model("ssd_300_mobilenet0.25_voc", pretrained_base=False)
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(shape=(1, 3, 128, 128))
+    with autograd.train_mode():
+        old_cls, old_box, _ = net(x)
+    net.hybridize()
+    net.reset_class(["kitty", "car"], reuse_weights={"kitty": "cat"})
+    with autograd.train_mode():
+        new_cls, new_box, _ = net(x)
+    assert new_cls.shape[2] == 3 and net.classes == ("kitty", "car")
+    cat = 1 + zoo.dataset_classes("voc").index("cat")
+    np.testing.assert_allclose(new_cls[0, :, 0].asnumpy(), old_cls[0, :, 0].asnumpy(), rtol=1e-5)
+    np.testing.assert_allclose(new_cls[0, :, 1].asnumpy(), old_cls[0, :, cat].asnumpy(), rtol=1e-5)
+    np.testing.assert_allclose(new_box.asnumpy(), old_box.asnumpy(), rtol=1e-5)
+    assert net(x)[0].shape[2] == 1  # inference after reset: the new decoder, hybridized
+    with pytest.raises(ValueError, match="reuse_weights"):
+        net.reset_class(["a"], reuse_weights={"a": "dog"})

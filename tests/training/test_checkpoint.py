@@ -63,6 +63,8 @@ def _forged(run_dir, tmp_path, **changes):
 
 @pytest.mark.parametrize("name", ["../outside.params", "/tmp/outside.params", "sub/x.params",
                                   "..", ""])
+
+
 def test_a_record_naming_a_file_outside_its_folder_is_refused(run_dir, tmp_path, name):
     # The named files exist with the right digest: only where they lie is wrong.
     (tmp_path / "outside.params").write_bytes((run_dir / "epoch-0000.params").read_bytes())

@@ -9,6 +9,8 @@ from gluon_ssd.training import TrainConfig, learning_rate
     (dict(optimizer="rmsprop"), "optimizer"), (dict(lr_schedule="poly"), "lr_schedule"),
     (dict(lr_schedule="step"), "lr_steps"), (dict(lr_steps=(5, 3), lr_schedule="step"), "increase"),
     (dict(warmup_epochs=10, epochs=10), "warmup"), (dict(augment="mixup"), "augment")])
+
+
 def test_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)

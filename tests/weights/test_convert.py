@@ -17,6 +17,7 @@ import mxnet as mx
 from mxnet import autograd
 
 from tests.helpers.detections import assert_same_detections
+from tests.helpers.gluoncv_nets import randomize
 
 from gluon_ssd.zoo import from_gluoncv
 
@@ -27,26 +28,6 @@ pytestmark = [pytest.mark.gluoncv, pytest.mark.slow]
 NAMES = ["ssd_300_vgg16_atrous_voc", "ssd_512_vgg16_atrous_voc", "ssd_512_resnet50_v1_voc",
          "ssd_512_mobilenet1.0_voc"]
 RTOL = ATOL = 1e-4
-
-
-def _randomize(net, seed):
-    """Random values of a sensible scale for every parameter except the anchor constants."""
-    rng = np.random.RandomState(seed)
-    for name, param in net._collect_params_with_prefix().items():
-        shape = param.shape
-        if name.startswith("anchor_generators."):
-            continue
-        if name.endswith(("running_var", "moving_var", "gamma")):
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith(("running_mean", "moving_mean", "beta", "bias")):
-            value = rng.uniform(-0.2, 0.2, shape)
-        elif name.endswith("init_scale"):  # VGG base input scale: GluonCV's is ImageNet std * 255
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("scale"):  # conv4_3 L2 normalization, 20 in GluonCV
-            value = rng.uniform(5, 20, shape)
-        else:  # conv weights, He-scaled so activations neither vanish nor explode
-            value = rng.normal(0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
-        param.set_data(mx.nd.array(value, dtype=param.dtype))
 
 
 def _unsaturate(net, x):
@@ -73,7 +54,7 @@ def pair(request, tmp_path_factory):
     x = mx.nd.array(np.random.RandomState(1).uniform(-2, 2, (1, 3, size, size)))
     with autograd.train_mode():
         theirs(x)  # finishes deferred initialization
-    _randomize(theirs, seed=0)
+    randomize(theirs, seed=0)
     path = str(tmp_path_factory.mktemp("gluoncv") / f"{name}.params")
     theirs.save_parameters(path)
     return name, theirs, path, from_gluoncv(name, path), x

@@ -15,7 +15,7 @@ from mxnet import autograd
 import gluoncv
 from gluoncv.model_zoo import model_store as gluoncv_store
 
-from tests.test_convert import _randomize
+from tests.helpers.gluoncv_nets import randomize
 
 from gluon_ssd import zoo
 from gluon_ssd.weights.published import GLUONCV_WEIGHTS
@@ -34,7 +34,7 @@ def gluoncv_file(tmp_path_factory):
     x = mx.nd.zeros((1, 3, SIDE, SIDE))
     with autograd.train_mode():
         theirs(x)
-    _randomize(theirs, seed=0)
+    randomize(theirs, seed=0)
     root = tmp_path_factory.mktemp("store")
     tmp = root / "w.params"
     theirs.save_parameters(str(tmp))
