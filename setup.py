@@ -55,7 +55,7 @@ setup(
         "runtimes": ["onnx==1.17.0", "onnxruntime==1.32.0", "openvino==2026.4.1",
                      "ml_dtypes==0.4.1"],
         # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py);
-        # the runtimes run the ONNX parity tests (tests/test_deploy.py, tests/test_onnx.py).
+        # the runtimes run the ONNX parity tests (tests/deploy/).
         "test": ["pytest", "pytest-timeout", "onnx==1.17.0", "onnxruntime==1.32.0",
                  "openvino==2026.4.1", "ml_dtypes==0.4.1", "nbclient==0.11.0", "nbformat==5.11.1",
                  "ipykernel==7.4.0"],

@@ -99,7 +99,7 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
 
 def test_a_size_the_backbone_refuses_is_a_value_error_naming_it():
     net = zoo.get_model("ssd_300_inceptionv3_voc", pretrained_base=False)
-    # Inception-v3's stride-32 block is 1x1 from 75 px (tests/test_backbone_families.py).
+    # Inception-v3's stride-32 block is 1x1 from 75 px (tests/test_feature_extractor.py).
     with pytest.raises(ValueError, match=r"inceptionv3 cannot take a 60x60 input.*75x75"):
         net.describe(60)
 

@@ -1,5 +1,5 @@
 """gluon_ssd.benchmark.training: the synthetic pipeline and our training step (GluonCV's step is
-run by tests/test_bench.py's --quick run)."""
+run by tests/cli/test_bench.py's --quick run)."""
 import mxnet as mx
 import numpy as np
 

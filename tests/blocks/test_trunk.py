@@ -106,7 +106,7 @@ def test_nominal_stride_is_the_agreeing_power_of_two(sides, maps, stride):
 
 def test_classifier_side_is_the_smallest_side_from_224_the_whole_network_accepts():
     assert classifier_side(vision.get_model("resnet18_v1")) == 224
-    # Inception-v3's 8x8 average pool needs the 8x8 map of a 299 input (tests/test_backbone_families)
+    # Inception-v3's 8x8 average pool needs the 8x8 map of a 299 input (tests/test_feature_extractor)
     assert classifier_side(vision.get_model("inceptionv3")) == 299
 
 

@@ -1,5 +1,5 @@
 """Tests for gluon_ssd.data.image: the one decoder behind training, evaluation, detection and
-calibration. Every odd image kind is made here with Pillow (or by hand: tests/odd_images.py)."""
+calibration. Every odd image kind is made here with Pillow (or by hand: tests/helpers/odd_images.py)."""
 import os
 import warnings
 

@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.data.synthetic: the seeded generator of shapes, its tight boxes and VOC layout."""
+"""Tests for gluon_ssd.data.synthetic: the seeded generator of shapes, its tight boxes, VOC layout."""
 import os
 
 import numpy as np

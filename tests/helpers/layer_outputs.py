@@ -1,5 +1,5 @@
-"""An SSD's declared LayerSpecs against what its layers really output (tests/test_ssd.py and
-the every-model test of tests/test_zoo.py). Not a test module."""
+"""An SSD's declared LayerSpecs against what its layers really output (tests/model/test_ssd.py
+and the every-model test of tests/test_zoo.py). Not a test module."""
 def real_layer_outputs(net, x):
     """Per prediction layer ``(map shape (C, H, W), cls shape, box shape)`` for the batch ``x``,
     run imperatively: the backbone taps, each extra on the previous map, each head on its map."""

@@ -1,4 +1,5 @@
-"""The comparison oracle of tests/detections.py accepts float noise and near-tie swaps, nothing else."""
+"""Tests for tests/helpers/detections.py: the comparison oracle accepts float noise and near-tie
+swaps, nothing else."""
 import numpy as np
 import pytest
 from tests.helpers.detections import assert_same_detections

@@ -20,7 +20,7 @@ from tests.helpers.gluoncv_nets import randomize
 from gluon_ssd import zoo
 from gluon_ssd.weights.published import GLUONCV_WEIGHTS
 
-# A COCO model: the VOC ones are converted in tests/test_convert.py; this also checks that a COCO
+# A COCO model: the VOC ones are converted in tests/weights/test_convert.py; this also checks that a COCO
 # preset (80 classes, COCO anchor sizes) matches GluonCV's.
 NAME = "ssd_512_mobilenet1.0_coco"
 SIDE = 512  # GluonCV's anchors equal ours at the base size
