@@ -24,6 +24,9 @@ setup(
     # scripts/ is installed as gluon_ssd.commands: `gluon-ssd train` runs scripts/train.py's main.
     packages=find_packages(include=["gluon_ssd", "gluon_ssd.*"]) + ["gluon_ssd.commands"],
     package_dir={"gluon_ssd.commands": "scripts"},
+    # The page of `gluon-ssd serve` (HTML + JS, no CDN) is installed with the package.
+    package_data={"gluon_ssd.serve": ["static/*"]},
+    include_package_data=True,
     entry_points={"console_scripts": ["gluon-ssd = gluon_ssd.cli.main:main"]},
     python_requires=">=3.8,<3.12",
     install_requires=[
@@ -54,10 +57,17 @@ setup(
         # numpy 2, which mxnet cannot import).
         "runtimes": ["onnx==1.17.0", "onnxruntime==1.32.0", "openvino==2026.4.1",
                      "ml_dtypes==0.4.1"],
+        # `gluon-ssd serve` (gluon_ssd.serve): FastAPI on uvicorn, python-multipart for uploads.
+        # fastapi 0.165.0, uvicorn 0.55.0 and python-multipart 0.0.34 install beside numpy 1.23.5.
+        "serve": ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"],
         # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py);
         # the runtimes run the ONNX parity tests (tests/deploy/).
+        # tests/serve: httpx (FastAPI's TestClient), playwright (drives Debian's chromium, not a
+        # downloaded browser), tritonclient (Triton's model_config protobuf schema; its plain
+        # install, without the grpc extra, needs no numpy >= 1.24).
         "test": ["pytest", "pytest-timeout", "onnx==1.17.0", "onnxruntime==1.32.0",
                  "openvino==2026.4.1", "ml_dtypes==0.4.1", "nbclient==0.11.0", "nbformat==5.11.1",
-                 "ipykernel==7.4.0"],
+                 "ipykernel==7.4.0", "fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9",
+                 "httpx", "playwright==1.65.3", "tritonclient==2.73.0"],
     },
 )

@@ -8,8 +8,8 @@ variants, the order rotated by one every round, so all see the same machine nois
 (:func:`alternate`); the latency is the median. For inference each timed run directly follows an
 untimed run of the same variant (``rewarm``): otherwise every run would start with the thread
 pools of the other runtimes just used still spinning and their own threads asleep, and its
-caches cold, which is not the latency of a stream of images (mobilenet0.25-300 int8 in ONNX
-Runtime: 5.0 ms measured cold in the round, 3.2 ms back to back, AVX-512 EPYC).
+caches cold, which is not the latency of a stream of images (small models, whose runs are
+shortest, would look slowest).
 
 Batch 1 uses ``repeats`` timed runs and ``warmup`` warm-up runs; larger batches (a VGG300 batch
 of 8 takes seconds) and training steps use ``max(3, repeats // 3)`` timed runs and

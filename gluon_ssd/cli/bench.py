@@ -1,6 +1,7 @@
 """Speed of gluon_ssd's detectors against GluonCV's identical architectures: inference and training.
 
-One script, two modes (``--mode inference|training|all``, default all), on random weights (no
+One script, two modes (``--mode inference|training|all``, default all; ``--mode serving
+--bundle DIR`` measures ``gluon-ssd serve`` instead, see :mod:`gluon_ssd.benchmark.serving`), on random weights (no
 downloads). Inference: per model and batch size, the median latency of up to nine variants
 (``--variants``: GluonCV fp32 hybridized, ours fp32, ours exported, int8, ONNX Runtime dynamic and
 static shape, OpenVINO f32, bf16 where the CPU has bf16 units, and static shape), their ratio to
@@ -26,7 +27,15 @@ QUICK = benchmark.QUICK
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", choices=("inference", "training", "all"), default="all")
+    parser.add_argument("--mode", choices=("inference", "training", "all", "serving"),
+                        default="all", help="serving (not part of all): gluon-ssd serve on "
+                                            "loopback, with --bundle")
+    parser.add_argument("--bundle", help="--mode serving: the bundle to serve")
+    parser.add_argument("--runtime", default="auto", help="--mode serving: the served runtime")
+    parser.add_argument("--requests", type=int, default=160,
+                        help="--mode serving: requests per throughput phase")
+    parser.add_argument("--load-requests", type=int, default=2000,
+                        help="--mode serving: requests of the good/bad load test")
     parser.add_argument("--models", nargs="+",
                         help=f"model names present in both zoos (default "
                              f"{benchmark.DEFAULT_MODELS}; --quick: {QUICK['models']})")
@@ -81,7 +90,15 @@ def parse_options(argv=None):
 
 
 def main(argv=None):
-    return benchmark.run(vars(parse_options(argv)))
+    args = parse_options(argv)
+    if args.mode == "serving":
+        if not args.bundle:
+            raise ValueError("--mode serving needs --bundle DIR (gluon-ssd export --onnx ...)")
+        from ..benchmark.serving import run_serving
+        run_serving(args.bundle, runtime=args.runtime, requests=args.requests,
+                    load_requests=args.load_requests, out=args.out)
+        return 0
+    return benchmark.run(vars(args))
 
 
 if __name__ == "__main__":

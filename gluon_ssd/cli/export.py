@@ -5,7 +5,7 @@ initialises RANDOM weights, for trying the pipeline), exports and lists the file
 
     python scripts/export.py --model ssd_300_mobilenet0.25_voc --params model.params \\
         --data-shape 300 300 --out bundle/ [--int8 --calib-images imgs/] [--onnx [--bf16]] \\
-        [--preprocess]
+        [--preprocess] [--triton-repo triton/]
 
 The bundle reloads in plain MXNet, and its ONNX graph (``--onnx``: the whole detector, NMS
 inside) in ONNX Runtime, OpenVINO or TensorRT::
@@ -67,6 +67,13 @@ def build_parser():
                         help="graph input uint8 (B, H, W, 3) RGB, normalized in the graph")
     parser.add_argument("--no-optimize", action="store_true",
                         help="do not fold BatchNorm / use the oneDNN backend")
+    parser.add_argument("--triton-repo", metavar="DIR",
+                        help="with --onnx: also write a Triton Inference Server model repository "
+                             "(DIR/NAME/config.pbtxt, DIR/NAME/1/model.onnx, DIR/README.md)")
+    parser.add_argument("--triton-backends", nargs="+", choices=deploy.TRITON_BACKENDS,
+                        default=["onnxruntime"], help="Triton backends to write models for")
+    parser.add_argument("--triton-max-batch", type=int, default=8,
+                        help="max_batch_size of the Triton models")
     parser.add_argument("--ctx", default="cpu", help="cpu or gpuN")
     parser.add_argument("--dtype", choices=deploy.DTYPES, default="float32")
     return parser
@@ -82,6 +89,8 @@ def main(argv=None):
         raise ValueError("--static-shape is an option of the ONNX graph: add --onnx")
     if args.bf16 and not (args.onnx and args.calib_images):
         raise ValueError("--bf16 needs --onnx and --calib-images DIR")
+    if args.triton_repo and not args.onnx:
+        raise ValueError("--triton-repo serves the ONNX graph: add --onnx")
     net = _load_net(args)
     tolerance = None if args.int8_tolerance < 0 else args.int8_tolerance
     manifest = deploy.export(
@@ -92,6 +101,12 @@ def main(argv=None):
         bf16_tolerance=None if args.bf16_tolerance < 0 else args.bf16_tolerance,
         static_shape=args.static_shape)
     _print_summary(args, manifest)
+    if args.triton_repo:
+        for folder in deploy.write_model_repository(args.out, args.triton_repo,
+                                                    name=args.name,
+                                                    backends=args.triton_backends,
+                                                    max_batch_size=args.triton_max_batch):
+            print(f"  Triton model: {folder} (config.pbtxt, 1/model.onnx)")
 
 
 def _load_net(args):
@@ -155,7 +170,7 @@ def _print_summary(args, manifest):
 # The library's argument names, as this script's flags, in the messages it prints.
 FLAGS = {"int8_tolerance=None": "--int8-tolerance -1", "int8_tolerance": "--int8-tolerance",
          "bf16_tolerance=None": "--bf16-tolerance -1", "bf16_tolerance": "--bf16-tolerance",
-         "static_shape": "--static-shape",
+         "static_shape": "--static-shape", "max_batch_size": "--triton-max-batch",
          "calib_images": "--calib-images", "calib_mode": "--calib-mode", "data_shape": "--data-shape"}
 
 if __name__ == "__main__":

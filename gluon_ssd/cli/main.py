@@ -21,6 +21,7 @@ COMMANDS = {
     "detect": "detect objects in images with a trained SSD or an exported bundle",
     "export": "export a detector as a bundle (MXNet graph, int8, ONNX with NMS, bf16)",
     "bench": "time gluon_ssd's detectors against GluonCV's (inference and training)",
+    "serve": "serve a bundle over HTTP: batched detections, a page, OpenAPI docs",
 }
 
 

@@ -40,7 +40,8 @@ import sys
 
 if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
     # MXNet's launcher starts every node of a dist_sync run with this command: a server or the
-    # scheduler runs its role under gluon_ssd's watchdog (heartbeats in --out/.nodes), see README.
+    # scheduler runs its role under gluon_ssd's watchdog (heartbeats in --out/.nodes); see
+    # docs/training.md.
     from ..training.watchdog import run_node
     _out = argparse.ArgumentParser(add_help=False)
     _out.add_argument("--out")

@@ -21,11 +21,13 @@ from . import synthetic
 from .concat import ConcatDataset
 from .files import find_images
 from .coco import COCOAnnotationWarning, COCODataset, load_coco_json
-from .image import ImageSizeWarning, check_recorded_size, decode_image, read_image
+from .image import (ImageSizeWarning, check_recorded_size, decode_bytes, decode_image,
+                    read_image)
 from .synthetic import generate_image, generate_voc
 from .voc import VOC_CLASSES, VOCAnnotationWarning, VOCDataset, find_classes, parse_annotation
 
 __all__ = ["ConcatDataset", "COCODataset", "COCOAnnotationWarning", "load_coco_json",
            "VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation", "find_classes",
-           "read_image", "decode_image", "check_recorded_size", "ImageSizeWarning", "synthetic",
+           "read_image", "decode_image", "decode_bytes", "check_recorded_size", "ImageSizeWarning",
+           "synthetic",
            "generate_voc", "generate_image", "find_images"]

@@ -24,6 +24,7 @@ width/height swap explained by the file's EXIF orientation is refused (the boxes
 stored pixel grid, the decoder rotates the pixels, so every box would be wrong), any other
 difference is warned about (the caller clips the boxes to the image).
 """
+import io
 import os
 import threading
 import warnings
@@ -32,7 +33,7 @@ import gluoncv.data  # noqa: F401  (switches LOAD_TRUNCATED_IMAGES on; switched 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-__all__ = ["read_image", "decode_image", "check_recorded_size", "ImageSizeWarning",
+__all__ = ["read_image", "decode_image", "decode_bytes", "check_recorded_size", "ImageSizeWarning",
            "EXIF_ORIENTATION_TAG", "IMAGE_EXTENSIONS"]
 
 # What a folder of images is taken to hold (detection inputs, calibration images): the formats
@@ -79,25 +80,55 @@ def decode_image(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path}")
+    return _decode(path, path, lambda: _has_jpeg_end_marker(path))
+
+
+def decode_bytes(data, name="<bytes>"):
+    """:func:`decode_image` of an image held in memory (an upload, a database blob).
+
+    Parameters
+    ----------
+    data : bytes-like
+        The file's bytes, in any format Pillow reads.
+    name : str
+        What the messages call it (a file name, ``'upload'``).
+
+    Returns
+    -------
+    image, orientation
+        As :func:`decode_image`.
+
+    Raises
+    ------
+    ValueError
+        Not an image, truncated, corrupt, or over Pillow's size limit; the message starts with
+        ``name``.
+    """
+    data = bytes(data)
+    return _decode(io.BytesIO(data), name, lambda: data[-2:] == b"\xff\xd9")
+
+
+def _decode(source, name, has_end_marker):
+    """Decode ``source`` (a path or a binary file object); messages start with ``name``."""
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             _load_refusing_truncation(img)
             orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
             fmt = img.format
             img = ImageOps.exif_transpose(img)
             array = _to_rgb(img)
     except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image file (Pillow cannot identify its format)") from None
+        raise ValueError(f"{name}: not an image file (Pillow cannot identify its format)") from None
     except Image.DecompressionBombError as err:
-        raise ValueError(f"{path}: too large ({err}); raise PIL.Image.MAX_IMAGE_PIXELS if the "
+        raise ValueError(f"{name}: too large ({err}); raise PIL.Image.MAX_IMAGE_PIXELS if the "
                          f"file is trusted") from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path}: cannot decode image (truncated or corrupt?): {err}") from None
-    if fmt == "JPEG" and ImageFile.LOAD_TRUNCATED_IMAGES and not _has_jpeg_end_marker(path):
+        raise ValueError(f"{name}: cannot decode image (truncated or corrupt?): {err}") from None
+    if fmt == "JPEG" and ImageFile.LOAD_TRUNCATED_IMAGES and not has_end_marker():
         # Someone switched the tolerance on while this decode ran unlocked (another thread):
         # Pillow may have filled a truncated file silently. Only then is the end-of-image marker
         # required to close the file (valid JPEGs may carry trailing bytes after it).
-        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
+        raise ValueError(f"{name}: truncated JPEG (no end-of-image marker)")
     return array, orientation
 
 

@@ -10,8 +10,8 @@ Augmentation modes of :func:`train_transform`:
   distortion, zoom-out expansion with probability 0.5, IoU-constrained random crop, resize with a
   random interpolation, horizontal flip).
 - ``'flip'``: resize and horizontal flip only. On generated data, where fresh images are cheap,
-  this trains faster than heavy augmentation (measured on this project's 2-core machine with
-  GluonCV's blocks: Adam + flip 0.69 vs SGD + SSD augmentation 0.10 VOC07 mAP after ~7 minutes).
+  this trains a from-scratch detector faster than heavy augmentation, whose zoom-out and crops
+  make each image harder to learn (the comparison: docs/benchmarks.md).
 - ``'none'``: resize only.
 
 Randomness comes from numpy's global generator (gluoncv's functions use it): seed it per epoch

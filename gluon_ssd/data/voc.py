@@ -18,8 +18,8 @@ Choices:
   Boxes are clipped to ``[0, width - 1] x [0, height - 1]``, using the XML ``<size>``; at
   ``__getitem__`` they are clipped again to the decoded image (which matters when ``<size>`` is
   missing or wrong; a mismatch is warned about).
-- **Annotations are parsed at construction** (about 0.3 ms per file), so annotation errors show
-  up before training starts. Images are read at ``__getitem__``.
+- **Annotations are parsed at construction** (cheap next to decoding images), so annotation
+  errors show up before training starts. Images are read at ``__getitem__``.
 - **Hostile XML is refused**: files are parsed with ``defusedxml`` with DTDs forbidden, so
   entity expansion ("billion laughs"), external entities and any ``<!DOCTYPE>`` raise
   ``ValueError`` naming the file, as do malformed XML and missing or non-numeric box fields.

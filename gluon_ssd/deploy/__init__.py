@@ -30,7 +30,8 @@ Modules, by role: :mod:`.bundle` (manifest, checks), :mod:`.export`, :mod:`.grap
 preprocessing, BatchNorm folding, casts), :mod:`.onnx_export`, :mod:`.onnx_nms` and
 :mod:`.onnx_int8` (the ONNX graph, its NMS tail, its int8 form), :mod:`.runtimes` (sessions), :mod:`.cpu` (ISA), :mod:`.int8`,
 :mod:`.bf16`, :mod:`.postprocess` (numpy reference NMS, agreement), :mod:`.images`,
-:mod:`.loader` (:func:`load`, :class:`Detector`).
+:mod:`.loader` (:func:`load`, :class:`Detector`), :mod:`.triton` (a Triton Inference Server model
+repository from the ONNX graph: :func:`write_model_repository`).
 """
 from .bf16 import DEFAULT_BF16_TOLERANCE
 from .bundle import MANIFEST, read_manifest, verify_bundle
@@ -42,9 +43,11 @@ from .int8 import CALIB_MODES, DEFAULT_INT8_TOLERANCE
 from .loader import PRECISIONS, Detector, available, load
 from .postprocess import AGREEMENT_SCORE, detection_agreement, postprocess_numpy
 from .runtimes import RUNTIMES, installed_runtimes
+from .triton import TRITON_BACKENDS, write_model_repository
 
 __all__ = ["export", "load", "Detector", "RawSSD", "postprocess_numpy", "detection_agreement",
            "fold_batchnorm", "load_images", "normalize_images", "verify_bundle",
            "read_manifest", "available", "cpu_isa", "has_bf16", "isa_summary", "MANIFEST",
            "DEFAULT_INT8_TOLERANCE", "DEFAULT_BF16_TOLERANCE", "CALIB_MODES", "DTYPES",
-           "RUNTIMES", "PRECISIONS", "AGREEMENT_SCORE", "installed_runtimes"]
+           "RUNTIMES", "PRECISIONS", "AGREEMENT_SCORE", "installed_runtimes",
+           "write_model_repository", "TRITON_BACKENDS"]

@@ -13,9 +13,9 @@ __all__ = ["DEFAULT_BF16_TOLERANCE", "measure_bf16"]
 
 # Minimum agreement (VOC07 mAP of bf16 detections against f32 detections scoring >= 0.5): bf16
 # keeps 8 mantissa bits, so scores move by ~1e-2 and a random net's many near-tied detections
-# swap places and classes; a trained net's confident detections do not. Measured (AVX-512 BF16,
-# no AMX) on the seeded random mobilenet0.25 SSDs of tests/helpers/deploy_fixtures.py, 8 noise
-# images: 0.94, 0.93, 0.83 (seeds 0-2). Stricter than int8's 0.8: bf16 has no calibration to blame.
+# swap places and classes; a trained net's confident detections do not (the agreements of the
+# random test nets: docs/benchmarks.md). Stricter than int8's 0.8: bf16 has no calibration to
+# blame.
 DEFAULT_BF16_TOLERANCE = 0.9
 
 

@@ -11,15 +11,13 @@ installed, that this CPU supports and whose agreement with fp32 the bundle verif
 3. ``openvino`` fp32
 4. ``mxnet`` fp32 (or the float16 main graph)
 
-The order is fixed per CPU kind, from measurements (README, ``scripts/bench.py``), not timed at
-load. On an AMD EPYC with AVX-512 VNNI and BF16 but no AMX (2 cores, quiet, batch 1, x GluonCV
-fp32): VGG300 ONNX Runtime int8 0.14 (static graph 0.14), OpenVINO int8 (static) 0.13, oneDNN
-int8 0.25, OpenVINO bf16 0.24, fp32 runtimes 0.47-0.94; mobilenet0.25-300 ONNX Runtime int8 0.24
-(static 0.18), OpenVINO int8 (static) 0.23, oneDNN int8 0.28, OpenVINO bf16 0.33. The issue's
-Intel AMX figures put OpenVINO bf16 at 0.075x on VGG300, far ahead; OpenVINO's int8 also runs on
-AMX tiles there (not measured on these machines: it comes next). On a GPU ``ctx`` only ``mxnet``
-applies. The choice is in ``Detector.runtime``, ``Detector.precision`` and ``Detector.choice``
-and logged (logger ``gluon_ssd.deploy``, INFO).
+The order is fixed per CPU kind from ``scripts/bench.py``'s measurements (docs/benchmarks.md),
+not timed at load, so a load is quick and the same bundle picks the same graph on every machine
+of a kind. Without AMX, int8 (VNNI dot products) is well ahead of bf16, whose AVX-512 BF16
+instructions speed up only part of the work, so the int8 graphs come first, ONNX Runtime's (it
+runs dynamic shapes) before OpenVINO's; with AMX, OpenVINO's bf16 runs on the AMX tiles and
+comes first. On a GPU ``ctx`` only ``mxnet`` applies. The choice is in ``Detector.runtime``,
+``Detector.precision`` and ``Detector.choice`` and logged (logger ``gluon_ssd.deploy``, INFO).
 """
 import logging
 import warnings

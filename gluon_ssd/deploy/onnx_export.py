@@ -72,7 +72,7 @@ def export_onnx(tmp_dir, name, net, data_shape, ctx, preprocess, mean, std, opti
     model = onnx_lib.load(path)
     _set_opset(model, ONNX_OPSET)
     # mx.onnx lists every weight as a graph input too; ONNX Runtime then treats them as
-    # overridable and skips constant folding and fusions (1.75x slower on mobilenet0.25-300).
+    # overridable and skips constant folding and fusions (slow, most of all for small models).
     weights = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in weights]
     del model.graph.input[:]

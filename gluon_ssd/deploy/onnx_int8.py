@@ -10,13 +10,12 @@ the user's images (``naive``: min/max; ``entropy``: KL-divergence thresholds):
   reach, so the graph detects alike on every x86 CPU (on the random test nets the agreement was
   as high as with 8 bits, or higher); activations uint8 per tensor;
 - convolutions, and the ReLU / Clip / max pooling between them (exact on int8 values; left in
-  float each costs a dequantize-quantize pair: VGG300 in ONNX Runtime took 111 ms with the
-  convolutions only, 88 ms with these, AVX-512 VNNI);
+  float each would cost a dequantize-quantize pair around it);
 - the decoder, the softmax and the NMS tail stay float, as in the oneDNN int8 graph (:mod:`.int8`).
 
 The agreement of each runtime's int8 detections with that runtime's own fp32 detections is
 measured at export and recorded; below the tolerance the export refuses. OpenVINO (2026.4) is
-measured on static-shape graphs only: on the dynamic graph its CPU plugin miscomputes the anchor
+checked on static-shape graphs only: on the dynamic graph its CPU plugin miscomputes the anchor
 grids (``Range`` over feature-map shapes) once the convolutions are quantized, and inference
 stops with a shape mismatch in the box decoder; ``static_shape=True`` folds the anchors to a
 constant and OpenVINO runs the int8 graph.

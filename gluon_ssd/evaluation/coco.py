@@ -24,7 +24,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
-from ..data.transforms import ValTransform, batchify
+from ..data.transforms import ValTransform, batchify, to_original_pixels
 
 __all__ = ["COCO_STATS", "coco_detections", "coco_metric"]
 
@@ -79,7 +79,6 @@ def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
         ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``, every detection with a
         score > 0, boxes in original image pixels.
     """
-    from ..inference.detect import to_original_pixels
     _check_coco_dataset(dataset)
     ctx = ctx or mx.cpu()
     image_ids, category_ids = dataset.image_ids, list(dataset.category_ids)

@@ -20,7 +20,7 @@ at least ``min_negatives`` (default 3) hard negatives in every image, like the
 background image then weighs like an image with one positive's share of negatives (divided by
 ``max(1, 0) = 1``), and it teaches the detector that its most confident false positives are
 background. An image with at least one positive mines ``max(3 N_i, min_negatives) = 3 N_i``
-negatives, exactly as before (with the default ratio).
+negatives, the paper's count (with the default ratio).
 
 Padding (labels are -1 rows) is never a target: GluonCV's bipartite matcher assigns every anchor
 of an image whose labels are all padding to that padding row (its best IoU, 0, ties everywhere),
