@@ -98,20 +98,19 @@ def test_a_lost_worker_stops_every_other_node_and_the_run_resumes(tmp_path):
     script.write_text(cluster.KILLED_WORKER.format(repo=REPO,
                                            tmp=str(tmp_path), init=str(init)))
     timeout = 6  # seconds without a heartbeat: a lost node (120 by default)
-    started = time.monotonic()
     # The server starts as MXNet's launcher starts every node: the workers' command, here
     # scripts/train.py, which runs a server role under the watchdog.
     train_py = paths.script("train.py")
+    # Every node must end by itself within the deadline (a hang fails there): the survivors
+    # with the watchdog's exit code 3, the killed worker with SIGKILL's -9.
     nodes = cluster.run_cluster(tmp_path, script, expected_codes=(3, 3, 3, -9), deadline_s=120,
-                         server=(train_py, "--out", str(tmp_path / "server-out")),
-                         GLUON_SSD_NODE_TIMEOUT=str(timeout))
-    took = time.monotonic() - started
+                                server=(train_py, "--out", str(tmp_path / "server-out")),
+                                GLUON_SSD_NODE_TIMEOUT=str(timeout))
     dead_pid = nodes["worker1"][1]
     for name in ("scheduler", "server", "worker0"):
         lines = [line for line in nodes[name][2].read_text().splitlines() if "dist_sync" in line]
         assert lines and "lost worker" in lines[0] and f"pid {dead_pid}," in lines[0], \
             f"{name}: {cluster.tail(nodes[name][2])}"
-    assert took < 100  # start-up + 1.3 epochs + the timeout, not the 240 s hang of a deadlock
 
     # Rank 0 is whichever worker connected first: the survivor, or the killed one.
     runs = [tmp_path / f"worker-{i}" / "run" for i in (0, 1)]
