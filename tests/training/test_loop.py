@@ -223,17 +223,17 @@ def test_two_dist_sync_workers_equal_one_local_process(tmp_path):
     init = tmp_path / "init.params"
     local = cluster.make_net()
     local.initialize(mx.init.Xavier())
-    local(mx.nd.zeros((1, 3, cluster.SIDE, cluster.SIDE)))  # materialise the weights, then save them for all
+    # Materialise the weights, then save them for all.
+    local(mx.nd.zeros((1, 3, cluster.SIDE, cluster.SIDE)))
     local.save_parameters(str(init))
     start = cluster.params(local)
 
     script = tmp_path / "worker.py"
-    script.write_text(cluster.WORKER.format(repo=REPO,
-                                    tmp=str(tmp_path), init=str(init)))
+    script.write_text(cluster.WORKER.format(repo=REPO, tmp=str(tmp_path), init=str(init)))
     cluster.run_cluster(tmp_path, script)
 
-    history = fit(local, cluster.dataset(), cluster.train_config(), str(tmp_path / "local"), progress=False,
-                  log=lambda *a: None)
+    history = fit(local, cluster.dataset(), cluster.train_config(), str(tmp_path / "local"),
+                  progress=False, log=lambda *a: None)
     assert len(history) == 1
     expected = cluster.params(local)
 

@@ -95,8 +95,7 @@ def test_a_lost_worker_stops_every_other_node_and_the_run_resumes(tmp_path):
     net(mx.nd.zeros((1, 3, cluster.SIDE, cluster.SIDE)))
     net.save_parameters(str(init))
     script = tmp_path / "worker.py"
-    script.write_text(cluster.KILLED_WORKER.format(repo=REPO,
-                                           tmp=str(tmp_path), init=str(init)))
+    script.write_text(cluster.KILLED_WORKER.format(repo=REPO, tmp=str(tmp_path), init=str(init)))
     timeout = 6  # seconds without a heartbeat: a lost node (120 by default)
     # The server starts as MXNet's launcher starts every node: the workers' command, here
     # scripts/train.py, which runs a server role under the watchdog.
