@@ -1,4 +1,4 @@
-"""Tests for gluon_ssd.training.config: TrainConfig's checks and the learning-rate schedules by hand."""
+"""Tests for gluon_ssd.training.config: TrainConfig's checks, learning-rate schedules by hand."""
 import pytest
 
 from gluon_ssd.training import TrainConfig, learning_rate
