@@ -64,10 +64,12 @@ setup(
         # the runtimes run the ONNX parity tests (tests/deploy/).
         # tests/serve: httpx (FastAPI's TestClient), playwright (drives Debian's chromium, not a
         # downloaded browser), tritonclient (Triton's model_config protobuf schema; its plain
-        # install, without the grpc extra, needs no numpy >= 1.24).
-        "test": ["pytest", "pytest-timeout", "onnx==1.17.0", "onnxruntime==1.32.0",
-                 "openvino==2026.4.1", "ml_dtypes==0.4.1", "nbclient==0.11.0", "nbformat==5.11.1",
-                 "ipykernel==7.4.0", "fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9",
-                 "httpx", "playwright==1.65.3", "tritonclient==2.73.0"],
+        # install, without the grpc extra, needs no numpy >= 1.24). hypothesis: the fuzz tests
+        # (tests/helpers/fuzz.py); 6.170.27 installs beside numpy 1.23.5 (it needs no numpy).
+        "test": ["pytest", "pytest-timeout", "hypothesis==6.170.27", "onnx==1.17.0",
+                 "onnxruntime==1.32.0", "openvino==2026.4.1", "ml_dtypes==0.4.1",
+                 "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0", "fastapi>=0.110",
+                 "uvicorn>=0.29", "python-multipart>=0.0.9", "httpx", "playwright==1.65.3",
+                 "tritonclient==2.73.0"],
     },
 )

@@ -15,6 +15,8 @@ One module per part of a run:
   measured in the same run, fractions of the ceiling;
 - :mod:`.training`: images/s of one training step, ours (``gluon_ssd.training.steps.TrainStep``) and
   GluonCV's (its ``train_ssd.py`` step), next to the data pipeline's;
+- :mod:`.targets`: the step split into forward / targets / loss / backward + update on three
+  anchor-dense configurations, our target assignment against GluonCV's generator;
 - :mod:`.report`: the printed machine line (CPU ISA, runtimes, load), tables and the JSON record;
   :mod:`.plot`: bar charts;
 - :mod:`.suite`: a whole run (:func:`run`), its defaults and ``--quick`` settings.
@@ -24,8 +26,8 @@ Example::
     from gluon_ssd import benchmark
     benchmark.run(dict(benchmark.QUICK, mode="inference", variants=["gluoncv", "int8"]))
 """
-from .suite import DEFAULT_MODELS, DEFAULTS, QUICK, run
+from .suite import DEFAULT_MODELS, DEFAULTS, QUICK, TARGET_CONFIGS, run
 from .variants import LABELS, TABLE, VARIANTS, Variant
 
 __all__ = ["run", "DEFAULT_MODELS", "DEFAULTS", "QUICK", "TABLE", "VARIANTS", "LABELS",
-           "Variant"]
+           "Variant", "TARGET_CONFIGS"]

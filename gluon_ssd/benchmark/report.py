@@ -109,6 +109,7 @@ def write_json(path, results, ctx, options):
               "wall_s": results["wall_s"], "matmul_ceiling_gflops": results["ceiling"],
               "flops_method": FLOPS_METHOD, "nms": NMS, "sgd": SGD, "args": dict(options),
               "models": results["models"], "inference": results["inference"],
-              "training": results["training"]}
+              "training": results["training"],
+              "target_assignment": results.get("target_assignment", [])}
     with open(path, "w") as f:
         json.dump(record, f, indent=2)

@@ -5,11 +5,11 @@ model's base size), both nets with ``gluon.Trainer(..., 'sgd', learning_rate=1e-
 momentum=0.9, wd=5e-4)``:
 
 - ours: :func:`gluon_ssd.training.fit`'s own step, :class:`gluon_ssd.training.steps.TrainStep` (forward in
-  train mode, :class:`gluon_ssd.training.loss.SSDTargets` from the anchors,
+  train mode, :class:`gluon_ssd.training.targets.SSDTargets` from the anchors,
   :class:`gluon_ssd.training.loss.SSDMultiBoxLoss` (hybridized), ``autograd.backward``,
   ``trainer.step(batch)``, the loss read back once);
 - GluonCV, as its ``train_ssd.py`` does with in-loop targets: forward in train mode,
-  ``SSDTargetGenerator(iou_thresh=0.5, stds=(0.1, 0.1, 0.2, 0.2), negative_mining_ratio=-1)`` on
+  ``SSDTargetGenerator(iou_thresh=0.5, stds=BOX_STDS, negative_mining_ratio=-1)`` on
   the batch (under ``autograd.pause``), ``gluoncv.loss.SSDMultiBoxLoss()`` on the lists,
   ``autograd.backward``, ``trainer.step(1)``.
 
@@ -28,6 +28,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from .. import zoo
+from ..blocks.coding import BOX_STDS
 from ..training.steps import TrainStep
 from .nets import SGD, build_gluoncv, build_ours
 from .timing import alternate, timed_step, training_plan
@@ -84,7 +85,7 @@ def gluoncv_train_step(name, ctx, batch):
     from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
     net = build_gluoncv(name, ctx)
     trainer = gluon.Trainer(net.collect_params(), "sgd", dict(SGD))
-    generator = SSDTargetGenerator(iou_thresh=0.5, stds=(0.1, 0.1, 0.2, 0.2),
+    generator = SSDTargetGenerator(iou_thresh=0.5, stds=BOX_STDS,
                                    negative_mining_ratio=-1)
     mbox_loss = gluoncv.loss.SSDMultiBoxLoss()
     data, label = batch

@@ -8,6 +8,8 @@ from numbers import Integral, Real
 from gluoncv.nn.coder import MultiPerClassDecoder, NormalizedBoxCenterDecoder
 from mxnet.gluon import HybridBlock
 
+from .coding import BOX_STDS
+
 __all__ = ["SSDDecoder"]
 
 
@@ -48,8 +50,8 @@ class SSDDecoder(HybridBlock):
         Detections kept per image; -1 keeps all ``N * num_classes`` rows.
     score_thresh : float, default 0.01
         Candidates scoring ``<= score_thresh`` are dropped (GluonCV hard-codes 0.01).
-    stds : tuple of 4 float, default (0.1, 0.1, 0.2, 0.2)
-        Variances of the box encoding.
+    stds : tuple of 4 float, default :data:`~gluon_ssd.blocks.coding.BOX_STDS`
+        Variances of the box encoding (the training targets' encoding uses the same constant).
     minimal_opset : bool, default False
         Decode boxes with elementwise ops instead of ``contrib.box_decode``. Results differ in the last
         float bits; GluonCV's ``get_model(..., pretrained=True)`` sets it True, so match that for
@@ -67,7 +69,7 @@ class SSDDecoder(HybridBlock):
     """
 
     def __init__(self, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100, score_thresh=0.01,
-                 stds=(0.1, 0.1, 0.2, 0.2), minimal_opset=False, **kwargs):
+                 stds=BOX_STDS, minimal_opset=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
             raise ValueError(f"num_classes must be an int >= 1 (background excluded), got {num_classes!r}")

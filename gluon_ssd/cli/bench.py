@@ -7,7 +7,8 @@ downloads). Inference: per model and batch size, the median latency of up to nin
 static shape, OpenVINO f32, bf16 where the CPU has bf16 units, and static shape), their ratio to
 GluonCV fp32 in the same run, GFLOP/s against a numpy matrix-multiply ceiling measured first.
 Training: images/s of our training step and GluonCV's on the same batch, next to the data
-pipeline's. The CPU's ISA, the runtimes and the load average are printed and saved. It reports;
+pipeline's, and on three anchor-dense configurations the step split into forward / targets /
+loss / backward + update with our target assignment and GluonCV's (``--target-configs``). The CPU's ISA, the runtimes and the load average are printed and saved. It reports;
 it never asserts a target. What is measured and how: :mod:`gluon_ssd.benchmark`.
 
 Usage::
@@ -54,6 +55,12 @@ def build_parser():
     parser.add_argument("--train-size", type=int,
                         help="training input side (default the model's base size; GluonCV's VGG "
                              "extras need at least the base size)")
+    parser.add_argument("--target-configs", nargs="*", choices=list(benchmark.TARGET_CONFIGS),
+                        help="training mode: the anchor-dense mobilenet0.25 configurations whose "
+                             "step is timed by part with our and GluonCV's target assignment "
+                             "(default all; --quick: none)")
+    parser.add_argument("--objects", type=int,
+                        help="objects per image in the --target-configs batch (default 30)")
     parser.add_argument("--pipeline-images", type=int,
                         help="synthetic images for the data-pipeline measurement (default 64)")
     parser.add_argument("--calib-images", type=int,
@@ -79,6 +86,8 @@ def parse_options(argv=None):
         parser.error("--repeats must be >= 1 and --warmup >= 0")
     if min(args.batch_sizes) < 1 or args.train_batch < 1 or args.calib_images < 1:
         parser.error("batch sizes and --calib-images must be >= 1")
+    if args.objects < 1:
+        parser.error(f"--objects must be >= 1, got {args.objects}")
     if args.pipeline_images < args.train_batch:
         parser.error(f"--pipeline-images ({args.pipeline_images}) must be >= --train-batch "
                      f"({args.train_batch}): the training batch comes from the pipeline")

@@ -7,7 +7,8 @@ On the embedded default (no downloads):
    :class:`gluon_ssd.SSDConfig`: the zoo's mobilenet0.25 design with sizes for 256 px and steps
    from the real strides), with progress bars, a CSV log and a loss/mAP plot;
 3. evaluates VOC07 11-point and VOC area mAP on the validation split, per class, with a
-   precision-recall plot;
+   precision-recall plot, and writes the evaluation report from the same pass (confusion matrix,
+   TIDE error breakdown, size bands, worst cases: ``report.html``, docs/evaluation.md);
 4. exports the inference graph with :func:`gluon_ssd.deploy.export`, reloads it with plain
    ``mx.gluon.SymbolBlock.imports`` and checks its detections against the trained network; the
    bundle also holds an int8 graph calibrated on 32 training images, evaluated on the validation
@@ -15,7 +16,8 @@ On the embedded default (no downloads):
 5. draws the reloaded model's detections on validation images (``detections.png``).
 
 Writes ``OUT/metrics.json`` (``voc07_map``, ``voc_map``, per-class AP, timings, export check), and
-``OUT/train/log.csv``, ``training.png``, ``pr.png``, ``detections.png``, ``export/``.
+``OUT/train/log.csv``, ``training.png``, ``pr.png``, ``detections.png``, ``export/``, and
+``OUT/report.html``, ``report.json`` with their pictures.
 """
 import argparse
 import sys
@@ -34,7 +36,7 @@ from .. import SSDConfig, deploy, viz, zoo  # noqa: E402
 from .runner import run  # noqa: E402
 from ..data import VOCDataset  # noqa: E402
 from ..data.synthetic import CLASSES, generate_voc  # noqa: E402
-from ..evaluation import evaluate  # noqa: E402
+from ..evaluation import evaluate, write_report  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
 
@@ -115,7 +117,15 @@ def _train(args, out, train, val):
 
 
 def _evaluate(net, val, out):
-    result = evaluate(net, val, (SIDE, SIDE), batch_size=16)
+    result = evaluate(net, val, (SIDE, SIDE), batch_size=16, keep_images=True)
+    report = write_report(out, result, val, CLASSES,
+                          meta={"source": "make demo (trained network)",
+                                "data": "synthetic shapes, val split",
+                                "data_shape": f"{SIDE}x{SIDE}"})
+    result.pop("images")
+    print(f"[demo] report: AP50 {report['AP50']:.4f}, largest dAP "
+          + max(report["errors"].items(), key=lambda kv: kv[1]["dAP"])[0]
+          + f"; wrote {os.path.join(out, 'report.html')}", flush=True)
     ax = viz.plot_pr_curves([result["pr"][c]["precision"] for c in CLASSES],
                             [result["pr"][c]["recall"] for c in CLASSES], CLASSES,
                             aps=[result["per_class"][c]["voc07_ap"] for c in CLASSES])

@@ -20,6 +20,12 @@ COCO: prints COCOeval's summary and a per-class AP table and writes ``OUT/eval.j
 the 12 stats ``AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl``; ``per_class``:
 class -> {AP, AP50}) and ``OUT/coco_results.json`` (the detections in the COCO results format:
 the file's image and category ids, ``bbox`` ``[x, y, w, h]`` in original image pixels).
+
+``--report`` (VOC or COCO) also writes ``OUT/report.json`` and ``OUT/report.html`` with its
+pictures: the confusion matrix, TIDE's error breakdown, AP per class and per COCO size band,
+precision-recall curves and the images with the most false positives / missed objects
+(``worst_false_positives.png``, ``worst_missed.png``), from the same pass over the data
+(docs/evaluation.md).
 """
 import argparse
 import os
@@ -34,7 +40,8 @@ from .. import viz  # noqa: E402
 from .runner import run  # noqa: E402
 from ..data import COCODataset, VOCDataset  # noqa: E402
 from .args import add_detector_arguments, detector_from_arguments  # noqa: E402
-from ..evaluation import evaluate  # noqa: E402
+from ..evaluation import evaluate, write_report  # noqa: E402
+from ..evaluation.confusion import DEFAULT_IOU_THRESH, DEFAULT_SCORE_THRESH  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
 
 
@@ -77,6 +84,14 @@ def _parser():
     p.add_argument("--coco-images", metavar="DIR", help="folder of the COCO file's images")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
     p.add_argument("--out", required=True, help="folder for eval.json and the plots / results")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.json / report.html: confusion matrix, error "
+                        "breakdown, size bands, worst cases (docs/evaluation.md)")
+    p.add_argument("--score-thresh", type=float, default=DEFAULT_SCORE_THRESH,
+                   help="with --report: least score of a detection in the confusion matrix "
+                        "and the galleries")
+    p.add_argument("--iou-thresh", type=float, default=DEFAULT_IOU_THRESH,
+                   help="with --report: IoU of a match in the confusion matrix")
     return p
 
 
@@ -88,33 +103,25 @@ def _dataset(p, args, classes):
         raise ValueError("--coco-annotations and --coco-images go together")
     if coco:
         # The network's classes, by name, in its order; other categories are left out.
+        # Crowd regions come in for the report only: detections on them are ignored there.
         return COCODataset(args.coco_annotations, args.coco_images, classes=classes,
-                           unknown_class="skip")
+                           unknown_class="skip", use_crowd=args.report)
     return VOCDataset(args.data_root, classes=classes, split=args.split)
 
 
-def main(argv=None):
-    p = _parser()
-    args = p.parse_args(argv)
-    net, shape, ctx = detector_from_arguments(p, args)
-    dataset = _dataset(p, args, net.classes)
-    metric = "coco" if args.coco_annotations else "voc"
-    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric)
-    where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
-    print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
-    os.makedirs(args.out, exist_ok=True)
-    source = args.run or args.bundle or f"{args.model}:{args.params}"
-    if metric == "coco":
-        print(result["summary"])
-        print(_coco_table(result))
-        results = result.pop("results")
-        atomic_write_json(results, os.path.join(args.out, "coco_results.json"), indent=None)
-        record = dict(result, coco_annotations=args.coco_annotations,
-                      coco_images=args.coco_images, data_shape=list(shape), source=source)
-        atomic_write_json(record, os.path.join(args.out, "eval.json"))
-        print(f"wrote {os.path.join(args.out, 'eval.json')} and "
-              f"{os.path.join(args.out, 'coco_results.json')}")
-        return 0
+def _write_coco(args, result, shape, source):
+    print(result["summary"])
+    print(_coco_table(result))
+    results = result.pop("results")
+    atomic_write_json(results, os.path.join(args.out, "coco_results.json"), indent=None)
+    record = dict(result, coco_annotations=args.coco_annotations,
+                  coco_images=args.coco_images, data_shape=list(shape), source=source)
+    atomic_write_json(record, os.path.join(args.out, "eval.json"))
+    print(f"wrote {os.path.join(args.out, 'eval.json')} and "
+          f"{os.path.join(args.out, 'coco_results.json')}")
+
+
+def _write_voc(args, result, shape, source):
     print(_table(result))
     record = dict(result, data_root=args.data_root, split=args.split, data_shape=list(shape),
                   source=source)
@@ -128,6 +135,39 @@ def main(argv=None):
     viz.save_figure(ax.figure, os.path.join(args.out, "pr.png"))
     plt.close(ax.figure)
     print(f"wrote {os.path.join(args.out, 'eval.json')} and {os.path.join(args.out, 'pr.png')}")
+
+
+def _check_thresholds(args):
+    for flag, value in (("--score-thresh", args.score_thresh), ("--iou-thresh", args.iou_thresh)):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{flag} must be between 0 and 1, got {value}")
+    if args.iou_thresh == 0:
+        raise ValueError("--iou-thresh must be above 0 (0 would match boxes that do not touch)")
+
+
+def main(argv=None):
+    p = _parser()
+    args = p.parse_args(argv)
+    _check_thresholds(args)
+    net, shape, ctx = detector_from_arguments(p, args)
+    dataset = _dataset(p, args, net.classes)
+    metric = "coco" if args.coco_annotations else "voc"
+    result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric,
+                      keep_images=args.report)
+    images = result.pop("images", None)
+    where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
+    print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
+    os.makedirs(args.out, exist_ok=True)
+    source = args.run or args.bundle or f"{args.model}:{args.params}"
+    (_write_coco if metric == "coco" else _write_voc)(args, result, shape, source)
+    if args.report:
+        report = write_report(args.out, dict(result, images=images), dataset, net.classes,
+                              iou_thresh=args.iou_thresh, score_thresh=args.score_thresh,
+                              meta={"source": source, "data": where,
+                                    "data_shape": f"{shape[0]}x{shape[1]}"})
+        errors = ", ".join(f"{k} {v['dAP']:.3f}" for k, v in report["errors"].items())
+        print(f"AP50 {report['AP50']:.4f}; dAP if fixed: {errors}")
+        print(f"wrote {os.path.join(args.out, 'report.html')} and report.json")
     return 0
 
 

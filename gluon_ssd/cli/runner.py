@@ -22,9 +22,11 @@ __all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
 
 # Raised by the library for bad input: a wrong value or type, a missing or unusable file. An
 # OSError other than these (a full disk, a failing device) is reported in one line too: it says
-# what could not be written, and its traceback would add nothing a user can act on.
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-               PermissionError, OSError)
+# what could not be written, and its traceback would add nothing a user can act on. The readers
+# refuse numbers too large for a float or an int (1e309, 10 ** 400) with a ValueError; an
+# OverflowError a flag's value still causes elsewhere is such a number too.
+USER_ERRORS = (ValueError, TypeError, OverflowError, FileNotFoundError, NotADirectoryError,
+               IsADirectoryError, PermissionError, OSError)
 EXIT_USER_ERROR = 2
 
 

@@ -33,7 +33,6 @@ Writes ``OUT/epoch-NNNN.params|states``, ``OUT/latest.json``, ``OUT/best.params`
 ``OUT/best.json`` (best validation score), ``OUT/log.csv``, ``OUT/training.png``.
 """
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -55,9 +54,9 @@ from .runner import run  # noqa: E402
 from ..data import ConcatDataset, COCODataset, VOCDataset, find_classes  # noqa: E402
 from ..weights.store import load_weights  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
+from ..training.config import TRAIN_FIELDS, check_field_type  # noqa: E402
 from .context import parse_ctx  # noqa: E402
 
-TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
 def _parser():
@@ -133,31 +132,60 @@ def _add_training_arguments(g):
 
 
 def _read_config(path):
-    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError."""
+    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError.
+
+    The ``train`` entries are checked for type here (before argparse takes them as defaults),
+    their values by :class:`TrainConfig` in :func:`parse_arguments`; ``ssd`` by
+    :meth:`SSDConfig.from_dict`. Every message starts with ``--config PATH``.
+    """
+    where = f"--config {path}"
+    kind = "YAML" if path.lower().endswith((".yaml", ".yml")) else "JSON"
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as err:
-        raise ValueError(f"--config {path}: {err.strerror}")
+        raise ValueError(f"{where}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{where}: not UTF-8 text ({err})") from None
     try:
-        if path.lower().endswith((".yaml", ".yml")):
+        if kind == "YAML":
             import yaml
-            content = yaml.safe_load(text)
+            # libyaml's safe loader when PyYAML was built with it (the same documents, faster).
+            content = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         else:
             content = json.loads(text)
     except ImportError:
-        raise ValueError(f"--config {path}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
+        raise ValueError(f"{where}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
     except Exception as err:  # noqa: BLE001  (json and yaml raise their own error classes)
-        raise ValueError(f"--config {path}: not valid {'YAML' if path.endswith(('yaml', 'yml')) else 'JSON'}"
-                f": {err}")
+        raise ValueError(f"{where}: not valid {kind}: {' '.join(str(err).split())}") from None
     if not isinstance(content, dict) or set(content) - {"train", "ssd"}:
-        raise ValueError(f"--config {path}: expected a mapping with 'train' and/or 'ssd', got "
-                f"{sorted(content) if isinstance(content, dict) else type(content).__name__}")
+        got = sorted(content, key=repr) if isinstance(content, dict) else type(content).__name__
+        raise ValueError(f"{where}: expected a mapping with 'train' and/or 'ssd', got {got}")
     train = content.get("train") or {}
-    unknown = sorted(set(train) - set(TRAIN_FIELDS))
+    if not isinstance(train, dict):
+        raise ValueError(f"{where}: 'train' must be a mapping of TrainConfig fields, got "
+                         f"{train!r}")
+    unknown = sorted(set(train) - set(TRAIN_FIELDS), key=repr)
     if unknown:
-        raise ValueError(f"--config {path}: unknown train keys {unknown}; known: {list(TRAIN_FIELDS)}")
-    return train, content.get("ssd")
+        raise ValueError(f"{where}: unknown train keys {unknown}; known: {list(TRAIN_FIELDS)}")
+    for name, value in train.items():
+        if value is not None or name not in _DERIVED:
+            try:
+                check_field_type(name, value)
+            except ValueError as err:
+                raise ValueError(f"{where}: train.{err}") from None
+    ssd = content.get("ssd")
+    if ssd is not None:
+        try:
+            SSDConfig.from_dict(ssd)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{where}: ssd: {err}") from None
+    return train, ssd
+
+
+# Flags whose default None means "derived": the data shape from the model, the steps from the
+# epochs, the metric from the data.
+_DERIVED = ("data_shape", "lr_steps", "val_metric")
 
 
 def parse_arguments(argv=None):
@@ -180,9 +208,16 @@ def parse_arguments(argv=None):
         raise ValueError("--val-coco-annotations goes with --coco-annotations (VOC training validates on "
                 "--val-root/--val-split)")
     if not args.model and ssd is None:
-        raise ValueError("give --model, or an 'ssd' section in --config")
-    if args.model:
-        zoo.get_config(args.model)  # an unknown name is refused before any data is read
+        raise ValueError("give --model, or an 'ssd' section in --config"
+                         + (f" {args.config}" if args.config else ""))
+    # An unknown model name and bad training values are refused before any data is read.
+    model_config = zoo.get_config(args.model)[0] if args.model else None
+    ssd_config = SSDConfig.from_dict(ssd) if ssd is not None else model_config
+    try:
+        _train_config(args, ssd_config, "coco" if args.val_coco_annotations else "voc07")
+    except ValueError as err:
+        raise ValueError(f"{err}" + (f" (from --config {args.config} or a flag)"
+                                     if args.config else "")) from None
     return p, args, ssd
 
 

@@ -44,8 +44,6 @@ Choices:
 """
 import contextlib
 import io
-import json
-import math
 import os
 import warnings
 
@@ -54,6 +52,9 @@ import numpy as np
 from gluoncv.data.base import VisionDataset
 from pycocotools.coco import COCO
 
+from ..utils.checks import is_finite_number
+from ..utils.fileio import read_json
+from .classes import check_class_names
 from .image import check_recorded_size, decode_image
 
 __all__ = ["COCODataset", "COCOAnnotationWarning", "load_coco_json"]
@@ -63,8 +64,17 @@ class COCOAnnotationWarning(UserWarning):
     """A COCO annotation was repaired or skipped: a box clipped or dropped, a category skipped."""
 
 
+# Labels are float32: a size beyond its range would turn clipped boxes into infinities.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _warn(message):
     warnings.warn(message, COCOAnnotationWarning, stacklevel=3)
+
+
+def _is_id(value):
+    """Whether ``value`` can be a COCO id: an integer (not a bool) or a string."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
 def _entries(data, key, fields, path):
@@ -76,41 +86,56 @@ def _entries(data, key, fields, path):
         missing = [f for f in fields if not isinstance(item, dict) or f not in item]
         if missing:
             raise ValueError(f"{path}: {key}[{k}] has no {missing}")
+        if not _is_id(item["id"]):
+            raise ValueError(f"{path}: {key}[{k}]: id {item['id']!r} is not an integer or a "
+                             "string")
     ids = [item["id"] for item in items]
-    if len(set(map(repr, ids))) != len(ids):
+    if len(set(ids)) != len(ids):
         raise ValueError(f"{path}: {key} has duplicate ids")
     return items
 
 
 def _check_image(image, image_dir, path):
     name = image["file_name"]
-    if not isinstance(name, str) or not name or os.path.isabs(name) \
+    if not isinstance(name, str) or not name or os.path.isabs(name) or "\0" in name \
             or ".." in name.replace("\\", "/").split("/"):
         raise ValueError(f"{path}: image id {image['id']}: file_name {name!r} must be a relative "
                          f"path inside the image folder {image_dir}")
     for key in ("width", "height"):
         value = image[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+        if not is_finite_number(value, FLOAT32_MAX) or not value >= 1:
             raise ValueError(f"{path}: image id {image['id']}: {key} is {value!r}, expected a "
-                             "positive number")
+                             "positive number (pixels)")
+
+
+def _check_categories(categories, path):
+    """Category names: strings, then the one class-list check (non-empty, distinct, stripped)."""
+    for k, category in enumerate(categories):
+        if not isinstance(category["name"], str) or not category["name"].strip():
+            raise ValueError(f"{path}: categories[{k}]: name {category['name']!r} is not a "
+                             "non-empty string")
+    try:
+        check_class_names([c["name"] for c in categories])
+    except ValueError as err:
+        raise ValueError(f"{path}: categories: {err}") from None
 
 
 def _check_annotation(ann, image_ids, category_ids, path):
     where = f"{path}: annotation id {ann['id']}"
-    if ann["image_id"] not in image_ids:
+    if not _is_id(ann["image_id"]) or ann["image_id"] not in image_ids:
         raise ValueError(f"{where}: image_id {ann['image_id']!r} is not in images")
-    if ann["category_id"] not in category_ids:
+    if not _is_id(ann["category_id"]) or ann["category_id"] not in category_ids:
         raise ValueError(f"{where}: category_id {ann['category_id']!r} is not in categories "
                          f"{sorted(category_ids, key=repr)}")
     box = ann["bbox"]
-    if not isinstance(box, list) or len(box) != 4 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in box):
+    if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
         raise ValueError(f"{where}: bbox {box!r} is not [x, y, w, h] of 4 finite numbers")
     crowd = ann.setdefault("iscrowd", 0)
     if crowd not in (0, 1):
         raise ValueError(f"{where}: iscrowd is {crowd!r}, expected 0 or 1")
-    ann.setdefault("area", float(box[2] * box[3]))
+    area = ann.setdefault("area", float(box[2]) * float(box[3]))
+    if not is_finite_number(area):
+        raise ValueError(f"{where}: area {area!r} is not a finite number")
 
 
 def load_coco_json(path, image_dir=""):
@@ -126,11 +151,7 @@ def load_coco_json(path, image_dir=""):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"COCO annotation file not found: {path}")
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: malformed JSON: {err}") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: the top level is a {type(data).__name__}, expected an object "
                          "with images, annotations and categories")
@@ -139,6 +160,7 @@ def load_coco_json(path, image_dir=""):
     categories = _entries(data, "categories", ("id", "name"), path)
     if not categories:
         raise ValueError(f"{path}: categories is empty")
+    _check_categories(categories, path)
     for image in images:
         _check_image(image, image_dir, path)
     image_ids, category_ids = {im["id"] for im in images}, {c["id"] for c in categories}
@@ -150,9 +172,7 @@ def load_coco_json(path, image_dir=""):
 def _class_map(categories, classes, unknown_class, path):
     """(classes, category_ids, {category id: class id}, skipped category ids)."""
     by_id = sorted(categories, key=lambda c: (repr(type(c["id"])), c["id"]))
-    names = [c["name"] for c in by_id]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{path}: categories have duplicate names {names}")
+    names = [c["name"] for c in by_id]      # checked by load_coco_json: distinct strings
     if classes is None:
         classes = tuple(names)
     else:
@@ -243,13 +263,16 @@ class COCODataset(VisionDataset):
                 continue
             x, y, w, h = (float(v) for v in ann["bbox"])
             rows.append([x, y, x + w, y + h, self._class_of[ann["category_id"]], ann["iscrowd"]])
-        label = np.array(rows, dtype=np.float32).reshape(-1, 6)
+        label = np.array(rows, dtype=np.float64).reshape(-1, 6)
         return self._clip(label, image["width"], image["height"], f"image id {image['id']}")
 
     def _clip(self, label, width, height, what):
-        label = label.copy()
+        """float32 rows clipped to the image, those with no area left dropped (warned)."""
+        # Clipped in float64: a coordinate beyond float32's range must clip, not become inf.
+        label = label.astype(np.float64)
         label[:, 0:4:2] = np.clip(label[:, 0:4:2], 0, width)
         label[:, 1:4:2] = np.clip(label[:, 1:4:2], 0, height)
+        label = label.astype(np.float32)
         keep = (label[:, 2] > label[:, 0]) & (label[:, 3] > label[:, 1])
         for row in label[~keep]:
             _warn(f"{self._file}: {what}: dropped a box with no area inside the {width}x{height} "

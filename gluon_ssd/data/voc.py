@@ -58,6 +58,7 @@ VOC_CLASSES = tuple(VOCDetection.CLASSES)
 """The 20 Pascal VOC classes, in GluonCV's order."""
 
 _MAX_XML_BYTES = 1 << 20        # a VOC annotation is a few kB; refuse anything over 1 MiB
+_FLOAT32_MAX = float(np.finfo(np.float32).max)     # labels are float32
 
 
 class VOCAnnotationWarning(UserWarning):
@@ -85,6 +86,8 @@ def _number(element, tag, path):
         raise ValueError(f"{path}: <{tag}> is {text!r}, not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{path}: <{tag}> is {text!r}, not a finite number")
+    if abs(value) > _FLOAT32_MAX:
+        raise ValueError(f"{path}: <{tag}> is {text!r}, beyond the float32 range of labels")
     return value
 
 
@@ -188,12 +191,14 @@ def parse_annotation(path, index_map, unknown_class="error"):
         if box_el is None:
             raise ValueError(f"{path}: object {name!r} has no <bndbox>")
         # VOC is 1-based: pixel column xmin is index xmin - 1 (as in GluonCV's VOCDetection).
-        box = [_number(box_el, tag, path) - 1 for tag in ("xmin", "ymin", "xmax", "ymax")]
+        # Compared in float32, the labels' precision: boxes that would collapse there go too.
+        coords = [_number(box_el, tag, path) for tag in ("xmin", "ymin", "xmax", "ymax")]
+        box = np.float32(np.float64(coords) - 1)
         if box[2] <= box[0] or box[3] <= box[1]:
             _warn(f"{path}: dropped degenerate box of {name!r} (VOC xmin, ymin, xmax, ymax = "
-                  f"{[v + 1 for v in box]}): needs xmax > xmin and ymax > ymin")
+                  f"{coords}): needs xmax > xmin and ymax > ymin")
             continue
-        rows.append(box + [index_map[name], int(difficult)])
+        rows.append(box.tolist() + [index_map[name], int(difficult)])
     label = np.array(rows, dtype=np.float32).reshape(-1, 6)
     if size is not None:
         label = _clip_boxes(label, size[0], size[1], path)

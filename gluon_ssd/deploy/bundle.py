@@ -17,7 +17,9 @@ import warnings
 
 import mxnet as mx
 
-from ..utils.fileio import contained_path, file_digest
+from ..data.classes import check_class_names
+from ..utils.checks import is_finite_number
+from ..utils.fileio import contained_path, file_digest, read_json
 from ..model.ssd import LayerSpec, check_saved_layers
 
 __all__ = ["verify_bundle", "read_manifest", "bundle_path", "graph_layers", "layers_entry",
@@ -202,11 +204,7 @@ def read_manifest(out_dir):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no {MANIFEST} in {out_dir!r}: not an exported bundle, or its "
                                 f"export did not finish (the manifest is written last)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err}): the manifest is damaged") from None
+    manifest = read_json(path, ": the manifest is damaged")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
             or not isinstance(manifest.get("files"), dict) \
             or not isinstance(manifest.get("variants"), dict):
@@ -214,8 +212,40 @@ def read_manifest(out_dir):
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} has format_version {manifest.get('format_version')!r}; this "
                          f"gluon_ssd reads version {FORMAT_VERSION}")
-    for fname in manifest["files"]:
+    for fname, info in manifest["files"].items():
         bundle_path(out_dir, fname)
+        if not isinstance(info, dict) or not _is_int(info.get("size"), 0) \
+                or not isinstance(info.get("sha256"), str):
+            raise ValueError(f"{path}: files entry {fname!r} must be {{'size': int >= 0, "
+                             f"'sha256': str}}, got {info!r}; re-export the model")
+    _check_header(manifest, path)
+    for variant, entry in manifest["variants"].items():
+        _check_variant(variant, entry, manifest["files"], path)
+    return manifest
+
+
+def _is_int(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check_header(manifest, path):
+    """The fields :func:`gluon_ssd.deploy.load` and the detector read: classes, input, layers."""
+    try:
+        check_class_names(manifest.get("classes"))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: classes: {err}") from None
+    spec = manifest.get("input")
+    if not isinstance(spec, dict) or not isinstance(spec.get("preprocess"), bool) \
+            or not isinstance(spec.get("dtype"), str) or not isinstance(spec.get("shape"), list) \
+            or len(spec["shape"]) != 4 or not all(_is_int(v, 1) for v in spec["shape"]):
+        raise ValueError(f"{path}: input must be a mapping with preprocess (bool), dtype (str) "
+                         f"and shape (4 ints >= 1), got {spec!r}")
+    if not isinstance(manifest.get("optimizations", {}), dict):
+        raise ValueError(f"{path}: optimizations must be a mapping, got "
+                         f"{manifest['optimizations']!r}")
+    base = manifest.get("base_size")
+    if base is not None and not _is_int(base, 1):
+        raise ValueError(f"{path}: base_size must be an int >= 1 or null, got {base!r}")
     layers = manifest.get("layers")
     if layers is not None:
         if not isinstance(layers, list):
@@ -223,12 +253,45 @@ def read_manifest(out_dir):
                              f"{layers!r}")
         for k, record in enumerate(layers):
             LayerSpec.from_dict(record, f"{path}: layers[{k}]")
-    for variant, entry in manifest["variants"].items():
-        for key in ("symbol", "params", "file"):
-            if key in entry and entry[key] not in manifest["files"]:
-                raise ValueError(f"{path}: variant {variant!r} names {entry[key]!r}, which is not "
-                                 f"among the files it lists; re-export the model")
-    return manifest
+
+
+def _onnx_records(entry, files, path):
+    """The per-precision (and, for int8, per-runtime) records of the ONNX entry."""
+    bad = ValueError(f"{path}: variant 'onnx' has a malformed input or precisions entry: "
+                     f"{entry!r}; re-export the model")
+    spec, precisions = entry.get("input", {}), entry.get("precisions", {})
+    if not isinstance(spec, dict) or not isinstance(spec.get("shape", []), list) \
+            or not isinstance(precisions, dict) or not isinstance(precisions.get("int8", {}), dict):
+        raise bad
+    int8 = precisions.get("int8", {})
+    if "file" in int8 and (not isinstance(int8["file"], str) or int8["file"] not in files):
+        raise bad
+    records = [v for k, v in precisions.items() if k != "int8"] + \
+        [v for k, v in int8.items() if k != "file"]
+    if not all(isinstance(record, dict) for record in records):
+        raise bad
+    return records
+
+
+def _check_variant(variant, entry, files, path):
+    """A variant entry: a mapping naming listed files, with numeric agreement records."""
+    needs = ("file",) if variant == "onnx" else ("symbol", "params")
+    if not isinstance(entry, dict) or any(key not in entry for key in needs):
+        raise ValueError(f"{path}: variant {variant!r} must be a mapping with "
+                         f"{' and '.join(needs)}, got {entry!r}")
+    for key in ("symbol", "params", "file"):
+        if key in entry and (not isinstance(entry[key], str) or entry[key] not in files):
+            raise ValueError(f"{path}: variant {variant!r} names {entry[key]!r}, which is not "
+                             f"among the files it lists; re-export the model")
+    records = [entry] + (_onnx_records(entry, files, path) if variant == "onnx" else [])
+    for record in records:
+        agreement = record.get("agreement")
+        values = [record.get("min_required")] + (
+            [agreement.get("map"), agreement.get("min_required")]
+            if isinstance(agreement, dict) else [agreement])
+        if not all(v is None or is_finite_number(v) for v in values):
+            raise ValueError(f"{path}: variant {variant!r}: agreement records must be numbers "
+                             f"or null, got {record!r}")
 
 
 def import_graph(folder, entry, ctx=None):

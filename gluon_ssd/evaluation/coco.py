@@ -2,8 +2,9 @@
 
 :func:`coco_detections` runs a detector over a :class:`~gluon_ssd.data.COCODataset` exactly as
 :func:`gluon_ssd.inference.detect_images` runs it over files (the same
-:class:`~gluon_ssd.data.transforms.ValTransform`, the same :func:`gluon_ssd.inference.to_original_pixels`
-mapping back to original image pixels) and returns the detections in the COCO results format:
+:class:`~gluon_ssd.data.transforms.ValTransform`, the same
+:func:`~gluon_ssd.data.transforms.to_original_pixels` mapping back to original image pixels)
+and returns the detections in the COCO results format:
 ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` with the file's own image and
 category ids and boxes in original image pixels.
 
@@ -17,38 +18,17 @@ entries of -1, a class without ground truth, left out).
 import contextlib
 import io
 
-import mxnet as mx
 import numpy as np
-from mxnet import gluon
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-from tqdm import tqdm
 
-from ..data.transforms import ValTransform, batchify, to_original_pixels
+from .predictions import image_records, predict_batches
 
-__all__ = ["COCO_STATS", "coco_detections", "coco_metric"]
+__all__ = ["COCO_STATS", "coco_detections", "coco_results", "coco_metric"]
 
 COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl",
               "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 """Names of ``COCOeval.stats``, in its order."""
-
-
-class _WithSize:
-    """ValTransform that also returns the original ``(width, height)``."""
-
-    def __init__(self, transform):
-        self._transform = transform
-
-    def __call__(self, image, label):
-        height, width = image.shape[:2]
-        data, label = self._transform(image, label)
-        return data, label, np.array([width, height], np.float64)
-
-
-def _batchify_with_size(items):
-    """(data (B, 3, H, W), labels (B, M, 6), sizes (B, 2) numpy) of ``_WithSize`` items."""
-    return tuple(batchify()([item[:2] for item in items])) + (
-        np.stack([item[2] for item in items]),)
 
 
 def _check_coco_dataset(dataset):
@@ -80,28 +60,36 @@ def coco_detections(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
         score > 0, boxes in original image pixels.
     """
     _check_coco_dataset(dataset)
-    ctx = ctx or mx.cpu()
-    image_ids, category_ids = dataset.image_ids, list(dataset.category_ids)
-    names = list(dataset.classes)
-    loader = gluon.data.DataLoader(
-        dataset.transform(_WithSize(ValTransform(data_shape, mean, std))), batch_size,
-        shuffle=False, last_batch="keep", num_workers=num_workers, batchify_fn=_batchify_with_size)
-    results, k = [], 0
-    for data, _, sizes in tqdm(loader, desc="evaluate", unit="batch", disable=not progress,
-                               leave=False):
-        ids, scores, bboxes = [o.asnumpy() for o in net(data.as_in_context(ctx))]
-        for b in range(data.shape[0]):
-            width, height = (int(v) for v in sizes[b])
-            for det in to_original_pixels(ids[b, :, 0], scores[b, :, 0], bboxes[b], data_shape,
-                                          width, height, 0.0, names):
-                if det["score"] <= 0:
-                    continue
-                x1, y1, x2, y2 = det["box"]
-                results.append({"image_id": image_ids[k],
-                                "category_id": category_ids[det["class_id"]],
-                                "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
-                                "score": det["score"]})
-            k += 1
+    records = []
+    for batch in predict_batches(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                                 num_workers):
+        records += image_records(batch, len(records), data_shape, dataset.classes)
+    return coco_results(records, dataset.image_ids, dataset.category_ids)
+
+
+def coco_results(records, image_ids, category_ids):
+    """The detections of :class:`~gluon_ssd.evaluation.matching.ImageRecord` s as COCO results.
+
+    Parameters
+    ----------
+    records : sequence of ImageRecord
+        Boxes in original pixels; ``record.index`` indexes ``image_ids``.
+    image_ids, category_ids : sequence
+        The file's image id of each dataset index, category id of each class id.
+
+    Returns
+    -------
+    list of dict
+        ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` (w, h rounded to 0.01).
+    """
+    results = []
+    for record in records:
+        for box, cls, score in zip(record.det_boxes, record.det_classes, record.det_scores):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            results.append({"image_id": image_ids[record.index],
+                            "category_id": category_ids[int(cls)],
+                            "bbox": [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
+                            "score": float(score)})
     return results
 
 

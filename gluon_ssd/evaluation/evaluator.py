@@ -10,10 +10,8 @@ image pixels (as detection does) and scores them with ``COCOeval`` against the a
 """
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
-from mxnet import gluon
-from tqdm import tqdm
 
-from ..data.transforms import ValTransform, batchify
+from .predictions import image_records, predict_batches
 
 __all__ = ["evaluate", "detection_metrics", "METRICS"]
 
@@ -28,7 +26,7 @@ def detection_metrics(class_names, iou_thresh=0.5):
 
 
 def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=None,
-             progress=True, num_workers=0, metric="voc"):
+             progress=True, num_workers=0, metric="voc", keep_images=False):
     """Run ``net`` over ``dataset`` and compute mAP (``metric='voc'``) or COCO AP (``'coco'``).
 
     Parameters
@@ -46,6 +44,9 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     metric : {'voc', 'coco'}, default 'voc'
         ``'coco'`` needs a :class:`gluon_ssd.data.COCODataset` (pycocotools' COCOeval against its
         annotation file).
+    keep_images : bool, default False
+        Also return every image's ground truth and detections in original pixels (``images``),
+        what :mod:`gluon_ssd.evaluation.report` analyses, from the same pass.
 
     Returns
     -------
@@ -55,6 +56,8 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         ``'coco'``: ``coco`` (the 12 COCOeval stats by name: ``AP, AP50, AP75, APs, APm, APl,
         AR1, AR10, AR100, ARs, ARm, ARl``), ``per_class`` (class -> {AP, AP50}), ``summary``
         (COCOeval's table), ``results`` (the COCO results list scored), ``num_images``.
+        With ``keep_images``: ``images``, a list of
+        :class:`~gluon_ssd.evaluation.matching.ImageRecord` in dataset order.
     """
     import mxnet as mx
     if metric not in METRICS:
@@ -63,27 +66,36 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     mean = mean if mean is not None else net.mean
     std = std if std is not None else net.std
     if metric == "coco":
-        from .coco import coco_detections, coco_metric
-        results = coco_detections(net, dataset, data_shape, mean, std, batch_size, ctx,
-                                  progress, num_workers)
-        record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
-                             dataset.classes)
-        return dict(record, results=results, num_images=len(dataset))
+        from .coco import _check_coco_dataset, coco_metric, coco_results
+        _check_coco_dataset(dataset)
     classes = list(getattr(dataset, "classes", None) or net.classes)
     voc07, voc = detection_metrics(classes)
-    loader = gluon.data.DataLoader(dataset.transform(ValTransform(data_shape, mean, std)),
-                                   batch_size, shuffle=False, last_batch="keep",
-                                   batchify_fn=batchify(), num_workers=num_workers)
-    count = 0
-    for data, label in tqdm(loader, desc="evaluate", unit="batch", disable=not progress,
-                            leave=False):
-        ids, scores, bboxes = net(data.as_in_context(ctx))
-        label = label.asnumpy()
-        difficult = label[:, :, 5] if label.shape[-1] > 5 else None
-        for metric in (voc07, voc):
-            metric.update(bboxes.asnumpy(), ids.asnumpy()[..., 0], scores.asnumpy()[..., 0],
-                          label[:, :, :4], label[:, :, 4], difficult)
-        count += data.shape[0]
+    records, count = [], 0
+    for batch in predict_batches(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                                 num_workers):
+        if metric == "voc":
+            ids, scores, bboxes, label, _ = batch
+            difficult = label[:, :, 5] if label.shape[-1] > 5 else None
+            for each in (voc07, voc):
+                each.update(bboxes, ids[..., 0], scores[..., 0], label[:, :, :4], label[:, :, 4],
+                            difficult)
+        if metric == "coco" or keep_images:
+            records += image_records(batch, count, data_shape, classes)
+        count += batch[0].shape[0]
+    if metric == "coco":
+        results = coco_results(records, dataset.image_ids, dataset.category_ids)
+        record = coco_metric(dataset.coco, results, dataset.image_ids, dataset.category_ids,
+                             dataset.classes)
+        result = dict(record, results=results, num_images=count)
+    else:
+        result = _voc_result(voc07, voc, classes, count)
+    if keep_images:
+        result["images"] = records
+    return result
+
+
+def _voc_result(voc07, voc, classes, count):
+    """The ``'voc'`` answer of :func:`evaluate` from its two filled metrics."""
     names07, aps07 = voc07.get()
     _, aps = voc.get()
     recalls, precisions = voc._recall_prec()  # pylint: disable=protected-access

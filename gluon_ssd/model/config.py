@@ -17,8 +17,11 @@ Checks that need only the config run in :meth:`SSDConfig.validate` (lengths, rat
 that need the backbone (tap names, channels, map sizes, steps against real strides) run in
 :func:`gluon_ssd.zoo.build_ssd`, before any layer exists.
 """
-from dataclasses import dataclass, field, fields
+import numbers
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Optional, Tuple
+
+from ..utils.checks import is_finite_number
 
 __all__ = ["SSDConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -29,6 +32,52 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def _tuple(values):
     return tuple(tuple(v) if isinstance(v, (list, tuple)) else v for v in values)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+# The type of each field, checked before any other check compares or converts a value (a
+# config may come from a file: a list where a number goes must be a TypeError naming the field).
+_INTS, _NUMBERS = "a list of ints", "a list of finite numbers"
+_FIELD_TYPES = {
+    "num_filters": _INTS, "strides": _INTS, "pads": _INTS, "kernels": _INTS,
+    "sizes": _NUMBERS, "normalizations": _NUMBERS, "steps": _NUMBERS, "mean": _NUMBERS,
+    "std": _NUMBERS, "ratios": "a list of lists of finite numbers",
+    "from_layers": "a list of tap names (str), strides (int), '' or -1",
+}
+
+
+def _type_ok(kind, value):
+    if not isinstance(value, tuple):
+        return False
+    if kind == _INTS:
+        return all(_is_int(v) for v in value)
+    if kind == _NUMBERS:
+        return all(is_finite_number(v) for v in value)
+    if kind == _FIELD_TYPES["ratios"]:
+        return all(isinstance(r, tuple) and all(is_finite_number(v) for v in r) for r in value)
+    return all(isinstance(v, str) or _is_int(v) for v in value)
+
+
+def _check_types(config):
+    """TypeError naming the first field whose value has the wrong type."""
+    for name, kind in _FIELD_TYPES.items():
+        value = getattr(config, name)
+        if not (name == "steps" and value is None) and not _type_ok(kind, value):
+            raise TypeError(f"{name} must be {kind}, got {value!r}")
+    for name, kind in (("backbone", str), ("notes", str), ("lite", bool), ("extra_bn", bool)):
+        if not isinstance(getattr(config, name), kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, got {getattr(config, name)!r}")
+    if not _is_int(config.base_size):
+        raise TypeError(f"base_size must be an int, got {config.base_size!r}")
+    if not is_finite_number(config.extra_reduce_ratio):
+        raise TypeError(f"extra_reduce_ratio must be a finite number, got "
+                        f"{config.extra_reduce_ratio!r}")
+    if len(config.mean) != 3 or len(config.std) != 3 or not all(s > 0 for s in config.std):
+        raise ValueError(f"mean and std must be 3 numbers (RGB), std > 0, got {config.mean}, "
+                         f"{config.std}")
 
 
 @dataclass(frozen=True)
@@ -65,8 +114,12 @@ class SSDConfig:
             value = getattr(self, f.name)
             if isinstance(value, list):
                 object.__setattr__(self, f.name, _tuple(value))
-        if self.ratios and not isinstance(self.ratios[0], tuple):
+        if self.ratios and isinstance(self.ratios, tuple) \
+                and not isinstance(self.ratios[0], tuple):
             raise TypeError(f"ratios must be one list of ratios per layer, got {self.ratios!r}")
+        if not isinstance(self.from_layers, tuple):
+            raise TypeError(f"from_layers must be {_FIELD_TYPES['from_layers']}, got "
+                            f"{self.from_layers!r}")
         if not self.normalizations:
             object.__setattr__(self, "normalizations", (-1,) * len(self.from_layers))
         if not self.kernels:
@@ -77,10 +130,16 @@ class SSDConfig:
     @classmethod
     def from_dict(cls, config):
         """Build from a seed-style dict, e.g. ``dict(from_layers=['relu4_3', 'relu7', '', ...])``."""
+        if not isinstance(config, dict):
+            raise TypeError(f"an SSD config must be a dict of SSDConfig fields, got {config!r}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
+        unknown = sorted(set(config) - known, key=repr)
         if unknown:
             raise ValueError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
+        missing = [f.name for f in fields(cls) if f.name not in config
+                   and f.default is MISSING and f.default_factory is MISSING]
+        if missing:
+            raise ValueError(f"missing config keys {missing}")
         return cls(**config)
 
     @property
@@ -95,6 +154,7 @@ class SSDConfig:
 
     def validate(self):
         """Check what needs no backbone; raises ``ValueError`` / ``TypeError``."""
+        _check_types(self)
         n = self.num_layers
         if n == 0:
             raise ValueError("from_layers is empty: an SSD needs at least one prediction layer")

@@ -10,9 +10,11 @@ Named parameters of :func:`~gluon_ssd.zoo.get_model` (``pretrained``, ``pretrain
 ``classes``, ``ctx``, ``root``, ``norm_layer``, ``norm_kwargs``) are handled there; this module
 handles the rest.
 """
+from ..blocks.coding import BOX_STDS
+
 __all__ = ["GLUONCV_DEFAULT_STDS", "split_gluoncv_kwargs"]
 
-# gluoncv.model_zoo.ssd.SSD's default box-encoding variances; also gluon_ssd's everywhere.
+# gluoncv.model_zoo.ssd.SSD's default box-encoding variances (gluon_ssd's are BOX_STDS, equal).
 GLUONCV_DEFAULT_STDS = (0.1, 0.1, 0.2, 0.2)
 
 _DECODER = ("nms_thresh", "nms_topk", "post_nms", "minimal_opset")
@@ -92,10 +94,10 @@ def split_gluoncv_kwargs(kwargs):
                 f"get_model() got an unexpected keyword argument {key!r}; gluon_ssd takes "
                 f"pretrained, pretrained_base, classes, ctx, root, norm_layer, norm_kwargs and "
                 f"GluonCV's {', '.join(_ACCEPTED)}")
-    stds = kwargs.get("stds", GLUONCV_DEFAULT_STDS)
-    if tuple(float(s) for s in stds) != GLUONCV_DEFAULT_STDS:
+    stds = kwargs.get("stds", BOX_STDS)
+    if tuple(float(s) for s in stds) != BOX_STDS:
         raise ValueError(f"stds={tuple(stds)}: gluon_ssd's training targets and decoder use the "
-                         f"SSD paper's variances {GLUONCV_DEFAULT_STDS}; other variances are not "
+                         f"SSD paper's variances {BOX_STDS}; other variances are not "
                          f"supported")
     decoder = {key: kwargs[key] for key in _DECODER if key in kwargs}
     return decoder, kwargs.get("prefix")

@@ -31,7 +31,8 @@ async def read_body(request, limit):
     """The request body as bytes, refused with 413 as soon as it is known to exceed ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # ASCII digits only: str.isdigit() also holds for '²', which int() refuses.
+        if not (declared.isascii() and declared.isdigit()):
             raise ServeError(400, f"Content-Length {declared!r} is not a number of bytes")
         if int(declared) > limit:
             raise ServeError(413, _too_big(f"{int(declared):,} bytes (Content-Length)", limit))

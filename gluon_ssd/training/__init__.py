@@ -12,7 +12,7 @@ _EXPORTS = {
     "load_checkpoint": ".checkpoint", "load_trained": ".checkpoint",
     "CheckpointWriteError": ".checkpoint",
     "TrainingDiverged": ".errors", "TrainingInterrupted": ".errors",
-    "SSDTargets": ".loss", "SSDMultiBoxLoss": ".loss",
+    "SSDTargets": ".targets", "SSDMultiBoxLoss": ".loss",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,11 +23,15 @@ loaded only when the file belongs to the user running the process; otherwise res
 import dataclasses
 import os
 
+from ..data.classes import check_class_names
 from ..model.config import SSDConfig
-from ..model.ssd import check_saved_layers
-from ..utils.fileio import atomic_write, atomic_write_json, contained_path, file_digest
+from ..model.ssd import LayerSpec, check_saved_layers
+from ..utils.checks import is_finite_number
+from ..utils.fileio import (atomic_write, atomic_write_json, contained_path, file_digest,
+                            read_json)
 from ..weights.store import load_weights
 from ..zoo import build_ssd
+from .config import TRAIN_FIELDS, check_field_type
 
 __all__ = ["LATEST", "load_trained", "CheckpointWriteError", "load_checkpoint", "save_checkpoint",
            "check_layers", "check_states_owner", "read_best", "keep_best"]
@@ -41,33 +45,90 @@ class CheckpointWriteError(OSError):
     """A checkpoint could not be written (disk full, read-only folder); the previous one stands."""
 
 
+def _is_int(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_partial(value):
+    return value is None or isinstance(value, dict) and _is_int(value.get("epoch"), 0) \
+        and _is_int(value.get("batch"), 0)
+
+
+# What each record field must be: (check, description). A record is refused (ValueError naming
+# the file and the field) before any of its values is used.
+_LATEST_FIELDS = {
+    "epoch": (lambda v: _is_int(v, -1), "an int >= -1"),
+    "params": (lambda v: isinstance(v, str), "a file name"),
+    "states": (lambda v: v is None or isinstance(v, str), "a file name or null"),
+    "config": (lambda v: isinstance(v, dict) and "data_shape" in v,
+               "a mapping of TrainConfig fields with data_shape"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+                "a list of log rows (mappings)"),
+    "partial": (_is_partial, "null or a mapping with ints epoch >= 0 and batch >= 0"),
+    "classes": (lambda v: isinstance(v, list), "a list of class names"),
+    "model_name": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "ssd_config": (lambda v: isinstance(v, dict), "a mapping of SSDConfig fields"),
+    "layers": (lambda v: v is None or isinstance(v, list), "a list of layer records or null"),
+}
+_LATEST_REQUIRED = ("epoch", "params", "states", "config", "history")
+_BEST_FIELDS = {
+    "epoch": (lambda v: _is_int(v, 0), "an int >= 0"),
+    "metric": (lambda v: isinstance(v, str), "a log column name"),
+    "score": (is_finite_number, "a finite number"),
+    "params": (lambda v: isinstance(v, str), "a file name"),
+}
+
+
+def _check_fields(record, path, fields, required, what):
+    """``record`` as read from ``path``, if it has the ``required`` fields and each of ``fields``
+    it has passes its check; else ValueError naming the file and the field."""
+    if not isinstance(record, dict) or any(k not in record for k in required):
+        raise ValueError(f"{path} is not a gluon_ssd {what} (needs {', '.join(required)})")
+    for name, (check, description) in fields.items():
+        if name in record and not check(record[name]):
+            raise ValueError(f"{path}: {name} must be {description}, got {record[name]!r}")
+    return record
+
+
+def _check_latest(record, path):
+    """Every field of a ``latest.json`` record, down to the SSDConfig, classes and layers."""
+    _check_fields(record, path, _LATEST_FIELDS, _LATEST_REQUIRED, "checkpoint record")
+    try:
+        for name, value in record["config"].items():
+            if name in TRAIN_FIELDS:
+                check_field_type(name, value)
+        if "classes" in record:
+            check_class_names(record["classes"])
+        if "ssd_config" in record:
+            SSDConfig.from_dict(record["ssd_config"])
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: {err}") from None
+    for k, layer in enumerate(record.get("layers") or ()):
+        LayerSpec.from_dict(layer, f"{path}: layers[{k}]")
+    return record
+
+
 def load_checkpoint(out_dir):
     """The ``latest.json`` record of ``out_dir`` with its files verified, or None if there is none.
 
     Raises
     ------
     ValueError
-        ``latest.json`` is not valid JSON or lacks a field; it names a file outside ``out_dir``
-        (a path, ``..``, a symlink); a named file is missing or its sha256 differs. The message
-        names the file.
+        ``latest.json`` is not valid JSON, lacks a field or has one of the wrong type (see
+        ``_LATEST_FIELDS``; its ``config``, ``classes``, ``ssd_config`` and ``layers`` are
+        checked as TrainConfig types, a class list, an SSDConfig and LayerSpecs); it names a file
+        outside ``out_dir`` (a path, ``..``, a symlink); a named file is missing or its sha256
+        differs. The message names the file.
     """
-    import json
     latest = os.path.join(out_dir, LATEST)
     if not os.path.exists(latest):
         return None
-    try:
-        with open(latest) as f:
-            record = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{latest} is not valid JSON ({err})") from err
-    if not isinstance(record, dict) or any(k not in record for k in ("epoch", "params", "states")):
-        raise ValueError(f"{latest} is not a gluon_ssd checkpoint record (needs epoch, params, "
-                         f"states)")
+    record = _check_latest(read_json(latest), latest)
     for key in ("params", "states"):
         if record[key] is None:  # the states of a distributed run
             continue
         path = contained_path(out_dir, record[key], f"{latest} entry {key!r} =")
-        if not os.path.exists(path):
+        if not os.path.isfile(path):
             raise ValueError(f"checkpoint file {path} named by {latest} is missing")
         if file_digest(path) != record.get(f"{key}_sha256"):
             raise ValueError(f"checkpoint file {path} does not match the sha256 in {latest} "
@@ -186,17 +247,22 @@ def save_checkpoint(net, trainer, config, out_dir, epoch, history, partial=None)
 
 
 def read_best(out_dir):
-    """The ``best.json`` record of ``out_dir``, or None."""
-    import json
+    """The ``best.json`` record of ``out_dir`` (epoch, metric, score, params), or None.
+
+    Raises
+    ------
+    ValueError
+        Not valid JSON, a field missing or of the wrong type; the message names the file.
+    """
     path = os.path.join(out_dir, BEST)
     if not os.path.exists(path):
         return None
+    advice = "; delete it to start the best-score record afresh"
+    record = read_json(path, advice)
     try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); delete it to start the best-score "
-                         "record afresh") from err
+        return _check_fields(record, path, _BEST_FIELDS, tuple(_BEST_FIELDS), "best-score record")
+    except ValueError as err:
+        raise ValueError(f"{err}{advice}") from None
 
 
 def keep_best(net, out_dir, epoch, key, row, best):
@@ -240,6 +306,9 @@ def load_trained(out_dir, ctx=None):
     record = load_checkpoint(out_dir)
     if record is None:
         raise ValueError(f"no checkpoint (latest.json) in {out_dir}")
+    if "ssd_config" not in record or "classes" not in record:
+        raise ValueError(f"{os.path.join(out_dir, LATEST)} has no ssd_config and classes to "
+                         "rebuild the network from")
     net = build_ssd(SSDConfig.from_dict(record["ssd_config"]), record["classes"],
                     model_name=record.get("model_name"))
     check_layers(record, net, os.path.join(out_dir, LATEST),

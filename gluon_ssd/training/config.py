@@ -1,15 +1,16 @@
 """What a training run is given: :class:`TrainConfig` (validated) and its learning-rate schedule."""
 import dataclasses
-import math
+import numbers
 from dataclasses import dataclass
 from typing import Tuple
 
 import mxnet as mx
 
 from ..data.transforms import AUGMENTATIONS
+from ..utils.checks import is_finite_number
 
-__all__ = ["TrainConfig", "lr_scheduler", "learning_rate", "SCHEDULES", "OPTIMIZERS",
-           "VAL_METRICS"]
+__all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "lr_scheduler", "learning_rate",
+           "SCHEDULES", "OPTIMIZERS", "VAL_METRICS"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
@@ -48,13 +49,15 @@ class TrainConfig:
     val_metric: str = "voc07"
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):
+            check_field_type(f.name, getattr(self, f.name))
         self.lr_steps = tuple(self.lr_steps)
         self.data_shape = tuple(int(s) for s in self.data_shape)
         for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not self.lr > 0 or not math.isfinite(self.lr):
+        if not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
@@ -78,6 +81,42 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+"""The field names of :class:`TrainConfig`."""
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_field_type(name, value):
+    """Check that ``value`` has the type of the :class:`TrainConfig` field ``name``.
+
+    The type is the default's: int (not a bool), finite number, str, bool, or a list of finite
+    numbers (``lr_steps``) / ints (``data_shape``). Runs before any comparison or conversion, so
+    that a config file's ``[1]`` or ``1e309`` reads as a wrong value, never as a ``TypeError`` or
+    ``OverflowError`` from inside.
+
+    Raises
+    ------
+    ValueError
+        ``'NAME must be KIND, got VALUE'``.
+    """
+    kind = type(next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name))
+    if kind is tuple:
+        check = _is_int if name == "data_shape" else is_finite_number
+        ok = isinstance(value, (list, tuple)) and all(check(v) for v in value)
+        expected = f"a list of {'ints' if name == 'data_shape' else 'finite numbers'}"
+    elif kind is int:
+        ok, expected = _is_int(value), "an int"
+    elif kind is float:
+        ok, expected = is_finite_number(value), "a finite number"
+    else:
+        ok, expected = isinstance(value, kind), f"a {kind.__name__}"
+    if not ok:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def lr_scheduler(config, iters_per_epoch):

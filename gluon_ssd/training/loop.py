@@ -6,7 +6,7 @@
   numpy's generator seeded the same way, so a resumed run sees the data a run without a stop sees.
   With a distributed kvstore, worker ``r`` of ``n`` takes slice ``r`` of each global batch.
 - **Step**: the batch is split over ``ctx``; forward in train mode, targets from the anchors the
-  network made (:class:`~gluon_ssd.training.loss.SSDTargets`), :class:`~gluon_ssd.training.loss.SSDMultiBoxLoss`
+  network made (:class:`~gluon_ssd.training.targets.SSDTargets`), :class:`~gluon_ssd.training.loss.SSDMultiBoxLoss`
   (per-image normalisation: split batches give the same gradient), ``trainer.step(global batch)``.
 - **Schedule**: learning rate per update: linear warm-up, then constant, step (x0.1 at
   ``lr_steps``) or cosine to 0 (:func:`lr_scheduler`, an MXNet LRScheduler owned by the optimizer,

@@ -1,8 +1,10 @@
-"""SSD training targets and the MultiBox loss (Liu et al. 2016, sec. 2.2).
+"""The SSD MultiBox loss (Liu et al. 2016, sec. 2.2), and its targets' re-export.
 
-Targets: GluonCV's own matcher and encoders, imported (``SSDTargetGenerator``): each ground truth
-takes its best anchor, then every anchor with IoU >= 0.5 to a ground truth takes it; offsets are
-encoded with variances (0.1, 0.1, 0.2, 0.2).
+Targets: :class:`~gluon_ssd.training.targets.SSDTargets` (array operations, GluonCV's matching
+rule: each ground truth takes its best anchor, then every anchor with IoU >= 0.5 to a ground truth
+takes it; offsets encoded with :data:`~gluon_ssd.blocks.coding.BOX_STDS`). Class target 0 is
+background, ``c + 1`` class ``c``, and -1 an anchor to ignore (matched to a box of
+:data:`~gluon_ssd.data.labels.IGNORE_CLASS_ID`): neither positive nor negative here.
 
 Loss: softmax cross-entropy on positives and on the ``3 x`` hardest negatives, smooth L1 on the
 positives' offsets, divided by the number of positives. The normalisation is **per image**
@@ -22,60 +24,16 @@ background image then weighs like an image with one positive's share of negative
 background. An image with at least one positive mines ``max(3 N_i, min_negatives) = 3 N_i``
 negatives, the paper's count (with the default ratio).
 
-Padding (labels are -1 rows) is never a target: GluonCV's bipartite matcher assigns every anchor
-of an image whose labels are all padding to that padding row (its best IoU, 0, ties everywhere),
-with class -1 + 1 = background but box offsets ``log(0) = -inf``; :class:`SSDTargets` zeroes the
-box targets of every anchor that is not a positive, so no infinity reaches the loss (``inf * 0``
-was the NaN of such images).
+**Hard-negative mining** ranks each image's negatives by loss with one ``argsort`` and inverts the
+permutation with a scatter (``rank[order[j]] = j``), where ranking by ``argsort(argsort(x))``
+sorts twice. The number kept differs per image and is only known on the device, so a ``topk``
+with a fixed ``k`` cannot replace the sort without a host synchronisation.
 """
-import mxnet as mx
-from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
-from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
+from .targets import SSDTargets
+
 __all__ = ["SSDTargets", "SSDMultiBoxLoss"]
-
-
-class SSDTargets:
-    """Classification and box targets for a batch, from the anchors the network made.
-
-    Parameters
-    ----------
-    iou_thresh : float, default 0.5
-        Anchors with IoU >= ``iou_thresh`` to a ground truth are positives for it (SSD paper).
-    stds : tuple of 4 float, default (0.1, 0.1, 0.2, 0.2)
-        Variances of the box encoding (must equal the decoder's).
-
-    Notes
-    -----
-    Call with ``anchors (1, N, 4)`` as (cx, cy, w, h) in input pixels (the train-mode output of
-    :class:`~gluon_ssd.SSD`) and ``labels (B, M, >=5)`` rows ``[x1, y1, x2, y2, class_id, ...]`` in
-    input pixels, padded with -1 rows. Returns ``cls_targets (B, N)`` (0 background, ``c + 1`` for
-    class ``c``) and ``box_targets (B, N, 4)`` (encoded offsets, 0 for non-positives). Runs under
-    ``autograd.pause()``: targets carry no gradient. Labels may be all padding (an image without
-    objects, shape ``(B, M >= 1, ...)``): its anchors are all background with zero box targets.
-    """
-
-    def __init__(self, iou_thresh=0.5, stds=(0.1, 0.1, 0.2, 0.2)):
-        if not 0 < iou_thresh <= 1:
-            raise ValueError(f"iou_thresh must be in (0, 1], got {iou_thresh!r}")
-        # negative_mining_ratio=-1: every non-positive is a negative here; the loss mines them.
-        self._generator = SSDTargetGenerator(iou_thresh=iou_thresh, stds=tuple(stds),
-                                             negative_mining_ratio=-1)
-
-    def __call__(self, anchors, labels):
-        if labels.ndim != 3 or labels.shape[-1] < 5:
-            raise ValueError(f"labels must be (B, M, >=5) [x1, y1, x2, y2, class_id, ...], got "
-                             f"shape {labels.shape}")
-        with autograd.pause():
-            gt_boxes = labels.slice_axis(axis=-1, begin=0, end=4)
-            gt_ids = labels.slice_axis(axis=-1, begin=4, end=5)
-            cls_targets, box_targets, _ = self._generator(anchors, None, gt_boxes, gt_ids)
-            # Anchors matched to a padding row are background but carry -inf offsets (module
-            # docstring): only positives keep their box targets.
-            positive = (cls_targets > 0).expand_dims(-1).broadcast_like(box_targets)
-            box_targets = mx.nd.where(positive, box_targets, mx.nd.zeros_like(box_targets))
-        return cls_targets, box_targets
 
 
 class SSDMultiBoxLoss(HybridBlock):
@@ -121,7 +79,7 @@ class SSDMultiBoxLoss(HybridBlock):
         # Hard negatives: rank the negatives by loss (positives and ignored last), keep
         # ratio * N_i of them. The masks carry no gradient.
         mining = F.BlockGrad(F.where(neg, ce, F.ones_like(ce) * -1))
-        rank = F.argsort(F.argsort(mining, axis=1, is_ascend=False), axis=1)
+        rank = self._rank(F, mining)
         num_hard = F.maximum(num_pos * self._ratio, self._min_negatives)  # (B,)
         hard = F.broadcast_lesser(rank, F.expand_dims(num_hard, 1)) * neg
         cls_loss = F.sum(ce * F.BlockGrad(pos + hard), axis=1)
@@ -131,3 +89,17 @@ class SSDMultiBoxLoss(HybridBlock):
         denom = F.maximum(num_pos, 1)
         cls_loss, box_loss = cls_loss / denom, box_loss / denom
         return cls_loss + self._lambd * box_loss, cls_loss, box_loss
+
+    @staticmethod
+    def _rank(F, values):
+        """``(B, N)`` each value's position in its row sorted descending (0 = largest)."""
+        order = F.argsort(values, axis=1, is_ascend=False)  # (B, N): the index at each position
+        positions = F.broadcast_like(F.expand_dims(F.contrib.arange_like(values, axis=1), 0),
+                                     values)  # (B, N): 0 .. N - 1 in every row
+        rows = F.broadcast_like(F.expand_dims(F.contrib.arange_like(values, axis=0), 1), values)
+        width = F.sum(F.ones_like(F.slice_axis(values, axis=0, begin=0, end=1)))  # N, as (1,)
+        # rank[row, order[row, j]] = j: the inverse permutation, written in one pass.
+        flat = F.reshape(F.broadcast_add(order, F.broadcast_mul(rows, width)), (-1,))
+        rank = F.contrib.index_copy(F.reshape(F.zeros_like(values), (-1, 1)), flat,
+                                    F.reshape(positions, (-1, 1)))
+        return F.reshape_like(rank, values)

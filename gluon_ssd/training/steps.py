@@ -19,7 +19,8 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from .errors import TrainingDiverged
-from .loss import SSDMultiBoxLoss, SSDTargets
+from .loss import SSDMultiBoxLoss
+from .targets import SSDTargets
 
 __all__ = ["TrainStep", "EpochProgress", "StopOnSignal", "train_epoch", "seed_all"]
 

@@ -4,9 +4,10 @@ Pure Python (no MXNet), so any module may use them, the blocks included. Each ra
 ``TypeError`` / ``ValueError`` a user should see, naming the argument.
 """
 import difflib
+import math
 import numbers
 
-__all__ = ["check_int", "check_positive", "close_matches"]
+__all__ = ["check_int", "check_positive", "close_matches", "is_finite_number"]
 
 # difflib's similarity ratio below which a name is not offered as "did you mean": 0.5 keeps
 # 'ssd_300_vgg16_voc' -> 'ssd_300_vgg16_atrous_voc' and drops unrelated names.
@@ -57,6 +58,21 @@ def check_positive(name, value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def is_finite_number(value, limit=math.inf):
+    """Whether ``value`` is a real number (not a bool) with ``abs(value) <= limit``, finite as a
+    float: an integer too large for a float (``10 ** 400`` in a JSON file) is not.
+
+    For values read from files, where a non-number or ``inf`` must be refused before a float or
+    int conversion raises ``OverflowError`` / ``TypeError`` deep inside.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= limit
+    except OverflowError:
+        return False
 
 
 def close_matches(word, candidates, n=5):

@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 
-__all__ = ["atomic_write", "atomic_write_json", "file_digest", "contained_path"]
+__all__ = ["atomic_write", "atomic_write_json", "file_digest", "contained_path", "read_json"]
 
 _CHUNK = 1 << 20
 
@@ -48,6 +48,33 @@ def atomic_write_json(obj, path, indent=1):
             json.dump(obj, f, indent=indent)
 
     return atomic_write(path, write)
+
+
+def read_json(path, advice=""):
+    """The content of the JSON file ``path``, or a ``ValueError`` naming it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    advice : str
+        Appended to the message of a refusal (e.g. ``"; re-export the model"``).
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        From ``open``; the message names ``path``.
+    ValueError
+        The file is not UTF-8 JSON: malformed, nested too deeply for the parser, or holding an
+        integer of more digits than Python converts; the message names ``path``.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(f"{path}: not valid JSON ({reason}){advice}") from None
 
 
 def contained_path(folder, name, what):

@@ -38,9 +38,15 @@ def test_demo_quick_runs_the_whole_pipeline(tmp_path):
     assert set(metrics["per_class"]) == {"circle", "square", "triangle"}
     assert metrics["dataset"]["num_images"] == {"train": 64, "val": 16}
     for name in ("pr.png", "detections.png", "train/training.png", "train/log.csv",
-                 "train/latest.json", "export/manifest.json"):
+                 "train/latest.json", "export/manifest.json", "report.html",
+                 "worst_false_positives.png", "worst_missed.png", "confusion_matrix.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "detections.png").read_bytes()[:4] == b"\x89PNG"
+    # The report of the same evaluation: its confusion matrix counts the 16 images' boxes.
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_images"] == 16 and report["metrics"]["voc07_map"] == metrics["voc07_map"]
+    boxes = sum(entry["num_gt"] for entry in report["per_class"].values())
+    assert sum(map(sum, report["confusion"]["counts"][:3])) == boxes > 0
     stages = ("generate_data_s", "train_s", "evaluate_s", "export_reload_s")
     # Each timing is rounded to 0.1 s: the total is at least the stages' sum, up to rounding.
     assert metrics["timings"]["total_s"] >= sum(metrics["timings"][k] for k in stages) - 0.25

@@ -1,6 +1,6 @@
 """Tests for gluon_ssd.cli.eval (``scripts/eval.py``) end to end, as subprocesses, on a tiny trained
 run (the ``run`` fixture of tests/cli/conftest.py): VOC mAP by run or by model + params, COCO AP
-equal to pycocotools' own, user errors."""
+equal to pycocotools' own, user errors; ``--report`` in process on an untrained model."""
 import json
 
 import pytest
@@ -11,9 +11,11 @@ from tests.helpers.cli import flags_without_help, help_text, run_script
 from tests.helpers.coco_fixtures import voc_split_to_coco
 from tests.helpers.trained_run import CLASSES, MODEL, PNG, SHAPE
 
+from gluon_ssd import zoo
 from gluon_ssd.cli import eval as eval_command
-from gluon_ssd.data import VOCDataset
+from gluon_ssd.data import VOCDataset, generate_voc
 from gluon_ssd.evaluation import evaluate
+from gluon_ssd.evaluation.report import FILES
 from gluon_ssd.inference import detect_images
 from gluon_ssd.training import load_trained
 
@@ -94,3 +96,48 @@ def test_eval_flags_all_have_help_and_show_defaults():
     text = help_text(eval_command.main)
     assert flags_without_help(text) == []
     assert "--batch-size" in text and "(default: 16)" in text
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """(data root, params file) of an untrained (randomly initialised) model: its detections are
+    noise, which is all a report needs to be written."""
+    import mxnet as mx
+    root = tmp_path_factory.mktemp("eval")
+    generate_voc(str(root / "data"), num_train=1, num_val=4, image_size=(96, 128), seed=0,
+                 progress=False)
+    net = zoo.get_model(MODEL, pretrained_base=False, classes=CLASSES)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 64, 64)))
+    net.save_parameters(str(root / "w.params"))
+    return root / "data", root / "w.params"
+
+
+def _argv(model, out, *more):
+    data, params = model
+    return ["--model", MODEL, "--params", str(params), "--classes", ",".join(CLASSES),
+            "--data-root", str(data), "--data-shape", "64", "64", "--batch-size", "4",
+            "--out", str(out), *more]
+
+
+@pytest.mark.slow
+def test_eval_report_writes_every_file(model, tmp_path, capsys):
+    assert eval_command.main(_argv(model, tmp_path, "--report", "--score-thresh", "0.1")) == 0
+    for name in list(FILES.values()) + ["eval.json", "pr.png"]:
+        assert (tmp_path / name).is_file(), name
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["confusion"]["score_thresh"] == 0.1
+    assert report["confusion"]["labels_true"] == list(CLASSES) + ["background"]
+    assert report["meta"]["data_shape"] == "64x64"
+    evaluated = json.loads((tmp_path / "eval.json").read_text())
+    assert "images" not in evaluated
+    assert report["metrics"]["voc07_map"] == evaluated["voc07_map"]
+    # the val split's boxes, in the class rows
+    boxes = sum(v["num_gt"] for v in report["per_class"].values())
+    assert sum(map(sum, report["confusion"]["counts"][:3])) == boxes > 0
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_eval_refuses_a_bad_threshold(model, tmp_path):
+    with pytest.raises(ValueError, match="--score-thresh must be between 0 and 1, got 1.5"):
+        eval_command.main(_argv(model, tmp_path, "--report", "--score-thresh", "1.5"))

@@ -103,3 +103,17 @@ def test_run_turns_errors_into_exit_codes(capsys, monkeypatch):
     monkeypatch.setenv("GLUON_SSD_TRACEBACK", "1")
     with pytest.raises(ValueError, match="^int8_tolerance is wrong\nsecond line$"):  # in full
         cli.run(bad, [])
+
+
+def test_an_overflow_is_one_line_and_exit_code_2(capsys, monkeypatch):
+    monkeypatch.delenv("GLUON_SSD_TRACEBACK", raising=False)
+
+    def overflow(argv):
+        return int(float("1e309"))      # OverflowError: cannot convert float infinity to integer
+
+    assert cli.run(overflow, [], prog="x") == 2
+    assert capsys.readouterr().err == \
+        "x: error: cannot convert float infinity to integer\n"
+    monkeypatch.setenv("GLUON_SSD_TRACEBACK", "1")
+    with pytest.raises(OverflowError, match="float infinity"):
+        cli.run(overflow, [])

@@ -102,7 +102,7 @@ def test_bad_files_are_refused_naming_the_file_and_entry(tmp_path, mutate, messa
 def test_malformed_json_missing_files_and_images(tmp_path):
     path, images = write_coco(str(tmp_path))
     (tmp_path / "broken.json").write_text('{"images": [')
-    with pytest.raises(ValueError, match=r"broken.json: malformed JSON"):
+    with pytest.raises(ValueError, match=r"broken.json: not valid JSON"):
         COCODataset(str(tmp_path / "broken.json"), images)
     (tmp_path / "list.json").write_text("[]")
     with pytest.raises(ValueError, match=r"list.json: the top level is a list"):
