@@ -58,7 +58,7 @@ def test_every_model_builds_trains_hybridizes_and_infers(name):
     # sizes: Inception-v3's valid convolutions give 4x6 and 1x2 taps at 96x128 px, not 6x8
     # and 3x4).
     real = assert_layer_specs_match(net, x[:1])
-    spread_class_scores(net, x)  # distinct scores: detections to compare (tests/helpers/scores.py)
+    spread_class_scores(net, x[:1])  # distinct scores to compare (tests/helpers/scores.py)
     expected = sum(h * w * spec.num_anchors for ((_, h, w), _, _), spec in zip(real, net.layers))
     with autograd.record():
         cls_preds, box_preds, anchors = net(x)
