@@ -35,17 +35,19 @@ tap is the nominal power of two (:mod:`gluon_ssd.blocks.trunk`) and the real siz
 :meth:`FeatureExtractor.output_shapes`.
 """
 import os
+import zipfile
 from dataclasses import dataclass
 
 import mxnet as mx
 from mxnet.gluon import HybridBlock
-from mxnet.gluon.model_zoo import vision
+from mxnet.gluon.model_zoo import model_store, vision
 
 from .utils.checks import close_matches
 from .blocks.trunk import (classifier_side, count_params, count_trunk_params, first_refusal,
                            infer_shapes, trace_trunk)
 
-__all__ = ["SUPPORTED_BACKBONES", "FeatureSpec", "FeatureExtractor", "get_backbone", "trunk_specs"]
+__all__ = ["SUPPORTED_BACKBONES", "FeatureSpec", "FeatureExtractor", "get_backbone", "trunk_specs",
+           "load_imagenet_weights"]
 
 SUPPORTED_BACKBONES = tuple(
     [f"resnet{depth}_v{version}" for version in (1, 2) for depth in (18, 34, 50, 101, 152)]
@@ -107,12 +109,38 @@ def get_backbone(name, pretrained=False, root=None, ctx=None):
         raise ValueError(
             f"unknown backbone {name!r}; closest supported names: "
             f"{close_matches(name, SUPPORTED_BACKBONES)}; all: {list(SUPPORTED_BACKBONES)}")
-    kwargs = {"pretrained": bool(pretrained)}
-    if pretrained:
-        kwargs["ctx"] = ctx if ctx is not None else mx.cpu()
-        if root is not None:
-            kwargs["root"] = os.path.expanduser(root)
-    return vision.get_model(name, **kwargs)
+    if not pretrained:
+        return vision.get_model(name)
+    kwargs = {"pretrained": True, "ctx": ctx if ctx is not None else mx.cpu()}
+    if root is not None:
+        kwargs["root"] = os.path.expanduser(root)
+    return load_imagenet_weights(lambda: vision.get_model(name, **kwargs), name, root)
+
+
+def load_imagenet_weights(load, name, root=None):
+    """``load()``, which reads model_zoo's ImageNet weights of ``name`` from the model store
+    (downloading them when missing); a failed download becomes one line saying what to do.
+
+    Raises
+    ------
+    ValueError
+        The download failed (offline, truncated): the message names the file, its address, the
+        folder it goes in (``root`` or ``$MXNET_HOME/models``) and ``--no-pretrained-base``.
+    """
+    try:
+        return load()
+    except (OSError, RuntimeError, ValueError, UserWarning, zipfile.BadZipFile) as err:
+        folder = os.path.expanduser(root) if root is not None else \
+            os.path.join(mx.base.data_dir(), "models")
+        file_name = f"{name}-{model_store.short_hash(name)}"
+        url = getattr(model_store, "_url_format", "{repo_url}gluon/models/{file_name}.zip").format(
+            repo_url=os.environ.get("MXNET_GLUON_REPO", model_store.apache_repo_url).rstrip("/")
+            + "/", file_name=file_name)
+        raise ValueError(
+            f"cannot obtain the ImageNet weights of {name} ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]}): put {file_name}.params (unzipped from {url}) "
+            f"in {folder} (the model store: $MXNET_HOME/models, or --root), or train without "
+            f"them: --no-pretrained-base") from None
 
 
 def _trunk_with_params(net, label=None):

@@ -1,8 +1,39 @@
-"""Options several commands share: the detector source (``--run | --model | --bundle``)."""
-from ..inference import load_detector
+"""Options several commands share: the detector source (``--run | --model | --bundle``) and
+sliced inference (``--tile``)."""
+from ..data.tiles import DEFAULT_OVERLAP
+from ..inference import MERGES, load_detector
 from .context import parse_ctx
 
-__all__ = ["add_detector_arguments", "detector_from_arguments"]
+__all__ = ["add_detector_arguments", "detector_from_arguments", "add_tile_arguments",
+           "tiling_from_arguments"]
+
+
+def add_tile_arguments(parser):
+    """``--tile H W [--tile-overlap F] [--whole-image] [--merge nms|none]`` (``detect``,
+    ``eval``): sliced inference, :func:`gluon_ssd.inference.predict_tiled`."""
+    g = parser.add_argument_group("large images (docs/large_images.md)")
+    g.add_argument("--tile", type=int, nargs=2, metavar=("H", "W"),
+                   help="detect in windows of H x W image pixels, batched, merged across "
+                        "windows (default --data-shape: the tile)")
+    g.add_argument("--tile-overlap", type=float, default=DEFAULT_OVERLAP,
+                   help="share of a window shared with its neighbour")
+    g.add_argument("--whole-image", action="store_true",
+                   help="with --tile: add one pass over the whole image (objects larger than "
+                        "a tile)")
+    g.add_argument("--merge", default="nms", choices=MERGES,
+                   help="with --tile: per-class NMS across windows, or none (all windows' "
+                        "detections)")
+
+
+def tiling_from_arguments(args):
+    """``predict_tiled`` keywords of :func:`add_tile_arguments`' options (``{}`` without
+    ``--tile``); a tiling option without ``--tile`` is a ValueError."""
+    if not args.tile:
+        if args.whole_image or args.merge != "nms" or args.tile_overlap != DEFAULT_OVERLAP:
+            raise ValueError("--tile-overlap, --whole-image and --merge go with --tile H W")
+        return {}
+    return {"tile": tuple(args.tile), "overlap": args.tile_overlap,
+            "whole_image": args.whole_image, "merge": args.merge}
 
 
 def add_detector_arguments(parser):
@@ -37,4 +68,5 @@ def detector_from_arguments(parser, args):
     ctx = parse_ctx(args.ctx, single=True)
     net, shape = load_detector(run=args.run, model=args.model, params=args.params,
                                classes=classes, bundle=args.bundle, ctx=ctx)
-    return net, tuple(args.data_shape or shape), ctx
+    tile = getattr(args, "tile", None)
+    return net, tuple(args.data_shape or tile or shape), ctx

@@ -21,13 +21,14 @@ import argparse
 import sys
 
 from .. import benchmark, zoo
-from .runner import run
+from .runner import HelpFormatter, run
 
 QUICK = benchmark.QUICK
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--mode", choices=("inference", "training", "all", "serving"),
                         default="all", help="serving (not part of all): gluon-ssd serve on "
                                             "loopback, with --bundle")

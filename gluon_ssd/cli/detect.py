@@ -8,6 +8,9 @@ Examples::
     # an exported bundle (scripts/export.py)
     python scripts/detect.py --bundle runs/bundle photos/ --out runs/detect
 
+    # large images (aerial photographs): 320 px windows, batched, merged by per-class NMS
+    gluon-ssd detect --run runs/train big.tif --tile 320 320 --out runs/detect-tiles
+
     # a zoo model with a weights file; inputs: files, folders, glob patterns
     python scripts/detect.py --model ssd_300_mobilenet0.25_voc --params w.params \\
         --classes circle,square,triangle 'shots/**/*.png' a.jpg --data-shape 256 256 --out out
@@ -26,8 +29,9 @@ import sys
 
 from tqdm import tqdm
 
-from .runner import run
-from .args import add_detector_arguments, detector_from_arguments
+from .runner import HelpFormatter, interactive, run
+from .args import (add_detector_arguments, add_tile_arguments, detector_from_arguments,
+                   tiling_from_arguments)
 from ..inference import detect_images, draw_detections, find_images, write_detections
 
 
@@ -43,7 +47,8 @@ def _picture_name(path, taken):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
     add_detector_arguments(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob")
     p.add_argument("--thresh", type=float, default=0.5, help="minimum score kept")
@@ -51,14 +56,17 @@ def main(argv=None):
     p.add_argument("--max-side", type=int, default=1280, help="longest side of the pictures")
     p.add_argument("--no-pictures", action="store_true", help="write detections.json only")
     p.add_argument("--out", required=True)
+    add_tile_arguments(p)
     args = p.parse_args(argv)
+    tiling = tiling_from_arguments(args)
     net, shape, ctx = detector_from_arguments(p, args)
     paths = find_images(args.inputs)
     os.makedirs(args.out, exist_ok=True)
 
     results, taken = [], set()
     for result in detect_images(net, paths, shape, thresh=args.thresh, batch_size=args.batch_size,
-                                ctx=ctx, max_side=args.max_side):
+                                ctx=ctx, max_side=args.max_side, progress=interactive(),
+                                **tiling):
         if result.error is not None:
             tqdm.write(f"error: {result.error}", file=sys.stderr)
         elif not args.no_pictures:
@@ -67,7 +75,8 @@ def main(argv=None):
         result.image = None  # the drawing copy is not needed any more
         results.append(result)
     write_detections(results, os.path.join(args.out, "detections.json"),
-                     classes=list(net.classes), data_shape=list(shape), thresh=args.thresh)
+                     classes=list(net.classes), data_shape=list(shape), thresh=args.thresh,
+                     **(dict(tiling, tile=list(tiling["tile"])) if tiling else {}))
     failed = sum(r.error is not None for r in results)
     found = sum(len(r.detections) for r in results)
     print(f"{len(results) - failed} images, {found} detections, {failed} unreadable; "

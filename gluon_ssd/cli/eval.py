@@ -8,11 +8,21 @@ Examples::
     python scripts/eval.py --model ssd_300_mobilenet0.25_voc --params w.params \\
         --classes circle,square,triangle --data-root data --split val --data-shape 256 256 --out e
 
+    # a YOLO-layout dataset's val split (ultralytics' data.yaml)
+    gluon-ssd eval --run runs/yolo --yolo-data data.yaml --split val --out runs/eval-yolo
+
+    # large images window by window (sliced inference, docs/large_images.md)
+    gluon-ssd eval --run runs/trees --data-root trees --split val --tile 320 320 --out e
+
     # COCO AP (pycocotools COCOeval) on a COCO instances file and its image folder
     python scripts/eval.py --run runs/train --coco-annotations ann/instances_val2017.json \
         --coco-images val2017 --out runs/eval-coco
 
-VOC: prints a per-class AP table and writes ``OUT/eval.json`` (``voc07_map``, ``voc_map``,
+Every evaluation prints and records AP per object size band (COCO's small < 32^2, medium <
+96^2, large, in original pixels; ``size_bands: {small: {ap, ap50, num_boxes}, ...}`` in
+``eval.json``). ``--tile H W`` evaluates large images window by window.
+
+VOC (and ``--yolo-data``): prints a per-class AP table and writes ``OUT/eval.json`` (``voc07_map``, ``voc_map``,
 ``per_class``, ``pr``, ``num_images`` and what was evaluated) and ``OUT/pr.png`` (one
 precision-recall curve per class, VOC area AP in the legend).
 
@@ -28,6 +38,7 @@ precision-recall curves and the images with the most false positives / missed ob
 (docs/evaluation.md).
 """
 import argparse
+import functools
 import os
 import sys
 
@@ -37,9 +48,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import viz  # noqa: E402
-from .runner import run  # noqa: E402
-from ..data import COCODataset, VOCDataset  # noqa: E402
-from .args import add_detector_arguments, detector_from_arguments  # noqa: E402
+from .runner import HelpFormatter, interactive, run  # noqa: E402
+from ..data import COCODataset, VOCDataset, YOLODataset  # noqa: E402
+from .args import (add_detector_arguments, add_tile_arguments,  # noqa: E402
+                   detector_from_arguments, tiling_from_arguments)
+from ..inference import predict_tiled  # noqa: E402
+from ..evaluation.size_bands import bands_table  # noqa: E402
 from ..evaluation import evaluate, write_report  # noqa: E402
 from ..evaluation.confusion import DEFAULT_IOU_THRESH, DEFAULT_SCORE_THRESH  # noqa: E402
 from ..utils.fileio import atomic_write_json  # noqa: E402
@@ -75,10 +89,13 @@ def _coco_table(result):
 
 def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     add_detector_arguments(p)
     p.add_argument("--data-root", help="VOC-layout folder (VOC07 / VOC area mAP)")
-    p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt)")
+    p.add_argument("--split", default="val", help="VOC split (ImageSets/Main/<split>.txt), or "
+                   "the data.yaml key with --yolo-data")
+    p.add_argument("--yolo-data", metavar="YAML", help="YOLO-layout dataset (ultralytics' "
+                   "data.yaml; VOC07 / VOC area mAP on --split)")
     p.add_argument("--coco-annotations", metavar="JSON",
                    help="COCO instances file (COCO AP with pycocotools), with --coco-images")
     p.add_argument("--coco-images", metavar="DIR", help="folder of the COCO file's images")
@@ -92,13 +109,15 @@ def _parser():
                         "and the galleries")
     p.add_argument("--iou-thresh", type=float, default=DEFAULT_IOU_THRESH,
                    help="with --report: IoU of a match in the confusion matrix")
+    add_tile_arguments(p)
     return p
 
 
 def _dataset(p, args, classes):
     coco = args.coco_annotations or args.coco_images
-    if bool(coco) == bool(args.data_root):
-        raise ValueError("give either --data-root (VOC) or --coco-annotations with --coco-images (COCO)")
+    if sum(map(bool, (coco, args.data_root, args.yolo_data))) != 1:
+        raise ValueError("give one of --data-root (VOC), --coco-annotations with --coco-images "
+                         "(COCO), or --yolo-data (a YOLO data.yaml)")
     if coco and not (args.coco_annotations and args.coco_images):
         raise ValueError("--coco-annotations and --coco-images go together")
     if coco:
@@ -106,12 +125,20 @@ def _dataset(p, args, classes):
         # Crowd regions come in for the report only: detections on them are ignored there.
         return COCODataset(args.coco_annotations, args.coco_images, classes=classes,
                            unknown_class="skip", use_crowd=args.report)
+    if args.yolo_data:
+        dataset = YOLODataset(args.yolo_data, args.split)
+        if tuple(dataset.classes) != tuple(classes):
+            raise ValueError(f"--yolo-data {args.yolo_data} names the classes "
+                             f"{list(dataset.classes)}, the detector {list(classes)}: "
+                             "they must be the same, in the same order")
+        return dataset
     return VOCDataset(args.data_root, classes=classes, split=args.split)
 
 
 def _write_coco(args, result, shape, source):
     print(result["summary"])
     print(_coco_table(result))
+    print(bands_table(result["size_bands"]))
     results = result.pop("results")
     atomic_write_json(results, os.path.join(args.out, "coco_results.json"), indent=None)
     record = dict(result, coco_annotations=args.coco_annotations,
@@ -123,8 +150,9 @@ def _write_coco(args, result, shape, source):
 
 def _write_voc(args, result, shape, source):
     print(_table(result))
-    record = dict(result, data_root=args.data_root, split=args.split, data_shape=list(shape),
-                  source=source)
+    print(bands_table(result["size_bands"]))
+    record = dict(result, data_root=args.data_root, yolo_data=args.yolo_data, split=args.split,
+                  data_shape=list(shape), source=source)
     atomic_write_json(record, os.path.join(args.out, "eval.json"))
     names = list(result["pr"])
     ax = viz.plot_pr_curves([result["pr"][n]["precision"] for n in names],
@@ -149,13 +177,20 @@ def main(argv=None):
     p = _parser()
     args = p.parse_args(argv)
     _check_thresholds(args)
+    tiling = tiling_from_arguments(args)
     net, shape, ctx = detector_from_arguments(p, args)
     dataset = _dataset(p, args, net.classes)
     metric = "coco" if args.coco_annotations else "voc"
+    # With --tile: each image window by window, in original pixels.
+    predict = functools.partial(predict_tiled, net, data_shape=shape, batch_size=args.batch_size,
+                                ctx=ctx, **tiling) if tiling else None
     result = evaluate(net, dataset, shape, batch_size=args.batch_size, ctx=ctx, metric=metric,
-                      keep_images=args.report)
+                      keep_images=args.report, progress=interactive(), predict=predict)
+    if tiling:
+        result["tiling"] = dict(tiling, tile=list(tiling["tile"]))
     images = result.pop("images", None)
-    where = (args.coco_annotations if metric == "coco" else f"{args.data_root} ({args.split})")
+    where = (args.coco_annotations if metric == "coco"
+             else f"{args.data_root or args.yolo_data} ({args.split})")
     print(f"{result['num_images']} images of {where}, input {shape[0]}x{shape[1]}")
     os.makedirs(args.out, exist_ok=True)
     source = args.run or args.bundle or f"{args.model}:{args.params}"

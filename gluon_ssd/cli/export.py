@@ -23,13 +23,14 @@ import mxnet as mx
 
 from .. import deploy, zoo
 from .context import parse_ctx
-from .runner import run
+from .runner import HelpFormatter, run
 from ..weights.store import load_weights
 from ..training import load_trained
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models()")
     source.add_argument("--run", help="a training run folder (scripts/train.py --out, or "

@@ -16,7 +16,8 @@ __all__ = ["COMMANDS", "main", "run_command"]
 # name -> what it does (shown by `gluon-ssd --help`); each is a module of gluon_ssd.cli.
 COMMANDS = {
     "demo": "generate a synthetic dataset, train, evaluate, export and reload a detector",
-    "train": "train an SSD on VOC folders or a COCO file (resumable, several machines)",
+    "train": "train an SSD on VOC folders, a COCO file or YOLO data (resumable, several machines)",
+    "anchors": "check and fit anchors to a dataset: the share of boxes the matcher can reach",
     "eval": "evaluate a trained SSD: VOC07 / VOC mAP or COCO AP, PR curves",
     "detect": "detect objects in images with a trained SSD or an exported bundle",
     "export": "export a detector as a bundle (MXNet graph, int8, ONNX with NMS, bf16)",

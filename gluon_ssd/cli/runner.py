@@ -1,4 +1,6 @@
-"""What every command-line entry point shares: one-line errors for user mistakes, exit codes.
+"""What every command-line entry point shares: one-line errors for user mistakes, exit codes,
+the ``--help`` format (:class:`HelpFormatter`) and whether to draw progress bars
+(:func:`interactive`).
 
 A script's ``main(argv)`` raises the library's own exceptions; :func:`run` turns those that mean
 "the input is wrong" into one line on stderr and exit code 2, the way argparse reports a bad flag::
@@ -13,12 +15,13 @@ error, 3 a lost node of a distributed run (:mod:`gluon_ssd.training.watchdog`), 
 after writing a checkpoint (:class:`~gluon_ssd.training.TrainingInterrupted`: 130 for Ctrl-C, 143 for
 SIGTERM), 1 for a diverged run (:class:`~gluon_ssd.training.TrainingDiverged`).
 """
+import argparse
 import os
 import sys
 
 from ..training.errors import TrainingDiverged, TrainingInterrupted
 
-__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
+__all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line", "HelpFormatter", "interactive"]
 
 # Raised by the library for bad input: a wrong value or type, a missing or unusable file. An
 # OSError other than these (a full disk, a failing device) is reported in one line too: it says
@@ -28,6 +31,24 @@ __all__ = ["USER_ERRORS", "EXIT_USER_ERROR", "run", "error_line"]
 USER_ERRORS = (ValueError, TypeError, OverflowError, FileNotFoundError, NotADirectoryError,
                IsADirectoryError, PermissionError, OSError)
 EXIT_USER_ERROR = 2
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default shown once: ``(default: X)`` is added only where
+    the help text does not speak of its default already and there is one to show (not None, not
+    a switch's False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def interactive():
+    """bool: stdout and stderr are both terminals: draw progress bars. Otherwise (a log file, a
+    pipe) commands print plain lines only, one per epoch when training."""
+    return all(stream is not None and stream.isatty() for stream in (sys.stdout, sys.stderr))
 
 
 def error_line(prog, err, flags=None):

@@ -1,4 +1,4 @@
-"""Train an SSD on real data: VOC-layout folders or a COCO file, with the SSD paper's recipe.
+"""Train an SSD on VOC folders, a COCO file or a YOLO data.yaml, with the SSD paper's recipe.
 
 Examples::
 
@@ -15,6 +15,10 @@ Examples::
     # fine-tune from weights (e.g. converted GluonCV ones) with settings from a file
     python scripts/train.py --config my.yaml --coco-annotations a.json --coco-images img \\
         --init-from ssd_300_vgg16_atrous_coco.params --out runs/finetune
+
+    # a YOLO-layout dataset (ultralytics' data.yaml), flip-only augmentation
+    gluon-ssd train --model ssd_300_mobilenet0.25_voc --yolo-data data.yaml --augment flip \\
+        --out runs/yolo
 
     # continue where a stopped run ended (same schedule, data order, optimizer state)
     python scripts/train.py ... --out runs/voc0712 --resume
@@ -33,7 +37,6 @@ Writes ``OUT/epoch-NNNN.params|states``, ``OUT/latest.json``, ``OUT/best.params`
 ``OUT/best.json`` (best validation score), ``OUT/log.csv``, ``OUT/training.png``.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -50,46 +53,33 @@ if os.environ.get("DMLC_ROLE") in ("server", "scheduler"):
 import mxnet as mx  # noqa: E402
 
 from .. import SSDConfig, zoo  # noqa: E402
-from .runner import run  # noqa: E402
-from ..data import ConcatDataset, COCODataset, VOCDataset, find_classes  # noqa: E402
+from .runner import HelpFormatter, interactive, run  # noqa: E402
+from ..data.tiles import TiledDataset  # noqa: E402
 from ..weights.store import load_weights  # noqa: E402
 from ..training import TrainConfig, fit  # noqa: E402
-from ..training.config import TRAIN_FIELDS, check_field_type  # noqa: E402
+from ..training.anchor_check import check_anchors, coverage_table  # noqa: E402
 from .context import parse_ctx  # noqa: E402
+from .training_args import (add_dataset_arguments, check_dataset_arguments,  # noqa: E402
+                            dataset_classes, read_config, training_datasets)
 
 
 
 def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--config", metavar="FILE", help="JSON or YAML file with 'train' "
                    "(TrainConfig fields) and/or 'ssd' (SSDConfig fields); flags override it")
     p.add_argument("--model", help="zoo name, see gluon_ssd.zoo.list_models() (or 'ssd' in "
                                    "--config)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, best.params")
-    data = p.add_argument_group("data (VOC folders or a COCO file)")
-    data.add_argument("--data-root", nargs="+", metavar="DIR",
-                      help="VOC-layout folder(s); several are concatenated (VOC2007 VOC2012)")
-    data.add_argument("--train-split", default="train", help="VOC split(s) to train on, "
-                      "comma-separated (ImageSets/Main/<split>.txt)")
-    data.add_argument("--val-root", metavar="DIR", help="VOC folder to validate on (default: "
-                      "the first --data-root)")
-    data.add_argument("--val-split", default="val", help="VOC split to validate on; '' for none")
-    data.add_argument("--coco-annotations", metavar="JSON", help="COCO instances file to train on")
-    data.add_argument("--coco-images", metavar="DIR", help="folder of its images")
-    data.add_argument("--val-coco-annotations", metavar="JSON", help="COCO file to validate on")
-    data.add_argument("--val-coco-images", metavar="DIR", help="folder of its images (default: "
-                      "--coco-images)")
-    data.add_argument("--skip-empty", action="store_true",
-                      help="COCO: leave out images without boxes (default: kept, as background)")
-    data.add_argument("--classes", help="comma-separated class names (default: the dataset's: "
-                      "COCO categories by id, or the names in the VOC annotations, sorted); for "
-                      "COCO a subset of the categories, the others' boxes dropped")
+    add_dataset_arguments(p)
     _add_training_arguments(p.add_argument_group("training (defaults: the SSD paper's recipe)"))
     run = p.add_argument_group("model and devices")
     run.add_argument("--pretrained-base", action=argparse.BooleanOptionalAction, default=True,
                      help="ImageNet backbone weights from the model store (needs them present "
                           "or a download)")
+    run.add_argument("--root", metavar="DIR", help="model store folder of the ImageNet weights "
+                     "(default: $MXNET_HOME/models, i.e. ~/.mxnet/models)")
     run.add_argument("--init-from", metavar="PARAMS", help="weights to start from (same "
                      "architecture and classes, e.g. converted GluonCV weights)")
     run.add_argument("--ctx", default="cpu", help="cpu, gpu0, gpu0,gpu1, ...")
@@ -115,7 +105,8 @@ def _add_training_arguments(g):
                    help="after warm-up: constant, x0.1 at --lr-steps, or cosine to 0")
     g.add_argument("--lr-steps", type=float, nargs="*", default=None,
                    help="epochs where lr is divided by 10 (default: 2/3 and 5/6 of --epochs)")
-    g.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up from 0")
+    g.add_argument("--warmup-epochs", type=float, default=None,
+                   help="linear warm-up from 0 (default: 1 epoch, at most a tenth of the run)")
     g.add_argument("--data-shape", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="network input (default: the model's base size)")
     g.add_argument("--augment", default="ssd", choices=["ssd", "flip", "none"],
@@ -131,63 +122,6 @@ def _add_training_arguments(g):
                    "processes")
 
 
-def _read_config(path):
-    """``(train dict, ssd dict or None)`` from a JSON or YAML file; bad content is a ValueError.
-
-    The ``train`` entries are checked for type here (before argparse takes them as defaults),
-    their values by :class:`TrainConfig` in :func:`parse_arguments`; ``ssd`` by
-    :meth:`SSDConfig.from_dict`. Every message starts with ``--config PATH``.
-    """
-    where = f"--config {path}"
-    kind = "YAML" if path.lower().endswith((".yaml", ".yml")) else "JSON"
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as err:
-        raise ValueError(f"{where}: {err.strerror}") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{where}: not UTF-8 text ({err})") from None
-    try:
-        if kind == "YAML":
-            import yaml
-            # libyaml's safe loader when PyYAML was built with it (the same documents, faster).
-            content = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        else:
-            content = json.loads(text)
-    except ImportError:
-        raise ValueError(f"{where}: reading YAML needs PyYAML (pip install pyyaml); or use JSON")
-    except Exception as err:  # noqa: BLE001  (json and yaml raise their own error classes)
-        raise ValueError(f"{where}: not valid {kind}: {' '.join(str(err).split())}") from None
-    if not isinstance(content, dict) or set(content) - {"train", "ssd"}:
-        got = sorted(content, key=repr) if isinstance(content, dict) else type(content).__name__
-        raise ValueError(f"{where}: expected a mapping with 'train' and/or 'ssd', got {got}")
-    train = content.get("train") or {}
-    if not isinstance(train, dict):
-        raise ValueError(f"{where}: 'train' must be a mapping of TrainConfig fields, got "
-                         f"{train!r}")
-    unknown = sorted(set(train) - set(TRAIN_FIELDS), key=repr)
-    if unknown:
-        raise ValueError(f"{where}: unknown train keys {unknown}; known: {list(TRAIN_FIELDS)}")
-    for name, value in train.items():
-        if value is not None or name not in _DERIVED:
-            try:
-                check_field_type(name, value)
-            except ValueError as err:
-                raise ValueError(f"{where}: train.{err}") from None
-    ssd = content.get("ssd")
-    if ssd is not None:
-        try:
-            SSDConfig.from_dict(ssd)
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"{where}: ssd: {err}") from None
-    return train, ssd
-
-
-# Flags whose default None means "derived": the data shape from the model, the steps from the
-# epochs, the metric from the data.
-_DERIVED = ("data_shape", "lr_steps", "val_metric")
-
-
 def parse_arguments(argv=None):
     """The parsed arguments: defaults < ``--config`` file < command-line flags.
 
@@ -197,13 +131,10 @@ def parse_arguments(argv=None):
     args = p.parse_args(argv)
     ssd = None
     if args.config:
-        train, ssd = _read_config(args.config)
+        train, ssd = read_config(args.config)
         p.set_defaults(**train)
         args = p.parse_args(argv)
-    if bool(args.data_root) == bool(args.coco_annotations):
-        raise ValueError("give --data-root (VOC folders) or --coco-annotations with --coco-images")
-    if args.coco_annotations and not args.coco_images:
-        raise ValueError("--coco-annotations needs --coco-images")
+    check_dataset_arguments(args)
     if args.val_coco_annotations and not args.coco_annotations:
         raise ValueError("--val-coco-annotations goes with --coco-annotations (VOC training validates on "
                 "--val-root/--val-split)")
@@ -221,43 +152,24 @@ def parse_arguments(argv=None):
     return p, args, ssd
 
 
-def _datasets(args, classes):
-    """(train dataset, validation dataset or None, validation metric)."""
-    if args.coco_annotations:
-        # --classes picks a subset of the categories: the others' boxes are dropped (warned).
-        subset = "skip" if classes is not None else "error"
-        train = COCODataset(args.coco_annotations, args.coco_images, classes=classes,
-                            skip_empty=args.skip_empty, unknown_class=subset)
-        val = None
-        if args.val_coco_annotations:
-            val = COCODataset(args.val_coco_annotations, args.val_coco_images or args.coco_images,
-                              classes=train.classes, unknown_class="skip")
-        return train, val, "coco" if val is not None else "voc07"
-    splits = [s for s in args.train_split.split(",") if s]
-    parts = [VOCDataset(root, classes=classes, split=splits) for root in args.data_root]
-    train = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    val = None
-    if args.val_split:
-        val = VOCDataset(args.val_root or args.data_root[0], classes=classes,
-                         split=args.val_split)
-    return train, val, "voc07"
-
-
-def _classes(args):
-    if args.classes:
-        return [c.strip() for c in args.classes.split(",") if c.strip()]
-    if args.coco_annotations:
-        return None       # COCODataset: every category, by id
-    splits = [s for s in args.train_split.split(",") if s]
-    return sorted({name for root in args.data_root for name in find_classes(root, splits)})
+def _tiled(args, train, val):
+    """With ``--tile``: the windows of the training images, and of the validation images (boxes
+    mostly outside a window marked difficult there: neither a hit nor a false positive)."""
+    if not args.tile:
+        return train, val
+    train = TiledDataset(train, args.tile, args.tile_overlap, args.min_visible)
+    if val is not None:
+        val = TiledDataset(val, args.tile, args.tile_overlap, args.min_visible, "difficult")
+    return train, val
 
 
 def _network(args, ssd, classes):
     if ssd is not None:
         net = zoo.build_ssd(SSDConfig.from_dict(ssd), classes,
-                            pretrained_base=args.pretrained_base)
+                            pretrained_base=args.pretrained_base, root=args.root)
     else:
-        net = zoo.get_model(args.model, pretrained_base=args.pretrained_base, classes=classes)
+        net = zoo.get_model(args.model, pretrained_base=args.pretrained_base, classes=classes,
+                            root=args.root)
     if args.init_from:
         if not os.path.isfile(args.init_from):
             raise ValueError(f"--init-from {args.init_from}: no such file")
@@ -267,7 +179,7 @@ def _network(args, ssd, classes):
 
 
 def _train_config(args, ssd_config, val_metric):
-    data_shape = tuple(args.data_shape or (ssd_config.base_size, ssd_config.base_size))
+    data_shape = tuple(args.data_shape or args.tile or (ssd_config.base_size,) * 2)
     lr_steps = args.lr_steps
     if lr_steps is None:
         lr_steps = (round(args.epochs * 2 / 3, 2), round(args.epochs * 5 / 6, 2)) \
@@ -281,17 +193,45 @@ def _train_config(args, ssd_config, val_metric):
         val_metric=args.val_metric or val_metric)
 
 
+COVERAGE_IMAGES = 1000   # the coverage logged at start reads at most this many images' labels
+COVERAGE_WARNING = 0.8
+
+
+def _log_coverage(args, net, images, config):
+    """Print the anchor coverage of the training boxes; warn, naming the command, when low."""
+    coverage = check_anchors(net, images, config.data_shape, args.tile, args.tile_overlap,
+                             args.min_visible, config.augment, COVERAGE_IMAGES)
+    print(coverage_table(coverage, [spec.source for spec in net.layers]))
+    if coverage["coverage"] is not None and coverage["coverage"] < COVERAGE_WARNING:
+        print(f"warning: only {coverage['coverage']:.0%} of the training boxes reach an anchor at "
+              f"IoU 0.5 (the matcher's threshold): the rest cannot become positives. Run "
+              f"'gluon-ssd anchors' with the same model, data, --data-shape, --tile and --augment "
+              f"to see which, and fit anchors to them (--write-config, then train --config); "
+              f"for small objects see docs/large_images.md", file=sys.stderr)
+
+
 def main(argv=None):
     p, args, ssd = parse_arguments(argv)
-    classes = _classes(args)
-    train, val, val_metric = _datasets(args, classes)
-    net = _network(args, ssd, list(train.classes))
-    train_config = _train_config(args, net.config, val_metric)
+    classes = dataset_classes(args)
+    train, val, val_metric = training_datasets(args, classes)
     print(f"{len(train)} training images, {len(val) if val is not None else 0} validation "
           f"images, classes {list(train.classes)}")
+    images = train
+    train, val = _tiled(args, train, val)
+    if args.tile:
+        if args.val_metric == "coco":
+            raise ValueError("--val-metric coco scores whole images; with --tile validation is "
+                             "VOC07 mAP over the windows (or evaluate with gluon-ssd eval --tile)")
+        val_metric = "voc07"
+        print(f"in tiles of {args.tile[0]}x{args.tile[1]}: {len(train)} training windows, "
+              f"{len(val) if val is not None else 0} validation windows")
+    net = _network(args, ssd, list(train.classes))
+    train_config = _train_config(args, net.config, val_metric)
     print(net.describe(*train_config.data_shape))
+    _log_coverage(args, net, images, train_config)
     fit(net, train, train_config, args.out, val_dataset=val, ctx=parse_ctx(args.ctx),
-        kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume)
+        kvstore=args.kvstore, resume="weights" if args.resume_weights_only else args.resume,
+        progress=interactive())
     mx.nd.waitall()
     print(f"wrote {args.out}")
     return 0

@@ -7,6 +7,8 @@
 - :class:`COCODataset` reads one COCO instances JSON file with pycocotools (any category ids;
   crowd boxes never training targets); items like :class:`VOCDataset`'s, rows
   ``[x1, y1, x2, y2, class_id, iscrowd]``.
+- :class:`YOLODataset` reads one split of a YOLO-layout dataset (ultralytics' ``data.yaml``,
+  ``images/`` with ``labels/`` beside them); items like :class:`VOCDataset`'s.
 - :class:`ConcatDataset` reads several of them with one class list as one (VOC07+12).
 - :func:`read_image` (module :mod:`~gluon_ssd.data.image`) is the one image decoder, used by the
   readers, detection and int8 calibration: EXIF orientation applied, 16-bit scaled, transparency
@@ -25,9 +27,10 @@ from .image import (ImageSizeWarning, check_recorded_size, decode_bytes, decode_
                     read_image)
 from .synthetic import generate_image, generate_voc
 from .voc import VOC_CLASSES, VOCAnnotationWarning, VOCDataset, find_classes, parse_annotation
+from .yolo import YOLOAnnotationWarning, YOLODataset
 
 __all__ = ["ConcatDataset", "COCODataset", "COCOAnnotationWarning", "load_coco_json",
            "VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation", "find_classes",
            "read_image", "decode_image", "decode_bytes", "check_recorded_size", "ImageSizeWarning",
-           "synthetic",
-           "generate_voc", "generate_image", "find_images"]
+           "synthetic", "generate_voc", "generate_image", "find_images", "YOLODataset",
+           "YOLOAnnotationWarning"]

@@ -60,14 +60,28 @@ class ConcatDataset(Dataset):
     def __len__(self):
         return self._ends[-1]
 
-    def __getitem__(self, idx):
+    def _locate(self, idx):
+        """``(part, index within it)`` of item ``idx``."""
         if idx < 0:
             idx += len(self)
         if not 0 <= idx < len(self):
             raise IndexError(f"index {idx} out of range for {len(self)} items")
         part = bisect.bisect_right(self._ends, idx)
-        start = self._ends[part - 1] if part else 0
-        return self._datasets[part][idx - start]
+        return self._datasets[part], idx - (self._ends[part - 1] if part else 0)
+
+    def image_path(self, idx):
+        """str: the image file of item ``idx`` (its part's ``image_path``)."""
+        part, k = self._locate(idx)
+        return part.image_path(k)
+
+    def label(self, idx):
+        """The label of item ``idx`` without its image (its part's ``label``)."""
+        part, k = self._locate(idx)
+        return part.label(k)
+
+    def __getitem__(self, idx):
+        part, k = self._locate(idx)
+        return part[k]
 
     def __repr__(self):
         return f"ConcatDataset({len(self)} items from {self._datasets!r})"

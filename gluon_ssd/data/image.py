@@ -33,7 +33,8 @@ import gluoncv.data  # noqa: F401  (switches LOAD_TRUNCATED_IMAGES on; switched 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-__all__ = ["read_image", "decode_image", "decode_bytes", "check_recorded_size", "ImageSizeWarning",
+__all__ = ["read_image", "decode_image", "decode_bytes", "image_size", "check_recorded_size",
+           "ImageSizeWarning",
            "EXIF_ORIENTATION_TAG", "IMAGE_EXTENSIONS"]
 
 # What a folder of images is taken to hold (detection inputs, calibration images): the formats
@@ -135,6 +136,23 @@ def _decode(source, name, has_end_marker):
 def read_image(path):
     """:func:`decode_image` without the orientation: uint8 ``(H, W, 3)`` RGB."""
     return decode_image(path)[0]
+
+
+def image_size(path):
+    """``(width, height)`` of the image :func:`decode_image` gives, from the file's header only
+    (EXIF orientation applied; no pixel decoded). Raises like :func:`decode_image`."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image file (Pillow cannot identify its format)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read the image header: {err}") from None
+    return (height, width) if orientation in _SWAPS_AXES else (width, height)
 
 
 def check_recorded_size(recorded, image_shape, orientation, image_path, annotation,

@@ -2,7 +2,7 @@
 
 Layout (one folder, unlike GluonCV's ``VOCDetection``, which expects ``VOC2007/``, ``VOC2012/``)::
 
-    root/JPEGImages/<id>.jpg            the images (any format Pillow reads; extension: image_ext)
+    root/JPEGImages/<filename>          the images: the annotation's <filename>, else <id>.<ext>
     root/Annotations/<id>.xml           one VOC annotation per image
     root/ImageSets/Main/<split>.txt     the image ids of a split, one per line
 
@@ -29,6 +29,11 @@ Choices:
   and the file, because a typo in the class list would otherwise silently drop objects and teach
   the detector that they are background; ``'skip'`` drops such objects with a warning.
   Names are matched exactly after stripping surrounding white space (no lower-casing).
+- **Image files.** The annotation's ``<filename>`` names the image when that file exists in
+  ``JPEGImages/``; otherwise ``<id>.<ext>`` is searched among
+  :data:`~gluon_ssd.data.files.DATASET_IMAGE_EXTENSIONS` (jpg, jpeg, png, tif, tiff, bmp, webp,
+  any letter case). None found, or two for one id (``a.jpg`` and ``a.png``) without a
+  ``<filename>`` to decide, is an error listing what was tried (:class:`~gluon_ssd.data.files.ImageFolder`).
 - **Images** are decoded by :func:`gluon_ssd.data.image.read_image`, the decoder detection and
   calibration use too: EXIF orientation applied, 16-bit scaled, transparency composited onto
   white, any mode to RGB, truncated files refused. A missing image raises ``FileNotFoundError``,
@@ -49,10 +54,11 @@ from gluoncv.data import VOCDetection
 from gluoncv.data.base import VisionDataset
 
 from .classes import check_class_names
+from .files import ImageFolder
 from .image import check_recorded_size, decode_image
 
 __all__ = ["VOCDataset", "VOCAnnotationWarning", "VOC_CLASSES", "parse_annotation",
-           "find_classes"]
+           "annotation_filename", "find_classes"]
 
 VOC_CLASSES = tuple(VOCDetection.CLASSES)
 """The 20 Pascal VOC classes, in GluonCV's order."""
@@ -137,7 +143,7 @@ def _clip_boxes(label, width, height, path):
 
 
 def parse_annotation(path, index_map, unknown_class="error"):
-    """Read one VOC annotation file.
+    """Read one VOC annotation file (its ``<filename>``: :func:`annotation_filename`).
 
     Parameters
     ----------
@@ -164,7 +170,16 @@ def parse_annotation(path, index_map, unknown_class="error"):
         Malformed or hostile XML, a missing or non-numeric field, or (``unknown_class='error'``)
         an unknown class.
     """
-    root = _read_xml(path)
+    return _parse(_read_xml(path), path, index_map, unknown_class)
+
+
+def annotation_filename(path):
+    """The image file name an annotation records (``<filename>``), or None."""
+    return _text(_read_xml(path), "filename", path, required=False)
+
+
+def _parse(root, path, index_map, unknown_class):
+    """:func:`parse_annotation` of a parsed root element."""
     if root.tag != "annotation":
         raise ValueError(f"{path}: root element is <{root.tag}>, expected <annotation>")
     size = None
@@ -264,8 +279,10 @@ class VOCDataset(VisionDataset):
     unknown_class : {'error', 'skip'}, default 'error'
         An object whose class is not in ``classes``: raise ``ValueError``, or skip it with a
         warning.
-    image_ext : str, default '.jpg'
-        Extension of the files in ``JPEGImages/``.
+    image_ext : str, optional
+        Extension of the files in ``JPEGImages/`` (``'.jpg'``): then only ``<id><image_ext>`` is
+        taken. Default: the annotation's ``<filename>``, else ``<id>.<ext>`` for any extension of
+        :data:`~gluon_ssd.data.files.DATASET_IMAGE_EXTENSIONS` (module docstring).
 
     Raises
     ------
@@ -276,7 +293,7 @@ class VOCDataset(VisionDataset):
     """
 
     def __init__(self, root, classes, split="train", transform=None, unknown_class="error",
-                 image_ext=".jpg"):
+                 image_ext=None):
         root = os.path.expanduser(root)
         if not os.path.isdir(root):
             raise FileNotFoundError(f"VOC root folder not found: {root}")
@@ -290,13 +307,17 @@ class VOCDataset(VisionDataset):
         self._root = root
         self._splits = splits
         self._transform = transform
-        self._image_ext = image_ext
+        self._images = ImageFolder(os.path.join(root, "JPEGImages"), image_ext)
         self.index_map = {name: i for i, name in enumerate(self._classes)}
         self._ids = [i for s in splits for i in _read_split(root, s)]
-        parsed = [parse_annotation(self.annotation_path(i), self.index_map, unknown_class)
-                  for i in range(len(self._ids))]
-        self._labels = [label for label, _ in parsed]
-        self._sizes = [size for _, size in parsed]
+        self._labels, self._sizes, self._filenames = [], [], []
+        for i in range(len(self._ids)):
+            path = self.annotation_path(i)
+            xml = _read_xml(path)
+            label, size = _parse(xml, path, self.index_map, unknown_class)
+            self._labels.append(label)
+            self._sizes.append(size)
+            self._filenames.append(_text(xml, "filename", path, required=False))
 
     def __repr__(self):
         return (f"{type(self).__name__}(root={self._root!r}, split={'+'.join(self._splits)}, "
@@ -313,8 +334,12 @@ class VOCDataset(VisionDataset):
         return list(self._ids)
 
     def image_path(self, idx):
-        """str: path of image ``idx``."""
-        return os.path.join(self._root, "JPEGImages", self._ids[idx] + self._image_ext)
+        """str: path of image ``idx`` (module docstring: ``<filename>``, else ``<id>.<ext>``).
+
+        Raises ``FileNotFoundError`` / ``ValueError`` listing the paths tried when there is no
+        file, or several, for the image.
+        """
+        return self._images.find(self._ids[idx], self._filenames[idx], self.annotation_path(idx))
 
     def annotation_path(self, idx):
         """str: path of the annotation of image ``idx``."""

@@ -255,6 +255,9 @@ def _check_header(manifest, path):
             LayerSpec.from_dict(record, f"{path}: layers[{k}]")
 
 
+_INT8_GRAPH_KEYS = ("file", "format", "calib_mode", "num_calib_images")
+
+
 def _onnx_records(entry, files, path):
     """The per-precision (and, for int8, per-runtime) records of the ONNX entry."""
     bad = ValueError(f"{path}: variant 'onnx' has a malformed input or precisions entry: "
@@ -266,8 +269,10 @@ def _onnx_records(entry, files, path):
     int8 = precisions.get("int8", {})
     if "file" in int8 and (not isinstance(int8["file"], str) or int8["file"] not in files):
         raise bad
+    # The int8 record describes its graph (file, format, calib_mode, num_calib_images) beside
+    # one agreement record per runtime: only those are records.
     records = [v for k, v in precisions.items() if k != "int8"] + \
-        [v for k, v in int8.items() if k != "file"]
+        [v for k, v in int8.items() if k not in _INT8_GRAPH_KEYS]
     if not all(isinstance(record, dict) for record in records):
         raise bad
     return records

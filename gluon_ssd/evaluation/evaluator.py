@@ -7,11 +7,18 @@ images and ground truth are resized to ``data_shape`` by the same transform; IoU
 axis-aligned boxes does not change when both are scaled by the same (sx, sy), so the mAP equals
 the one computed in the original image frame. The COCO metric maps detections back to original
 image pixels (as detection does) and scores them with ``COCOeval`` against the annotation file.
+
+Every metric also reports ``size_bands``: AP and the number of ground-truth boxes per COCO size
+band (small < 32^2, medium < 96^2, large; box areas in original pixels,
+:mod:`gluon_ssd.evaluation.size_bands`). ``predict`` replaces the batched network call by any
+per-image detector in original pixels, e.g. sliced inference
+(:func:`gluon_ssd.inference.predict_tiled`, which ``gluon-ssd eval --tile`` passes).
 """
 import numpy as np
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
 
-from .predictions import image_records, predict_batches
+from .predictions import image_records, predict_batches, predict_images
+from .size_bands import size_bands
 
 __all__ = ["evaluate", "detection_metrics", "METRICS"]
 
@@ -26,7 +33,7 @@ def detection_metrics(class_names, iou_thresh=0.5):
 
 
 def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=None,
-             progress=True, num_workers=0, metric="voc", keep_images=False):
+             progress=True, num_workers=0, metric="voc", keep_images=False, predict=None):
     """Run ``net`` over ``dataset`` and compute mAP (``metric='voc'``) or COCO AP (``'coco'``).
 
     Parameters
@@ -44,6 +51,10 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     metric : {'voc', 'coco'}, default 'voc'
         ``'coco'`` needs a :class:`gluon_ssd.data.COCODataset` (pycocotools' COCOeval against its
         annotation file).
+    predict : callable, optional
+        ``predict(image uint8 (H, W, 3) numpy) -> (ids (K,), scores (K,), boxes (K, 4))`` with
+        boxes in original image pixels, called per image instead of ``net`` on batches (``net``
+        then only gives ``classes``, ``mean`` and ``std``).
     keep_images : bool, default False
         Also return every image's ground truth and detections in original pixels (``images``),
         what :mod:`gluon_ssd.evaluation.report` analyses, from the same pass.
@@ -56,6 +67,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         ``'coco'``: ``coco`` (the 12 COCOeval stats by name: ``AP, AP50, AP75, APs, APm, APl,
         AR1, AR10, AR100, ARs, ARm, ARl``), ``per_class`` (class -> {AP, AP50}), ``summary``
         (COCOeval's table), ``results`` (the COCO results list scored), ``num_images``.
+        Both: ``size_bands`` ({small, medium, large: {ap, ap50, num_boxes}}).
         With ``keep_images``: ``images``, a list of
         :class:`~gluon_ssd.evaluation.matching.ImageRecord` in dataset order.
     """
@@ -71,16 +83,17 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
     classes = list(getattr(dataset, "classes", None) or net.classes)
     voc07, voc = detection_metrics(classes)
     records, count = [], 0
-    for batch in predict_batches(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
-                                 num_workers):
+    batches = predict_batches(net, dataset, data_shape, mean, std, batch_size, ctx, progress,
+                              num_workers) if predict is None else \
+        predict_images(predict, dataset, data_shape, progress)
+    for batch in batches:
         if metric == "voc":
             ids, scores, bboxes, label, _ = batch
             difficult = label[:, :, 5] if label.shape[-1] > 5 else None
             for each in (voc07, voc):
                 each.update(bboxes, ids[..., 0], scores[..., 0], label[:, :, :4], label[:, :, 4],
                             difficult)
-        if metric == "coco" or keep_images:
-            records += image_records(batch, count, data_shape, classes)
+        records += image_records(batch, count, data_shape, classes)
         count += batch[0].shape[0]
     if metric == "coco":
         results = coco_results(records, dataset.image_ids, dataset.category_ids)
@@ -89,6 +102,7 @@ def evaluate(net, dataset, data_shape, batch_size=16, ctx=None, mean=None, std=N
         result = dict(record, results=results, num_images=count)
     else:
         result = _voc_result(voc07, voc, classes, count)
+    result["size_bands"] = size_bands(records, len(classes))
     if keep_images:
         result["images"] = records
     return result
@@ -104,6 +118,8 @@ def _voc_result(voc07, voc, classes, count):
         per_class[name] = {"voc07_ap": _num(aps07[k]), "voc_ap": _num(aps[k])}
         rec = recalls[k] if k < len(recalls) else None
         prec = precisions[k] if k < len(precisions) else None
+        if rec is None or prec is None:   # no ground truth of the class: no curve
+            rec = prec = None
         pr[name] = {"recall": [] if rec is None else np.nan_to_num(rec).tolist(),
                     "precision": [] if prec is None else np.nan_to_num(prec).tolist()}
     assert names07[-1] == "mAP"

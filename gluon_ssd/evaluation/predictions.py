@@ -16,7 +16,7 @@ from tqdm import tqdm
 from ..data.transforms import ValTransform, batchify, to_original_pixels
 from .matching import ImageRecord
 
-__all__ = ["predict_batches", "image_records"]
+__all__ = ["predict_batches", "predict_images", "image_records"]
 
 
 class _WithSize:
@@ -67,6 +67,28 @@ def predict_batches(net, dataset, data_shape, mean, std, batch_size=16, ctx=None
                                     leave=False):
         ids, scores, bboxes = [o.asnumpy() for o in net(data.as_in_context(ctx))]
         yield ids, scores, bboxes, labels.asnumpy(), sizes
+
+
+def predict_images(predict, dataset, data_shape, progress=True):
+    """:func:`predict_batches`' batches (one image each) from a per-image detector.
+
+    ``predict(image uint8 (H, W, 3) numpy) -> (ids (K,), scores (K,), boxes (K, 4))`` gives
+    boxes in original image pixels (e.g. sliced inference); they, and the labels, are put in the
+    ``data_shape`` frame the batches use (scaled by ``input / original`` per axis), so every
+    metric reads them as it reads the network's.
+    """
+    in_h, in_w = data_shape
+    for k in tqdm(range(len(dataset)), desc="evaluate", unit="image", disable=not progress,
+                  leave=False):
+        image, label = dataset[k]
+        image = image.asnumpy() if hasattr(image, "asnumpy") else np.asarray(image)
+        height, width = image.shape[:2]
+        ids, scores, boxes = (np.asarray(a, np.float64) for a in predict(image))
+        scale = np.array([in_w / width, in_h / height] * 2)
+        label = np.array(label, np.float64).reshape(-1, np.shape(label)[-1])
+        label[:, :4] *= scale
+        yield (ids.reshape(1, -1, 1), scores.reshape(1, -1, 1),
+               boxes.reshape(1, -1, 4) * scale, label[None], np.array([[width, height]], float))
 
 
 def image_records(batch, first_index, data_shape, class_names):

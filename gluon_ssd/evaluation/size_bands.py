@@ -22,7 +22,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval, Params
 
-__all__ = ["SIZE_BANDS", "count_boxes", "size_bands"]
+__all__ = ["SIZE_BANDS", "count_boxes", "size_bands", "bands_table"]
 
 _PARAMS = Params(iouType="bbox")
 SIZE_BANDS = {label: tuple(rng) for label, rng in zip(_PARAMS.areaRngLbl, _PARAMS.areaRng)
@@ -108,3 +108,13 @@ def size_bands(records, num_classes):
             entry["ap"] = _mean_valid(precision[:, :, :, a, -1])
             entry["ap50"] = _mean_valid(precision[0, :, :, a, -1])
     return bands
+
+
+def bands_table(bands):
+    """The printed table of :func:`size_bands`: one line per band, AP, AP50, boxes."""
+    def fmt(ap):
+        return "   n/a" if ap is None else f"{ap:6.4f}"
+    lines = ["size band  AP      AP50    boxes"]
+    lines += [f"{name:<9}  {fmt(v['ap'])}  {fmt(v['ap50'])}  {v['num_boxes']:5d}"
+              for name, v in bands.items()]
+    return "\n".join(lines)

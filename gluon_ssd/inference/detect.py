@@ -6,7 +6,9 @@ network on batches. Every image is resized to ``data_shape`` as
 input size is first shrunk with Pillow's antialiased filter, so a 6000x4000 photo is not aliased);
 boxes come back in ORIGINAL image pixels (:func:`gluon_ssd.data.transforms.to_original_pixels`).
 A file that cannot be read gives a result with ``error`` naming it and the others go on. Files
-are decoded by the package's one decoder (:func:`gluon_ssd.data.image.read_image`).
+are decoded by the package's one decoder (:func:`gluon_ssd.data.image.read_image`). With
+``tile``, each image is detected window by window (:func:`gluon_ssd.inference.tiles.predict_tiled`:
+windows batched, boxes shifted back, merged by per-class NMS).
 """
 import os
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from tqdm import tqdm
 from ..data.image import read_image
 from ..data.transforms import (ValTransform, antialiased_resize, check_data_shape,
                                to_original_pixels)
+from .tiles import predict_tiled
 
 __all__ = ["ImageDetections", "detect_images"]
 
@@ -78,7 +81,7 @@ def _prepare(path, data_shape, transform, max_side):
 
 
 def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, class_names=None,
-                  mean=None, std=None, max_side=1280, progress=True):
+                  mean=None, std=None, max_side=1280, progress=True, tile=None, **tiling):
     """Detect objects in image files, ``batch_size`` images per forward pass.
 
     Parameters
@@ -103,6 +106,10 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
         Longest side of the drawing copy kept in :attr:`ImageDetections.image`.
     progress : bool, default True
         tqdm progress bar over the images.
+    tile : (int, int), optional
+        Detect each image in windows of ``(height, width)`` pixels, ``batch_size`` windows per
+        forward pass, each resized to ``data_shape``; ``tiling``: ``overlap``, ``whole_image``,
+        ``merge``, ``nms_thresh`` of :func:`~gluon_ssd.inference.tiles.predict_tiled`.
 
     Yields
     ------
@@ -114,9 +121,13 @@ def detect_images(net, paths, data_shape, thresh=0.5, batch_size=8, ctx=None, cl
         raise ValueError(f"batch_size and max_side must be >= 1, got {batch_size}, {max_side}")
     ctx = ctx or mx.cpu()
     class_names = list(class_names if class_names is not None else net.classes)
-    transform = ValTransform(data_shape,
-                             mean if mean is not None else net.mean,
-                             std if std is not None else net.std)
+    mean = mean if mean is not None else net.mean
+    std = std if std is not None else net.std
+    if tile is not None:
+        yield from _detect_tiled(net, paths, data_shape, thresh, batch_size, ctx, class_names,
+                                 (mean, std), max_side, progress, tile, tiling)
+        return
+    transform = ValTransform(data_shape, mean, std)
     pending, inputs = [], []
     with tqdm(paths, desc="detect", unit="image", disable=not progress) as bar:
         for path in bar:
@@ -148,3 +159,23 @@ def _flush(net, pending, inputs, data_shape, thresh, ctx, class_names):
         yield result
 
 
+def _detect_tiled(net, paths, data_shape, thresh, batch_size, ctx, class_names, norm,
+                  max_side, progress, tile, tiling):
+    """:func:`detect_images` with ``tile``: one image at a time, its windows batched."""
+    mean, std = norm
+    for path in tqdm(paths, desc="detect (tiles)", unit="image", disable=not progress):
+        try:
+            image = read_image(path)
+        except (FileNotFoundError, ValueError) as err:
+            yield ImageDetections(os.fspath(path), error=str(err))
+            continue
+        height, width = image.shape[:2]
+        ids, scores, boxes = predict_tiled(net, image, tile, data_shape=data_shape,
+                                           batch_size=batch_size, ctx=ctx, mean=mean, std=std,
+                                           **tiling)
+        scale = min(1.0, max_side / max(width, height))
+        picture = image if scale == 1.0 else antialiased_resize(
+            image, max(1, round(width * scale)), max(1, round(height * scale)))
+        yield ImageDetections(os.fspath(path), width, height, image=picture,
+                              detections=to_original_pixels(ids, scores, boxes, (height, width),
+                                                            width, height, thresh, class_names))

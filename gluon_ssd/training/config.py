@@ -2,15 +2,15 @@
 import dataclasses
 import numbers
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import mxnet as mx
 
 from ..data.transforms import AUGMENTATIONS
 from ..utils.checks import is_finite_number
 
-__all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "lr_scheduler", "learning_rate",
-           "SCHEDULES", "OPTIMIZERS", "VAL_METRICS"]
+__all__ = ["TrainConfig", "TRAIN_FIELDS", "check_field_type", "default_warmup", "lr_scheduler",
+           "learning_rate", "SCHEDULES", "OPTIMIZERS", "VAL_METRICS"]
 
 SCHEDULES = ("constant", "step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
@@ -25,7 +25,9 @@ class TrainConfig:
 
     ``batch_size`` is the global batch: split over the devices in ``ctx`` and over the workers of a
     distributed kvstore. ``lr_steps`` are epochs (for ``lr_schedule='step'``). ``data_shape`` is
-    the network input ``(height, width)``. ``num_workers`` data loading workers: processes, or
+    the network input ``(height, width)``. ``warmup_epochs`` of linear warm-up; None (the
+    command line's default) is :func:`default_warmup`: one epoch, shortened for short runs, so
+    ``epochs=1`` works. ``num_workers`` data loading workers: processes, or
     threads with ``thread_pool`` (cheap on a few cores: decoding and resizing release the GIL, and
     loading then overlaps the training step). ``val_metric``: ``'voc07'`` (VOC07 11-point mAP)
     or ``'coco'`` (COCO AP 0.50:0.95; needs a COCODataset to validate on).
@@ -36,7 +38,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr_schedule: str = "cosine"
     lr_steps: Tuple[float, ...] = ()
-    warmup_epochs: float = 0.0
+    warmup_epochs: Optional[float] = 0.0
     momentum: float = 0.9
     wd: float = 5e-4
     data_shape: Tuple[int, int] = (300, 300)
@@ -50,7 +52,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
-            check_field_type(f.name, getattr(self, f.name))
+            if not (f.name == "warmup_epochs" and self.warmup_epochs is None):  # None: default
+                check_field_type(f.name, getattr(self, f.name))
         self.lr_steps = tuple(self.lr_steps)
         self.data_shape = tuple(int(s) for s in self.data_shape)
         for name in ("epochs", "batch_size", "val_every", "keep_checkpoints"):
@@ -67,8 +70,12 @@ class TrainConfig:
             raise ValueError("lr_schedule='step' needs lr_steps (epochs where lr is divided by 10)")
         if any(b <= a for a, b in zip(self.lr_steps, self.lr_steps[1:])):
             raise ValueError(f"lr_steps must increase, got {self.lr_steps}")
+        if self.warmup_epochs is None:
+            self.warmup_epochs = default_warmup(self.epochs)
         if not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
+            raise ValueError(f"warmup_epochs must be in [0, epochs) = [0, {self.epochs}), got "
+                             f"{self.warmup_epochs}; lower it (or leave it unset: "
+                             f"{default_warmup(self.epochs):g} for {self.epochs} epochs)")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if len(self.data_shape) != 2 or min(self.data_shape) < 1:
@@ -81,6 +88,15 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+def default_warmup(epochs):
+    """Warm-up epochs when none are given: one (the paper recipe's), at most a tenth of the run.
+
+    A run of 10 epochs or more warms up for one epoch; a shorter one for ``epochs / 10`` (0.1 of
+    the single epoch of ``epochs=1``), so the warm-up never takes the run.
+    """
+    return min(1.0, epochs / 10)
 
 
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -135,9 +151,14 @@ def lr_scheduler(config, iters_per_epoch):
                                                final_lr=0.0, **common)
     if config.lr_schedule == "step":
         steps = [int(round(s * iters_per_epoch)) for s in config.lr_steps]
-        if steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] <= warmup:
-            raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up on distinct "
-                             f"iterations ({iters_per_epoch} per epoch)")
+        # A short run (few updates an epoch) can round two steps onto one update: each later
+        # one moves to the next update, so every division by 10 still happens, in order.
+        for k in range(1, len(steps)):
+            steps[k] = max(steps[k], steps[k - 1] + 1)
+        if steps[0] < 1 or steps[0] <= warmup:
+            raise ValueError(f"lr_steps {config.lr_steps} must fall after the warm-up "
+                             f"({config.warmup_epochs} epochs; {iters_per_epoch} updates per "
+                             f"epoch)")
         return mx.lr_scheduler.MultiFactorScheduler(steps, factor=0.1, **common)
     # Constant after the warm-up: MXNet has no constant scheduler with warm-up; a FactorScheduler
     # whose factor is 1 never changes the rate (its step, the largest int32, is never reached).

@@ -13,6 +13,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import model_store
 
+from ..feature_extractor import load_imagenet_weights
 from ..blocks.vgg_atrous import FC6_SPATIAL_STEP, FC_DECIMATION, VGGAtrous
 from .store import load_params_file
 
@@ -140,6 +141,8 @@ def vgg16_atrous(pretrained_base=False, batch_norm=False, root=None, ctx=None):
     net = VGGAtrous(16, batch_norm=batch_norm)
     if pretrained_base:
         kwargs = {} if root is None else {"root": os.path.expanduser(root)}
-        load_vgg_weights(net, model_store.get_model_file(_zoo_name(16, batch_norm), **kwargs),
-                         ctx=ctx)
+        name = _zoo_name(16, batch_norm)
+        path = load_imagenet_weights(lambda: model_store.get_model_file(name, **kwargs), name,
+                                     root)
+        load_vgg_weights(net, path, ctx=ctx)
     return net

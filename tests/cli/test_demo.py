@@ -12,6 +12,7 @@ from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd import deploy
 from gluon_ssd.data import VOCDataset
+from gluon_ssd.cli.demo import INT8_MIN_AGREEMENT, _int8_check, _int8_summary
 from gluon_ssd.data.synthetic import CLASSES
 from gluon_ssd.training import load_trained
 
@@ -78,3 +79,15 @@ def test_demo_quick_runs_the_whole_pipeline(tmp_path):
     assert export["compared_detections"] == int(((ids >= 0) & (scores >= 0.5)).sum())
     assert export["max_box_difference_px"] < 1e-2
     assert export["agreement_voc07_map"] is None or export["agreement_voc07_map"] > 0.99
+
+
+def test_an_unmeasurable_int8_agreement_is_recorded_as_such():
+    check = _int8_check(None)
+    assert check["passed"] is None and "no detection scoring >= 0.5" in check["unmeasured"]
+    assert _int8_summary(check).startswith("agreement with fp32 unmeasured")
+
+
+def test_measured_agreements_pass_or_fail_against_the_minimum():
+    assert INT8_MIN_AGREEMENT == 0.8
+    assert _int8_check(0.9)["passed"] is True and _int8_check(0.7)["passed"] is False
+    assert "BELOW 0.8" in _int8_summary(_int8_check(0.7))

@@ -37,7 +37,11 @@ def test_eval_with_a_run_and_with_model_params_agree(run, tmp_path):
     for name in CLASSES:  # the table: one row per class, then the mAP row
         row = next(line for line in done.stdout.splitlines() if line.startswith(name))
         assert f"{result['per_class'][name]['voc07_ap']:6.4f}" in row
-    assert f"{result['voc07_map']:6.4f}" in done.stdout.splitlines()[-2]
+    assert f"{result['voc07_map']:6.4f}" in next(line for line in done.stdout.splitlines()
+                                                 if line.startswith("mAP"))
+    # Then the size bands, in original pixels (the generated shapes are 15-60% of the side).
+    assert "size band  AP      AP50    boxes" in done.stdout
+    assert sum(b["num_boxes"] for b in result["size_bands"].values()) > 0
     assert (tmp_path / "a" / "pr.png").read_bytes()[:8] == PNG
 
     record = json.loads((run_dir / "latest.json").read_text())

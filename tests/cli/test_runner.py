@@ -1,9 +1,15 @@
-"""Every script reports a user mistake in one line on stderr, naming the flag or file, exit code 2.
+"""Tests for gluon_ssd.cli.runner: every script reports a user mistake in one line on stderr,
+naming the flag or file, exit code 2 (an OverflowError too); --help defaults shown once; progress
+bars only on a terminal.
 
 Each case runs the script as a user would (a subprocess) on input that is wrong in one way; the
 library raises ``ValueError`` / ``FileNotFoundError`` and ``gluon_ssd.cli.run`` prints it.
 """
+import argparse
+import importlib
+import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +18,8 @@ from PIL import Image
 from tests.helpers.cli import run_script
 
 from gluon_ssd import cli
+from gluon_ssd.cli.main import COMMANDS
+from gluon_ssd.cli.runner import HelpFormatter, interactive
 
 MODEL = "ssd_300_mobilenet0.25_voc"
 
@@ -117,3 +125,39 @@ def test_an_overflow_is_one_line_and_exit_code_2(capsys, monkeypatch):
     monkeypatch.setenv("GLUON_SSD_TRACEBACK", "1")
     with pytest.raises(OverflowError, match="float infinity"):
         cli.run(overflow, [])
+
+
+def test_help_shows_a_default_once_and_never_none():
+    p = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    p.add_argument("--lr", type=float, default=0.5, help="rate")
+    p.add_argument("--shape", default=None, help="input (default: the model's)")
+    p.add_argument("--steps", default=[3], help="steps (default: 2/3 of the run)")
+    p.add_argument("--none", default=None, help="nothing")
+    p.add_argument("--flag", action="store_true", help="a switch")
+    text = " ".join(p.format_help().split())
+    assert "rate (default: 0.5)" in text
+    assert "input (default: the model's) --steps" in text       # not followed by (default: None)
+    assert "steps (default: 2/3 of the run) --none" in text     # not followed by (default: [3])
+    assert "nothing --flag" in text and "a switch" in text and "(default: False)" not in text
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_no_command_shows_a_default_twice(name, capsys):
+    module = importlib.import_module(f"gluon_ssd.cli.{name}")
+    with pytest.raises(SystemExit, match="^0$"):
+        module.main(["--help"])
+    text = capsys.readouterr().out
+    for item in re.split(r"\n  -|\n\n", text):   # one option's help each
+        assert len(re.findall(r"\(default:", " ".join(item.split()))) <= 1, item
+    assert "(default: None)" not in text
+
+
+def test_interactive_only_when_both_streams_are_terminals(monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr("sys.stdout", Tty())
+    monkeypatch.setattr("sys.stderr", Tty())
+    assert interactive()
+    monkeypatch.setattr("sys.stderr", io.StringIO())   # 2> log.txt
+    assert not interactive()

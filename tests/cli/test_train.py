@@ -15,8 +15,9 @@ from gluon_ssd.data import VOC_CLASSES, generate_voc
 from gluon_ssd.utils.fileio import file_digest
 
 MODEL = "ssd_300_mobilenet0.25_voc"
+# No --warmup-epochs: the default warm-up fits a 1-epoch run (a tenth of it).
 TINY = ["--model", MODEL, "--no-pretrained-base", "--data-shape", "64", "64", "--epochs", "1",
-        "--batch-size", "2", "--warmup-epochs", "0", "--lr-schedule", "cosine"]
+        "--batch-size", "2", "--lr-schedule", "cosine"]
 
 
 def _script(*args, timeout=300):
@@ -45,6 +46,12 @@ def test_train_on_a_tiny_coco_file_validates_by_coco_ap_and_keeps_the_best(tmp_p
     assert best["score"] == record["history"][0]["val_coco_map"]
     assert best["params_sha256"] == file_digest(str(tmp_path / "run" / "best.params"))
     assert "4 training images, 4 validation images" in done.stdout   # the empty image is kept
+    assert record["config"]["warmup_epochs"] == 0.1                   # min(1, 1 epoch / 10)
+    # Not a terminal: no progress bar debris, one log line per epoch.
+    assert "\r" not in done.stdout + done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("epoch ")] == \
+        [line for line in done.stdout.splitlines() if line.startswith("epoch 1, lr")]
+    assert sum(line.startswith("epoch 1, lr") for line in done.stdout.splitlines()) == 1
 
 
 def test_every_flag_has_help_and_defaults_are_shown():
