@@ -61,7 +61,7 @@ setup(
         # fastapi 0.165.0, uvicorn 0.55.0 and python-multipart 0.0.34 install beside numpy 1.23.5.
         "serve": ["fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9"],
         # nbclient, nbformat and ipykernel execute the notebooks (tests/test_notebooks.py);
-        # the runtimes run the ONNX parity tests (tests/test_deploy.py, tests/test_onnx.py).
+        # the runtimes run the ONNX parity tests (tests/deploy/).
         # tests/serve: httpx (FastAPI's TestClient), playwright (drives Debian's chromium, not a
         # downloaded browser), tritonclient (Triton's model_config protobuf schema; its plain
         # install, without the grpc extra, needs no numpy >= 1.24). hypothesis: the fuzz tests

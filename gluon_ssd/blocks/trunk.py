@@ -224,7 +224,7 @@ def classifier_side(net):
     """The smallest input side from 224 (ImageNet's crop) at which the whole ``net`` runs.
 
     224 for the model_zoo classifiers but Inception-v3, whose 8x8 average pool needs the 8x8 map
-    of a 299 input (``tests/test_backbone_families.py``). Returns None for a network refusing
+    of a 299 input (``tests/test_feature_extractor.py``). Returns None for a network refusing
     every side up to ``MAX_SIDE``.
     """
     with mx.name.NameManager():

@@ -1,7 +1,7 @@
 """A tiny COCO instances file and its images, written by hand (not a test module).
 
-Shared by tests/test_coco.py (reader, metric) and tests/test_scripts.py (train.py / eval.py on a
-COCO file).
+Shared by tests/data/test_coco.py (reader), tests/evaluation/test_coco.py (metric) and tests/cli/
+(train.py / eval.py on a COCO file).
 """
 import json
 import os

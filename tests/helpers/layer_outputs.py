@@ -1,7 +1,5 @@
-"""An SSD's declared LayerSpecs against what its layers really output (tests/test_ssd.py and
-the every-model test of tests/test_zoo.py). Not a test module."""
-
-
+"""An SSD's declared LayerSpecs against what its layers really output (tests/model/test_ssd.py
+and the every-model test of tests/test_zoo.py). Not a test module."""
 def real_layer_outputs(net, x):
     """Per prediction layer ``(map shape (C, H, W), cls shape, box shape)`` for the batch ``x``,
     run imperatively: the backbone taps, each extra on the previous map, each head on its map."""
@@ -42,4 +40,3 @@ def assert_layer_specs_match(net, x):
         low = d // spec.stride
         assert low <= w - h <= low + (d % spec.stride != 0), (k, spec, (h, w), (height, width))
     return real
-

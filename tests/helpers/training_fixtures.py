@@ -1,6 +1,6 @@
-"""Small deterministic training inputs shared by tests/test_train.py and tests/test_dist.py.
-
-Not a test module: the dist_sync workers of test_dist.py import it too (tests/ on sys.path).
+"""Small deterministic training inputs shared by the training tests (tests/training/) and the
+dist_sync cluster (tests/helpers/cluster.py, whose workers import it with the repository root on
+sys.path). Not a test module.
 """
 import mxnet as mx
 import numpy as np

@@ -20,7 +20,7 @@ def offline(monkeypatch, tmp_path):
     ("ssd_300_mobilenet0.25_voc", "mobilenet0.25-9f83e440.params"),   # model_zoo's sha1 prefix
     ("ssd_300_vgg16_atrous_voc", "vgg16-e660d456.params")])
 def test_a_failed_download_names_file_folder_and_the_way_out(offline, model, file_name):
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError, match=rf"put {re.escape(file_name)} ") as err:
         zoo.get_model(model, pretrained_base=True, root=str(offline / "store"))
     message = str(err.value)
     assert "\n" not in message
