@@ -114,7 +114,7 @@ def test_generator_rejects_bad_arguments(tmp_path):
         generate_image(0, classes=("circle", "hexagon"))
     with pytest.raises(TypeError, match="classes"):
         generate_image(0, classes="circle")
-    with pytest.raises(ValueError, match="at least 32"):
+    with pytest.raises(ValueError, match="image_size height must be >= 32, got 16"):
         generate_image(0, image_size=(16, 64))
     with pytest.raises(ValueError, match="num_val"):
         generate_voc(str(tmp_path), 1, -1, progress=False)

@@ -16,10 +16,15 @@ def _image(h, w, value=(51, 102, 204)):
 
 def test_check_data_shape():
     assert check_data_shape((300, 200)) == (300, 200)
-    height, width = check_data_shape((np.int64(64), 128.0))
+    height, width = check_data_shape((np.int64(64), 128))
     assert (height, width) == (64, 128) and type(height) is int and type(width) is int
-    for bad in ((300,), (0, 5), (2.5, 3), (3, 4, 5)):
-        with pytest.raises(ValueError, match=r"data_shape must be \(height, width\) positive ints"):
+    # A wrong type is a TypeError, a side out of range a ValueError (gluon_ssd.utils.checks).
+    for bad, error, match in (((300,), TypeError, r"data_shape must be a \(height, width\) pair"),
+                              ((3, 4, 5), TypeError, r"must be a \(height, width\) pair"),
+                              ((2.5, 3), TypeError, "data_shape height must be an int, got float"),
+                              ((64, 128.0), TypeError, "data_shape width must be an int"),
+                              ((0, 5), ValueError, "data_shape height must be >= 1, got 0")):
+        with pytest.raises(error, match=match):
             check_data_shape(bad)
 
 

@@ -87,6 +87,9 @@ def _apply(doc, path, op, new):
         parent = parent[key]
     key = path[-1]
     old = parent[key]
+    # A fresh copy: REPLACEMENTS' [] and {} are shared objects, and a later 'add' into one of
+    # them would change it for every example (and could make a document contain itself).
+    new = copy.deepcopy(new)
     if op == "set":
         parent[key] = [old] if new == "[old]" else {"k": old} if new == "{old}" else new
     elif op == "drop":
