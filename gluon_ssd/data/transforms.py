@@ -46,8 +46,12 @@ class _ResizeFlip:
         if self._flip > 0:
             img, flips = timage.random_flip(img, px=self._flip)
             bbox = tbbox.flip(bbox, self._size, flip_x=flips[0])
-        img = mx.nd.image.normalize(mx.nd.image.to_tensor(img), mean=self._mean, std=self._std)
-        return img, bbox.astype(np.float32)
+        return self.normalize(img), bbox.astype(np.float32)
+
+    def normalize(self, img):
+        """uint8 ``(H, W, 3)`` or ``(N, H, W, 3)`` NDArray -> float32 ``([N,] 3, H, W)``:
+        ``(x / 255 - mean) / std``."""
+        return mx.nd.image.normalize(mx.nd.image.to_tensor(img), mean=self._mean, std=self._std)
 
 
 def train_transform(data_shape, mean, std, augment="flip"):

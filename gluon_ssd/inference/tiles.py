@@ -2,8 +2,8 @@
 
 :func:`predict_tiled` cuts an image into the overlapping windows of
 :func:`gluon_ssd.data.tiles.tile_grid`, runs the detector on them ``batch_size`` windows per
-forward pass (each window resized to the network input by the one inference preprocessing,
-:class:`~gluon_ssd.data.transforms.ValTransform`), maps every box to original image pixels (scale
+forward pass (each window brought to the network input by the one inference preprocessing,
+:class:`~gluon_ssd.data.transforms.ValTransform`, windows of the input's size as one batch), maps every box to original image pixels (scale
 by the window's size over the input's, shift by the window's corner) and merges the detections of
 all windows:
 
@@ -22,6 +22,8 @@ Works for any detector :func:`gluon_ssd.inference.load_detector` gives (a traine
 with weights, an exported bundle on any runtime): only the call on normalised
 ``(B, 3, H, W)`` input is used.
 """
+import itertools
+
 import mxnet as mx
 import numpy as np
 
@@ -33,20 +35,38 @@ __all__ = ["predict_tiled", "MERGES"]
 MERGES = ("nms", "none")
 
 
-def _windows_input(image, windows, transform):
-    """The network input of each window, ``(3, h, w)`` NDArrays."""
+def _windows_input(image, windows, transform, data_shape):
+    """The network input of all ``windows``, one ``(N, 3, h, w)`` NDArray in window order.
+
+    Windows already of the input's size (all of them when the tile is the input, the usual case)
+    are cut, converted and normalised as one batch: the same numbers as the per-window transform
+    (resizing to the same size is the identity) for a handful of operations instead of several
+    per window. Windows of other sizes (the whole-image pass, a window clipped by a small image)
+    go through the transform one by one.
+    """
     empty = np.zeros((0, 5), np.float32)
-    return [transform(mx.nd.array(image[y1:y2, x1:x2], dtype="uint8"), empty)[0]
-            for x1, y1, x2, y2 in windows]
+    in_h, in_w = data_shape
+    parts = []
+    for native, group in itertools.groupby(windows, key=lambda w: (w[3] - w[1], w[2] - w[0])
+                                           == (in_h, in_w)):
+        group = list(group)
+        if native:
+            crops = np.stack([image[y1:y2, x1:x2] for x1, y1, x2, y2 in group])
+            parts.append(transform.normalize(mx.nd.array(crops, dtype="uint8")))
+        else:
+            parts.append(mx.nd.stack(*[
+                transform(mx.nd.array(image[y1:y2, x1:x2], dtype="uint8"), empty)[0]
+                for x1, y1, x2, y2 in group]))
+    return parts[0] if len(parts) == 1 else mx.nd.concat(*parts, dim=0)
 
 
 def _run(net, inputs, windows, data_shape, batch_size, ctx):
     """Detections ``(K, 6)`` rows ``[id, score, x1, y1, x2, y2]`` in image pixels, all windows."""
     in_h, in_w = data_shape
     rows = []
-    for start in range(0, len(inputs), batch_size):
+    for start in range(0, len(windows), batch_size):
         ids, scores, boxes = (o.asnumpy() for o in net(
-            mx.nd.stack(*inputs[start:start + batch_size]).as_in_context(ctx)))
+            inputs[start:start + batch_size].as_in_context(ctx)))
         for k, (x1, y1, x2, y2) in enumerate(windows[start:start + batch_size]):
             keep = ids[k, :, 0] >= 0
             scale = np.array([(x2 - x1) / in_w, (y2 - y1) / in_h] * 2)
@@ -113,7 +133,7 @@ def predict_tiled(net, image, tile, overlap=DEFAULT_OVERLAP, data_shape=None, ba
     windows = tile_grid(width, height, tile, overlap)
     if whole_image and windows != [(0, 0, width, height)]:
         windows.append((0, 0, width, height))
-    rows = _run(net, _windows_input(image, windows, transform), windows, data_shape,
+    rows = _run(net, _windows_input(image, windows, transform, data_shape), windows, data_shape,
                 batch_size, ctx or mx.cpu())
     if len(windows) > 1 and merge == "nms":
         rows = _merge(rows, nms_thresh)

@@ -1,4 +1,5 @@
-"""Sliced inference: one tile equals the plain detection, windows merge across a border, bundles."""
+"""Sliced inference: one tile equals the plain detection, windows merge across a border, the
+windows' input equals the per-window preprocessing, bundles on each runtime."""
 import mxnet as mx
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from tests.helpers.deploy_fixtures import make_net, noise_images
 from tests.helpers.detections import assert_same_detections
 
 from gluon_ssd import deploy
+from gluon_ssd.data.transforms import ValTransform
 from gluon_ssd.inference import BundleNet, detect_images, predict_tiled
 
 
@@ -75,14 +77,48 @@ def test_an_object_on_a_tile_border_is_shifted_back_and_kept_once():
         predict_tiled(_Squares(), image, (100, 100), merge="wbf")
 
 
+class _Recorder:
+    """A fake detector that keeps every batch it is given and finds nothing."""
+    classes, mean, std = ("x",), (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+
+    def __init__(self):
+        self.inputs = []
+
+    def __call__(self, x):
+        self.inputs.append(x.asnumpy())
+        empty = -np.ones((len(x), 1, 1))
+        return mx.nd.array(empty), mx.nd.array(empty), mx.nd.array(-np.ones((len(x), 1, 4)))
+
+
+def test_windows_reach_the_network_as_the_one_preprocessing_makes_them():
+    # 150 x 230 in tiles of 100, overlap 0.2 (step 80): rows 0, 50 and columns 0, 80, 130:
+    # 6 native windows, plus the whole image (not 100 x 100: resized) -> 7 inputs in 2 batches.
+    image = noise_images(4, 1, size=(150, 230))[0]
+    net = _Recorder()
+    predict_tiled(net, image, (100, 100), overlap=0.2, batch_size=4, whole_image=True)
+    seen = np.concatenate(net.inputs)
+    assert [len(b) for b in net.inputs] == [4, 3] and seen.shape == (7, 3, 100, 100)
+    # The independent path: ValTransform on each window alone, as detect_images runs it.
+    transform = ValTransform((100, 100), net.mean, net.std)
+    windows = [(x, y, x + 100, y + 100) for y in (0, 50) for x in (0, 80, 130)]
+    windows.append((0, 0, 230, 150))
+    for k, (x1, y1, x2, y2) in enumerate(windows):
+        expected = transform(mx.nd.array(image[y1:y2, x1:x2], dtype="uint8"),
+                             np.zeros((0, 5)))[0].asnumpy()
+        np.testing.assert_array_equal(seen[k], expected, err_msg=f"window {k}")
+
+
 @pytest.mark.slow
-def test_a_bundle_detects_in_tiles_like_the_network(net, tmp_path):
-    deploy.export(net, str(tmp_path / "bundle"), data_shape=(128, 128), name="t")
-    bundle = BundleNet(deploy.load(str(tmp_path / "bundle")))
+@pytest.mark.parametrize("runtime", ["mxnet", "onnxruntime", "openvino"])
+def test_a_bundle_detects_in_tiles_like_the_network(net, tmp_path, runtime):
+    deploy.export(net, str(tmp_path / "bundle"), data_shape=(128, 128), name="t", onnx=True)
+    bundle = BundleNet(deploy.load(str(tmp_path / "bundle"), runtime=runtime))
+    assert bundle.detector.runtime == runtime
     image = noise_images(9, 1, size=(200, 300))[0]
     expected = predict_tiled(net, image, (128, 128), batch_size=4)
     actual = predict_tiled(bundle, image, (128, 128), batch_size=4)
-    # 300 x 200 in 128 px tiles: 3 x 2 windows; compare as one "image" of merged detections.
+    # 300 x 200 in 128 px tiles: 3 x 2 windows in batches of 4 and 2; compare as one "image"
+    # of merged detections.
     as_batch = [np.asarray(a)[None, :, None] if a.ndim == 1 else np.asarray(a)[None]
                 for a in expected], \
         [np.asarray(a)[None, :, None] if a.ndim == 1 else np.asarray(a)[None] for a in actual]
