@@ -33,7 +33,7 @@ def build_parser():
     p.add_argument("--precision", default="auto", choices=("auto",) + deploy.PRECISIONS)
     p.add_argument("--max-batch", type=int, default=8, help="most requests per forward pass")
     p.add_argument("--max-wait-ms", type=float, default=5.0,
-                   help="how long a request waits for others to share its batch")
+                   help="how long a batch waits for requests still being read or decoded")
     p.add_argument("--queue-size", type=int, default=32,
                    help="most requests held at once; more get 503 with Retry-After")
     p.add_argument("--workers", type=int, default=2, help="threads decoding uploads")

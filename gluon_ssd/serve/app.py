@@ -118,7 +118,7 @@ def _add_routes(app, service, config, batcher, decoders, status):
             raise ServeError(503, status["failed"] or "the model is warming up; retry shortly",
                              {"Retry-After": str(config.retry_after_s)})
         thresh = config.score_threshold if score_threshold is None else score_threshold
-        with batcher.admit():
+        with batcher.admit() as ticket:
             data, name = await image_bytes(request, await read_body(request,
                                                                     config.max_body_bytes))
             loop = asyncio.get_running_loop()
@@ -126,7 +126,7 @@ def _add_routes(app, service, config, batcher, decoders, status):
                                                   name, config.max_pixels, thresh)
             del data
             try:
-                detections, batch = await batcher.submit(prepared)
+                detections, batch = await batcher.submit(prepared, ticket)
             except Exception as err:
                 LOG.exception("the detector failed")
                 raise ServeError(500, f"the detector failed on this batch: "

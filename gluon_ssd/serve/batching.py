@@ -6,6 +6,10 @@ goes through :meth:`~BatchQueue.submit`; one worker task takes the first waiting
 most ``max_wait_s`` for others (up to ``max_batch``), and runs the batch in its own inference
 thread, so the event loop keeps reading and decoding requests meanwhile. While a batch runs, the
 next one gathers: under load, batches fill without waiting.
+
+The wait is only for requests known to be on their way: admitted, still being read or decoded,
+not yet submitted. A request alone in the service runs at once (waiting could bring nothing but
+latency), and a batch stops waiting as soon as every admitted request has joined it.
 """
 import asyncio
 import contextlib
@@ -35,6 +39,7 @@ class BatchQueue:
     def __init__(self, run_batch, max_batch, max_wait_s, capacity):
         self._run, self.max_batch, self.max_wait_s = run_batch, max_batch, max_wait_s
         self.capacity, self.admitted = capacity, 0
+        self.arriving = 0     # admitted, not yet submitted: what a gathering batch may wait for
         self.batches = self.items_run = 0
         self._queue = None
         self._worker = None
@@ -47,10 +52,14 @@ class BatchQueue:
             raise QueueFull(f"the service is busy ({self.admitted} requests in progress, the "
                             f"most it holds); retry shortly")
         self.admitted += 1
+        self.arriving += 1
+        ticket = {"submitted": False}
         try:
-            yield
+            yield ticket
         finally:
             self.admitted -= 1
+            if not ticket["submitted"]:
+                self.arriving -= 1
 
     def start(self):
         """Start the worker task (in the running event loop)."""
@@ -65,9 +74,15 @@ class BatchQueue:
                 await self._worker
         self._executor.shutdown(wait=True)
 
-    async def submit(self, item):
-        """``(result, batch_size)`` of ``item``, once the batch it joined has run."""
+    async def submit(self, item, ticket=None):
+        """``(result, batch_size)`` of ``item``, once the batch it joined has run.
+
+        ``ticket``: what :meth:`admit` yielded for this request (it is no longer on its way).
+        """
         future = asyncio.get_running_loop().create_future()
+        if ticket is not None and not ticket["submitted"]:
+            ticket["submitted"] = True
+            self.arriving -= 1
         await self._queue.put((item, future))
         return await future
 
@@ -85,7 +100,7 @@ class BatchQueue:
             if not self._queue.empty():
                 batch.append(self._queue.get_nowait())
                 continue
-            remaining = deadline - loop.time()
+            remaining = deadline - loop.time() if self.arriving > 0 else 0
             if remaining <= 0:
                 break
             try:

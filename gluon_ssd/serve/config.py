@@ -21,7 +21,8 @@ class ServeConfig:
     max_batch : int, default 8
         Most requests run in one forward pass.
     max_wait_ms : float, default 5
-        How long the first request of a batch waits for others to join it.
+        How long the first request of a batch waits for others to join it: only for requests
+        admitted and still being read or decoded (:mod:`gluon_ssd.serve.batching`).
     queue_size : int, default 32
         Most requests admitted at once (reading, decoding, waiting or running).
     max_body_bytes : int, default 16 MiB
