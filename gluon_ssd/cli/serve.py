@@ -73,7 +73,9 @@ def main(argv=None):
         raise ValueError(f"--tile needs two sizes >= 1 and --tile-overlap a share in [0, 1), "
                          f"got --tile {args.tile[0]} {args.tile[1]} --tile-overlap "
                          f"{args.tile_overlap}")
-    detector = deploy.load(args.bundle, runtime=args.runtime, precision=args.precision)
+    # Not spinning: between batches the cores decode and resize uploads and answer HTTP.
+    detector = deploy.load(args.bundle, runtime=args.runtime, precision=args.precision,
+                           spin=False)
     print(f"serving {args.bundle}: {detector.runtime} {detector.precision} ({detector.choice}) "
           f"on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr, flush=True)
     service = DetectionService(detector, tile=args.tile, tile_overlap=args.tile_overlap,

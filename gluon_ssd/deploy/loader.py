@@ -224,7 +224,7 @@ class Detector:
 
 
 def load(out_dir, runtime="auto", precision="auto", ctx=None, verify=True, variant=None,
-         mxnet_backend="auto", backend=_UNSET):
+         mxnet_backend="auto", backend=_UNSET, spin=True):
     """Load a bundle written by :func:`export`, in the runtime and precision asked or the best.
 
     Parameters
@@ -248,6 +248,10 @@ def load(out_dir, runtime="auto", precision="auto", ctx=None, verify=True, varia
         ``cpu_backend`` on CPU for float graphs (int8 graphs are already fused); None for none.
     backend :
         Older name of ``mxnet_backend`` (deprecated).
+    spin : bool, default True
+        ONNX Runtime's threads spin between runs (lowest latency when inference is all the
+        process does); False leaves the cores to the process's other work between runs
+        (``gluon-ssd serve`` decodes uploads meanwhile).
 
     Returns
     -------
@@ -282,7 +286,7 @@ def load(out_dir, runtime="auto", precision="auto", ctx=None, verify=True, varia
     else:
         onnx = manifest["variants"]["onnx"]
         graph = onnx["precisions"]["int8"]["file"] if precision == "int8" else onnx["file"]
-        session = open_session(runtime, bundle_path(out_dir, graph), precision)
+        session = open_session(runtime, bundle_path(out_dir, graph), precision, spin=spin)
     LOG.info("deploy.load(%r): runtime=%s precision=%s (%s; CPU %s)", out_dir, runtime,
              precision, why, isa_summary())
     return Detector(session, manifest, runtime, precision, ctx, choice=why)

@@ -62,14 +62,20 @@ class OnnxRuntimeSession:
         The ``.onnx`` file.
     threads : int, optional
         Intra-op threads; default ONNX Runtime's (one per core).
+    spin : bool, default True
+        Let the intra-op threads spin between runs (ONNX Runtime's default): the lowest latency
+        for a process that does little else. False frees the cores between runs for a process
+        that shares them (a service decoding uploads while it infers).
     """
 
-    def __init__(self, path, threads=None):
+    def __init__(self, path, threads=None, spin=True):
         import onnxruntime as ort  # optional (the runtimes extra): imported when used
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = int(threads)
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -116,11 +122,12 @@ class OpenVINOSession:
         return [np.array(results[o]) for o in self.outputs]
 
 
-def open_session(runtime, path, precision="fp32"):
+def open_session(runtime, path, precision="fp32", spin=True):
     """An ONNX session of ``runtime`` ('onnxruntime' or 'openvino') on ``path``.
 
     ``path`` is the graph of that precision: the int8 QDQ graph for ``'int8'``, else the fp32
-    graph (OpenVINO's bf16 is a compile option of the fp32 graph).
+    graph (OpenVINO's bf16 is a compile option of the fp32 graph). ``spin``: see
+    :class:`OnnxRuntimeSession` (ONNX Runtime only).
     """
     if runtime not in ONNX_PRECISIONS:
         raise ValueError(f"no ONNX session for runtime {runtime!r}; expected one of "
@@ -130,5 +137,5 @@ def open_session(runtime, path, precision="fp32"):
                          f"{', '.join(ONNX_PRECISIONS[runtime])}, got precision {precision!r}"
                          + ("; use runtime='openvino' for bf16" if precision == "bf16" else ""))
     if runtime == "onnxruntime":
-        return OnnxRuntimeSession(path)
+        return OnnxRuntimeSession(path, spin=spin)
     return OpenVINOSession(path, precision)
