@@ -3,9 +3,9 @@
 :func:`predict_tiled` cuts an image into the overlapping windows of
 :func:`gluon_ssd.data.tiles.tile_grid`, runs the detector on them ``batch_size`` windows per
 forward pass (each window brought to the network input by the one inference preprocessing,
-:class:`~gluon_ssd.data.transforms.ValTransform`, windows of the input's size as one batch), maps every box to original image pixels (scale
-by the window's size over the input's, shift by the window's corner) and merges the detections of
-all windows:
+:class:`~gluon_ssd.data.transforms.ValTransform`; windows of the input's size as one batch),
+maps every box to original image pixels (scale by the window's size over the input's, shift by
+the window's corner) and merges the detections of all windows:
 
 - ``merge='nms'`` (default): per-class non-maximum suppression across windows with MXNet's own
   ``box_nms`` (IoU > ``nms_thresh`` suppressed; the detector's own threshold, 0.45, by
