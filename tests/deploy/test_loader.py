@@ -159,7 +159,7 @@ def test_auto_skips_an_unverified_first_choice(bundle, tmp_path, monkeypatch, ag
     monkeypatch.setattr(loader, "has_bf16", lambda: True)
     if picked[1] == "bf16":
         # This CPU may have no bf16 units: record what would be opened instead of opening it.
-        def refuse(runtime, path, precision):
+        def refuse(runtime, path, precision, spin=True):
             raise RuntimeError(f"would open {runtime} {precision}")
 
         monkeypatch.setattr(loader, "open_session", refuse)
